@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: MIT
+# The README's two commands live here: `make run` and `make test`. Both install the
+# Debian packages that are missing, build, and go. Nothing else is ever needed by hand.
+
+# Build and run-time dependencies, plus the peers the end-to-end tests drive.
+DEPS := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
+        libsqlite3-dev libnftables-dev libmicrohttpd-dev libjansson-dev \
+        libcurl4-openssl-dev libcmocka-dev libsystemd-dev \
+        nftables iproute2 socat curl procps python3
+
+BUILD      ?= build
+TEST_BUILD ?= build-test
+FUZZ_BUILD ?= build-fuzz
+CONFIG     ?= packaging/edgegw.conf
+FUZZ_SECONDS ?= 300
+
+.PHONY: all deps build run test unit e2e fuzz-smoke fuzz bench clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEPS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --buildtype=debugoptimized
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Starts edgegwd in the foreground with the example config and the default state dir.
+run: build
+	mkdir -p /var/lib/edgegw
+	./$(BUILD)/edgegwd --config $(CONFIG)
+
+$(TEST_BUILD)/build.ninja:
+	meson setup $(TEST_BUILD) -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
+
+# Unit tests and corpus replays, end-to-end tests (root, network namespaces) and a short
+# fuzz run, all under ASan+UBSan; ends with one "N passed, N failed" line.
+test: deps $(TEST_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
+	ninja -C $(TEST_BUILD)
+	ninja -C $(FUZZ_BUILD)
+	BUILD=$(TEST_BUILD) FUZZ_BUILD=$(FUZZ_BUILD) tests/run-all.sh
+
+unit: deps $(TEST_BUILD)/build.ninja
+	ninja -C $(TEST_BUILD)
+	meson test -C $(TEST_BUILD) --print-errorlogs
+
+e2e: deps $(TEST_BUILD)/build.ninja
+	ninja -C $(TEST_BUILD)
+	BUILD=$(TEST_BUILD) tests/e2e/run.sh
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: build
+	BUILD=$(BUILD) bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)

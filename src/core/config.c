@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration parser: a small TOML subset (sections, `key = "string"`, `key = 123`,
+ * comments) driven by one table of known keys, so the file format, the environment names
+ * and the docs all follow from the same list.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../model/ipaddr.h"
+#include "../model/vm.h"
+#include "util.h"
+
+extern char **environ;
+
+enum key_type { KEY_STRING, KEY_UINT, KEY_IGNORED };
+
+struct config_key {
+        const char *section;
+        const char *name;
+        enum key_type type;
+        size_t offset;
+        size_t size; /* string buffer size, or integer width in bytes */
+        uint32_t min, max;
+};
+
+#define STR_KEY(sec, field) {sec, #field, KEY_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0}
+#define UINT_KEY(sec, field, lo, hi) {sec, #field, KEY_UINT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi}
+#define IGNORED_KEY(sec, name) {sec, name, KEY_IGNORED, 0, 0, 0, 0}
+
+static const struct config_key config_keys[] = {
+        STR_KEY("gateway", datacenter),
+        STR_KEY("gateway", domain),
+        STR_KEY("gateway", public_ip),
+        STR_KEY("gateway", public_ip6),
+        UINT_KEY("gateway", port_range_start, 1, 65535),
+        UINT_KEY("gateway", port_range_end, 1, 65535),
+        UINT_KEY("gateway", ports_per_vm, 1, PORTS_PER_VM_MAX),
+        STR_KEY("gateway", state_dir),
+        /* dc-agent.toml keys for Traefik and its JSON allocation file: edgegw has no use
+         * for them, but the seed's [gateway] section must load unchanged. */
+        IGNORED_KEY("gateway", "traefik_dynamic_dir"),
+        IGNORED_KEY("gateway", "port_allocations_path"),
+        STR_KEY("daemon", log_level),
+        UINT_KEY("daemon", resync_interval, 0, 86400),
+};
+
+static int diag_error(struct config_diag *d, const char *fmt, ...) _printf_(2, 3);
+static int diag_error(struct config_diag *d, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->error, sizeof d->error, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+static void diag_warning(struct config_diag *d, const char *fmt, ...) _printf_(2, 3);
+static void diag_warning(struct config_diag *d, const char *fmt, ...) {
+        if (d->n_warnings >= CONFIG_WARNINGS_MAX)
+                return;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->warnings[d->n_warnings++], sizeof d->warnings[0], fmt, ap);
+        va_end(ap);
+}
+
+void config_defaults(struct config *c) {
+        *c = (struct config){
+                .port_range_start = 20000,
+                .port_range_end = 59999,
+                .ports_per_vm = 10,
+                .resync_interval = 60,
+        };
+        strcpy(c->datacenter, "dc1");
+        strcpy(c->domain, "edgegw.example");
+        strcpy(c->state_dir, CONFIG_DEFAULT_STATE_DIR);
+        strcpy(c->log_level, "info");
+}
+
+static const struct config_key *key_find(const char *section, const char *name, size_t name_len) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (streq(config_keys[i].section, section) && strlen(config_keys[i].name) == name_len &&
+                    memcmp(config_keys[i].name, name, name_len) == 0)
+                        return &config_keys[i];
+        return NULL;
+}
+
+static bool section_known(const char *s, size_t len) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (strlen(config_keys[i].section) == len && memcmp(config_keys[i].section, s, len) == 0)
+                        return true;
+        return false;
+}
+
+/* Stores an already-unquoted value. Returns NULL or a static description of the problem. */
+static const char *key_store(struct config *c, const struct config_key *k, const char *value, bool quoted) {
+        void *field = (char *)c + k->offset;
+        switch (k->type) {
+        case KEY_IGNORED:
+                return NULL;
+        case KEY_STRING:
+                if (!quoted)
+                        return "expected a quoted string";
+                if (strlen(value) >= k->size)
+                        return "value too long";
+                strcpy(field, value);
+                return NULL;
+        case KEY_UINT: {
+                if (quoted)
+                        return "expected an integer, not a string";
+                if (!*value)
+                        return "expected an integer";
+                for (const char *p = value; *p; p++)
+                        if (!isdigit((unsigned char)*p))
+                                return "expected a non-negative integer";
+                errno = 0;
+                unsigned long v = strtoul(value, NULL, 10);
+                if (errno || v < k->min || v > k->max)
+                        return "out of range";
+                if (k->size == sizeof(uint16_t))
+                        *(uint16_t *)field = (uint16_t)v;
+                else
+                        *(uint32_t *)field = (uint32_t)v;
+                return NULL;
+        }
+        }
+        return "unknown key type";
+}
+
+static const char *range_text(const struct config_key *k, char *buf, size_t n) {
+        if (k->type == KEY_UINT)
+                snprintf(buf, n, " (allowed %u..%u)", k->min, k->max);
+        else
+                buf[0] = '\0';
+        return buf;
+}
+
+/* Parses a TOML basic string starting after the opening quote; unescapes into out.
+ * Returns the position after the closing quote, or NULL. */
+static const char *parse_quoted(const char *p, const char *end, char *out, size_t out_size) {
+        size_t n = 0;
+        while (p < end && *p != '"') {
+                char ch = *p++;
+                if (ch == '\\') {
+                        if (p >= end)
+                                return NULL;
+                        char e = *p++;
+                        switch (e) {
+                        case '"': ch = '"'; break;
+                        case '\\': ch = '\\'; break;
+                        case 'n': ch = '\n'; break;
+                        case 't': ch = '\t'; break;
+                        default: return NULL;
+                        }
+                } else if ((unsigned char)ch < 0x20)
+                        return NULL;
+                if (n + 1 >= out_size)
+                        return NULL;
+                out[n++] = ch;
+        }
+        if (p >= end)
+                return NULL;
+        out[n] = '\0';
+        return p + 1;
+}
+
+static const char *skip_space(const char *p, const char *end) {
+        while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+        return p;
+}
+
+int config_parse(struct config *c, const char *text, size_t len, const char *filename, struct config_diag *diag) {
+        char section[64] = "";
+        const char *p = text, *end = text + len;
+        unsigned line = 0;
+
+        while (p < end) {
+                line++;
+                const char *eol = memchr(p, '\n', (size_t)(end - p));
+                const char *le = eol ? eol : end;
+                if (le > p && le[-1] == '\r')
+                        le--;
+                const char *q = skip_space(p, le);
+                p = eol ? eol + 1 : end;
+
+                if (q == le || *q == '#')
+                        continue;
+                if (memchr(q, '\0', (size_t)(le - q)))
+                        return diag_error(diag, "%s:%u: NUL byte in line", filename, line);
+
+                if (*q == '[') {
+                        const char *close = memchr(q, ']', (size_t)(le - q));
+                        if (!close)
+                                return diag_error(diag, "%s:%u: section header without ']'", filename, line);
+                        const char *rest = skip_space(close + 1, le);
+                        if (rest < le && *rest != '#')
+                                return diag_error(diag, "%s:%u: unexpected text after section header", filename, line);
+                        const char *s = skip_space(q + 1, close);
+                        const char *se = close;
+                        while (se > s && (se[-1] == ' ' || se[-1] == '\t'))
+                                se--;
+                        if (!section_known(s, (size_t)(se - s)) || (size_t)(se - s) >= sizeof section)
+                                return diag_error(diag, "%s:%u: unknown section [%.*s] (known: [gateway], [daemon])",
+                                                  filename, line, (int)(se - s), s);
+                        memcpy(section, s, (size_t)(se - s));
+                        section[se - s] = '\0';
+                        continue;
+                }
+
+                const char *k = q;
+                while (q < le && (isalnum((unsigned char)*q) || *q == '_' || *q == '-'))
+                        q++;
+                size_t klen = (size_t)(q - k);
+                if (klen == 0)
+                        return diag_error(diag, "%s:%u: expected 'key = value'", filename, line);
+                q = skip_space(q, le);
+                if (q >= le || *q != '=')
+                        return diag_error(diag, "%s:%u: expected '=' after '%.*s'", filename, line, (int)klen, k);
+                q = skip_space(q + 1, le);
+
+                if (!section[0])
+                        return diag_error(diag, "%s:%u: key '%.*s' outside a section (put it under [gateway])",
+                                          filename, line, (int)klen, k);
+                const struct config_key *key = key_find(section, k, klen);
+                if (!key)
+                        return diag_error(diag, "%s:%u: unknown key '%.*s' in section [%s]", filename, line,
+                                          (int)klen, k, section);
+
+                char value[PATH_MAX];
+                bool quoted = false;
+                if (q < le && *q == '"') {
+                        q = parse_quoted(q + 1, le, value, sizeof value);
+                        if (!q)
+                                return diag_error(diag, "%s:%u: bad string for '%s' (unterminated, bad escape or too long)",
+                                                  filename, line, key->name);
+                        quoted = true;
+                } else {
+                        const char *v = q;
+                        while (q < le && *q != ' ' && *q != '\t' && *q != '#')
+                                q++;
+                        if ((size_t)(q - v) >= sizeof value)
+                                return diag_error(diag, "%s:%u: value for '%s' too long", filename, line, key->name);
+                        memcpy(value, v, (size_t)(q - v));
+                        value[q - v] = '\0';
+                }
+                q = skip_space(q, le);
+                if (q < le && *q != '#')
+                        return diag_error(diag, "%s:%u: unexpected text after the value of '%s'", filename, line,
+                                          key->name);
+
+                const char *problem = key_store(c, key, value, quoted);
+                if (problem) {
+                        char r[48];
+                        return diag_error(diag, "%s:%u: %s: %s%s", filename, line, key->name, problem,
+                                          range_text(key, r, sizeof r));
+                }
+                if (key->type == KEY_IGNORED)
+                        diag_warning(diag, "%s:%u: '%s' is accepted for dc-agent compatibility and ignored", filename,
+                                     line, key->name);
+        }
+        return 0;
+}
+
+int config_apply_env(struct config *c, char *const *envp, struct config_diag *diag) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
+                const struct config_key *k = &config_keys[i];
+                if (k->type == KEY_IGNORED)
+                        continue;
+                char name[64] = "EDGEGW_";
+                size_t n = strlen(name);
+                for (const char *s = k->name; *s && n + 1 < sizeof name; s++)
+                        name[n++] = (char)toupper((unsigned char)*s);
+                name[n] = '\0';
+                for (char *const *e = envp; e && *e; e++) {
+                        if (strncmp(*e, name, n) != 0 || (*e)[n] != '=')
+                                continue;
+                        const char *problem = key_store(c, k, *e + n + 1, k->type == KEY_STRING);
+                        if (problem) {
+                                char r[48];
+                                return diag_error(diag, "environment %s: %s%s", name, problem, range_text(k, r, sizeof r));
+                        }
+                }
+        }
+        return 0;
+}
+
+int config_validate(const struct config *c, struct config_diag *diag) {
+        if (!dns_label_valid(c->datacenter, strlen(c->datacenter)))
+                return diag_error(diag, "datacenter '%s' is not a DNS label (lower-case letters, digits, '-')",
+                                  c->datacenter);
+        if (!dns_name_valid(c->domain))
+                return diag_error(diag, "domain '%s' is not a valid DNS name", c->domain);
+        char name[DNS_NAME_MAX + 1];
+        if (vm_subdomain("xxxxxx", c->datacenter, c->domain, name) < 0)
+                return diag_error(diag, "datacenter and domain are too long: VM names would exceed 253 characters");
+        struct ip_addr a;
+        if (c->public_ip[0] && (ip_addr_parse(c->public_ip, &a) < 0 || a.family != AF_INET))
+                return diag_error(diag, "public_ip '%s' is not an IPv4 address", c->public_ip);
+        if (c->public_ip6[0] && (ip_addr_parse(c->public_ip6, &a) < 0 || a.family != AF_INET6))
+                return diag_error(diag, "public_ip6 '%s' is not an IPv6 address", c->public_ip6);
+        if (c->port_range_start > c->port_range_end)
+                return diag_error(diag, "port_range_start %u is above port_range_end %u", c->port_range_start,
+                                  c->port_range_end);
+        if ((uint32_t)c->port_range_end - c->port_range_start + 1 < c->ports_per_vm)
+                return diag_error(diag, "ports_per_vm %u does not fit in the port range %u-%u", c->ports_per_vm,
+                                  c->port_range_start, c->port_range_end);
+        if (c->port_range_start <= 1024)
+                return diag_error(diag, "port_range_start %u would shadow well-known ports; use 1025 or above",
+                                  c->port_range_start);
+        if (c->state_dir[0] != '/')
+                return diag_error(diag, "state_dir '%s' must be an absolute path", c->state_dir);
+        if (!streq(c->log_level, "error") && !streq(c->log_level, "warning") && !streq(c->log_level, "info") &&
+            !streq(c->log_level, "debug"))
+                return diag_error(diag, "log_level '%s' is not one of error, warning, info, debug", c->log_level);
+        return 0;
+}
+
+int config_load(const char *path, struct config *ret, struct config_diag *diag) {
+        struct config c;
+        config_defaults(&c);
+        const char *p = path;
+        if (!p && access(CONFIG_DEFAULT_PATH, F_OK) == 0)
+                p = CONFIG_DEFAULT_PATH;
+        if (p) {
+                FILE *f = fopen(p, "re");
+                if (!f) {
+                        int e = errno;
+                        diag_error(diag, "%s: cannot open: %s", p, strerror(e));
+                        return -e;
+                }
+                char *text = NULL;
+                size_t len = 0;
+                FILE *m = open_memstream(&text, &len);
+                if (!m) {
+                        fclose(f);
+                        return -ENOMEM;
+                }
+                char buf[4096];
+                size_t n;
+                while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+                        fwrite(buf, 1, n, m);
+                bool rerr = ferror(f);
+                fclose(f);
+                fclose(m);
+                if (rerr) {
+                        free(text);
+                        diag_error(diag, "%s: read error", p);
+                        return -EIO;
+                }
+                int r = config_parse(&c, text, len, p, diag);
+                free(text);
+                if (r < 0)
+                        return r;
+        }
+        int r = config_apply_env(&c, environ, diag);
+        if (r < 0)
+                return r;
+        r = config_validate(&c, diag);
+        if (r < 0)
+                return r;
+        *ret = c;
+        return 0;
+}
+
+int config_state_path(const struct config *c, const char *name, char *buf, size_t n) {
+        int l = snprintf(buf, n, "%s/%s", c->state_dir, name);
+        if (l < 0 || (size_t)l >= n)
+                return -ENAMETOOLONG;
+        return 0;
+}

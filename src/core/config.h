@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The configuration: one file in the seed's TOML form (a [gateway] section with
+ * datacenter, domain, public_ip, port_range_start/end, ports_per_vm, ...), then EDGEGW_*
+ * environment overrides. Parsing is pure (text and an environment in, a struct or the
+ * first error with file:line out); config_load() is the thin edge that reads the file.
+ */
+#pragma once
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/edgegw/edgegw.conf"
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/edgegw"
+#define CONFIG_WARNINGS_MAX 8
+
+struct config {
+        /* [gateway] */
+        char datacenter[64];
+        char domain[254];
+        char public_ip[16]; /* IPv4 text or "" */
+        char public_ip6[46]; /* IPv6 text or "" */
+        uint16_t port_range_start;
+        uint16_t port_range_end;
+        uint16_t ports_per_vm;
+        char state_dir[PATH_MAX];
+        /* [daemon] */
+        char log_level[16];
+        uint32_t resync_interval; /* seconds between drift checks of the kernel rules; 0 = off */
+};
+
+struct config_diag {
+        char error[512]; /* "FILE:LINE: what is wrong" when a call fails */
+        unsigned n_warnings;
+        char warnings[CONFIG_WARNINGS_MAX][256]; /* accepted but ignored keys, ... */
+};
+
+/* The built-in defaults (seed 000's range 20000-59999, 10 per VM). */
+void config_defaults(struct config *c);
+
+/* Parses text (len bytes, need not be NUL-terminated) over the values already in *c.
+ * filename is only used in messages. Returns 0, or -EINVAL with diag->error set; *c may
+ * then hold a partial result. */
+int config_parse(struct config *c, const char *text, size_t len, const char *filename, struct config_diag *diag);
+
+/* Applies EDGEGW_<KEY> overrides from envp (NULL-terminated "NAME=value" strings).
+ * Returns 0 or -EINVAL with diag->error naming the variable. */
+int config_apply_env(struct config *c, char *const *envp, struct config_diag *diag);
+
+/* Cross-field checks (range order, block size fits the range, names are DNS names).
+ * Returns 0 or -EINVAL with diag->error. */
+int config_validate(const struct config *c, struct config_diag *diag);
+
+/* defaults + file (when path is non-NULL, or CONFIG_DEFAULT_PATH if it exists) + environ +
+ * validate. A missing explicit path is an error. Returns 0 or a negative errno with
+ * diag->error set. */
+int config_load(const char *path, struct config *ret, struct config_diag *diag);
+
+/* Full path of a file inside the state dir into buf (size n); -ENAMETOOLONG if too long. */
+int config_state_path(const struct config *c, const char *name, char *buf, size_t n);

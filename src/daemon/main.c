@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * edgegwd: open the store, reconcile everything, then serve the API. The main thread owns
+ * the reconciler and the signals (SIGTERM/SIGINT exit, SIGHUP reloads the config); the
+ * API runs on libmicrohttpd's threads.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "daemon/reconcile.h"
+
+static void usage(FILE *f) {
+        fprintf(f,
+                "Usage: edgegwd [--config FILE] [--check-config]\n"
+                "\n"
+                "The edgegw daemon: keeps the nftables table `inet edgegw` in line with the VMs in its\n"
+                "store and serves the API on STATE_DIR/edgegw.sock.\n"
+                "\n"
+                "  -c, --config FILE   configuration file (default %s if it exists)\n"
+                "      --check-config  load and validate the configuration, print it, and exit\n"
+                "  -h, --help          this text\n"
+                "      --version       print the version\n"
+                "\n"
+                "Environment: EDGEGW_<KEY> overrides any config key (e.g. EDGEGW_STATE_DIR).\n"
+                "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration.\n",
+                CONFIG_DEFAULT_PATH);
+}
+
+static int load_config(const char *path, struct config *ret) {
+        struct config_diag diag = {0};
+        int r = config_load(path, ret, &diag);
+        for (unsigned i = 0; i < diag.n_warnings; i++)
+                log_warning("config: %s", diag.warnings[i]);
+        if (r < 0)
+                return log_error_errno(r, "config: %s", diag.error);
+        enum log_level level;
+        if (log_level_from_string(ret->log_level, &level) == 0)
+                log_set_level(level);
+        return 0;
+}
+
+static void print_config(const struct config *c) {
+        printf("[gateway]\n"
+               "datacenter = \"%s\"\ndomain = \"%s\"\npublic_ip = \"%s\"\npublic_ip6 = \"%s\"\n"
+               "port_range_start = %u\nport_range_end = %u\nports_per_vm = %u\nstate_dir = \"%s\"\n\n"
+               "[daemon]\nlog_level = \"%s\"\nresync_interval = %u\n",
+               c->datacenter, c->domain, c->public_ip, c->public_ip6, c->port_range_start, c->port_range_end,
+               c->ports_per_vm, c->state_dir, c->log_level, c->resync_interval);
+}
+
+static void reload(const char *path, struct config *cur, struct api_env *env, struct reconciler *rec) {
+        struct config next;
+        sd_notify(0, "RELOADING=1");
+        if (load_config(path, &next) < 0) {
+                log_error("reload: keeping the previous configuration");
+        } else {
+                if (!streq(next.state_dir, cur->state_dir)) {
+                        log_warning("reload: state_dir cannot change while running; keeping %s", cur->state_dir);
+                        strcpy(next.state_dir, cur->state_dir);
+                }
+                if (next.port_range_start != cur->port_range_start || next.port_range_end != cur->port_range_end ||
+                    next.ports_per_vm != cur->ports_per_vm)
+                        log_info("reload: new VMs get %u ports in %u-%u; existing VMs keep their blocks",
+                                 next.ports_per_vm, next.port_range_start, next.port_range_end);
+                *cur = next;
+                api_env_set_config(env, cur);
+                reconciler_request_full(rec);
+                log_info("reload: configuration reloaded");
+        }
+        sd_notify(0, "READY=1");
+}
+
+int main(int argc, char **argv) {
+        static const struct option opts[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"check-config", no_argument, NULL, 'C'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, 'V'},
+                {0},
+        };
+        const char *config_path = NULL;
+        bool check_only = false;
+        int o;
+        while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) >= 0) {
+                switch (o) {
+                case 'c': config_path = optarg; break;
+                case 'C': check_only = true; break;
+                case 'h': usage(stdout); return 0;
+                case 'V': printf("edgegwd %s\n", EDGEGW_VERSION); return 0;
+                default: usage(stderr); return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "edgegwd: unexpected argument '%s'\n", argv[optind]);
+                return 2;
+        }
+
+        struct config cfg;
+        if (load_config(config_path, &cfg) < 0)
+                return 1;
+        if (check_only) {
+                print_config(&cfg);
+                return 0;
+        }
+
+        if (mkdir(cfg.state_dir, 0750) < 0 && errno != EEXIST) {
+                log_error_errno(-errno, "cannot create state_dir %s: %m", cfg.state_dir);
+                return 1;
+        }
+        char db_path[PATH_MAX], sock_path[PATH_MAX];
+        if (config_state_path(&cfg, "edgegw.db", db_path, sizeof db_path) < 0 ||
+            config_state_path(&cfg, "edgegw.sock", sock_path, sizeof sock_path) < 0) {
+                log_error("state_dir is too long");
+                return 1;
+        }
+
+        /* Block the signals before any thread exists, so only the signalfd sees them. */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGPIPE);
+        pthread_sigmask(SIG_BLOCK, &mask, NULL);
+        _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        _cleanup_close_ int epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (sfd < 0 || epfd < 0) {
+                log_error_errno(-errno, "signalfd/epoll: %m");
+                return 1;
+        }
+
+        char err[512] = "";
+        struct reconciler *rec = NULL;
+        int r = reconciler_new(db_path, &rec, err, sizeof err);
+        if (r < 0) {
+                log_error_errno(r, "cannot open the store %s: %s", db_path, err);
+                return 1;
+        }
+        struct api_env env;
+        if ((r = api_env_init(&env, &cfg, rec, err, sizeof err)) < 0) {
+                log_error_errno(r, "cannot open the store %s: %s", db_path, err);
+                reconciler_free(rec);
+                return 1;
+        }
+
+        /* Start-up is "reconcile everything, then open listeners": the rules are restored
+         * before anyone can ask for a change. A failure is retried with backoff. */
+        reconciler_request_full(rec);
+        (void)reconciler_run(rec);
+
+        struct api_server *server = NULL;
+        if ((r = api_server_start(&env, sock_path, &server, err, sizeof err)) < 0) {
+                log_error_errno(r, "api: %s", err);
+                api_env_done(&env);
+                reconciler_free(rec);
+                return 1;
+        }
+        log_info("edgegwd %s serving %s (datacenter %s, domain %s, ports %u-%u, %u per VM)", EDGEGW_VERSION, sock_path,
+                 cfg.datacenter, cfg.domain, cfg.port_range_start, cfg.port_range_end, cfg.ports_per_vm);
+        sd_notify(0, "READY=1");
+
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = sfd};
+        epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
+        ev.data.fd = reconciler_fd(rec);
+        epoll_ctl(epfd, EPOLL_CTL_ADD, reconciler_fd(rec), &ev);
+
+        uint64_t watchdog_usec = 0;
+        bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+        struct timespec now, next_resync;
+        clock_gettime(CLOCK_MONOTONIC, &next_resync);
+        next_resync.tv_sec += cfg.resync_interval;
+
+        int exit_code = 0;
+        for (bool running = true; running;) {
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                long timeout = -1;
+                if (cfg.resync_interval) {
+                        timeout = (next_resync.tv_sec - now.tv_sec) * 1000 +
+                                  (next_resync.tv_nsec - now.tv_nsec) / 1000000;
+                        if (timeout < 0)
+                                timeout = 0;
+                }
+                int retry = reconciler_retry_ms(rec);
+                if (retry && (timeout < 0 || retry < timeout))
+                        timeout = retry;
+                if (watchdog && (timeout < 0 || timeout > (long)(watchdog_usec / 2000)))
+                        timeout = (long)(watchdog_usec / 2000);
+
+                struct epoll_event events[4];
+                int n = epoll_wait(epfd, events, ELEMENTSOF(events), (int)timeout);
+                if (n < 0 && errno != EINTR) {
+                        log_error_errno(-errno, "epoll_wait: %m");
+                        exit_code = 1;
+                        break;
+                }
+                if (watchdog)
+                        sd_notify(0, "WATCHDOG=1");
+                for (int i = 0; i < n; i++) {
+                        if (events[i].data.fd == sfd) {
+                                struct signalfd_siginfo si;
+                                while (read(sfd, &si, sizeof si) == sizeof si) {
+                                        if (si.ssi_signo == SIGHUP)
+                                                reload(config_path, &cfg, &env, rec);
+                                        else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+                                                log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+                                                running = false;
+                                        }
+                                }
+                        } else
+                                (void)reconciler_run(rec);
+                }
+                if (n == 0 && reconciler_retry_ms(rec) == 1)
+                        (void)reconciler_run(rec);
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (running && cfg.resync_interval && now.tv_sec >= next_resync.tv_sec) {
+                        (void)reconciler_resync(rec);
+                        next_resync = now;
+                        next_resync.tv_sec += cfg.resync_interval;
+                }
+        }
+
+        sd_notify(0, "STOPPING=1");
+        server = api_server_stop(server);
+        api_env_done(&env);
+        reconciler_free(rec);
+        log_info("stopped");
+        return exit_code;
+}

@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The nft reconciler (see reconcile.h): full replace or change-log increments, applied
+ * with libnftables, with backoff on failure and a periodic drift check.
+ */
+#include "reconcile.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+
+#include "core/hashmap.h"
+#include "core/log.h"
+#include "nft/nft.h"
+#include "store/store.h"
+
+#define CHANGES_BATCH 1024
+#define BACKOFF_MIN_MS 500
+#define BACKOFF_MAX_MS 30000
+
+struct reconciler {
+        int efd;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        /* under lock */
+        uint64_t desired_gen, applied_gen;
+        bool full_requested;
+        struct reconciler_status status;
+
+        /* main thread only */
+        struct store *store;
+        struct nft_apply *nft;
+        struct hashmap *applied; /* vm id -> struct vm * (owned): what the kernel has */
+        int64_t cursor; /* change-log position the applied table reflects */
+        int64_t pruned; /* change-log entries up to here are deleted */
+        bool need_full;
+        int backoff_ms;
+        struct timespec retry_at;
+};
+
+static double now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void applied_clear(struct reconciler *r) {
+        size_t i = 0;
+        void *v;
+        while (hashmap_next(r->applied, &i, NULL, &v))
+                free(v);
+        r->applied = hashmap_free(r->applied);
+}
+
+int reconciler_new(const char *db_path, struct reconciler **ret, char *err, size_t err_size) {
+        struct reconciler *r = calloc(1, sizeof *r);
+        if (!r)
+                return -ENOMEM;
+        r->efd = -1;
+        pthread_mutex_init(&r->lock, NULL);
+        pthread_cond_init(&r->cond, NULL);
+        r->need_full = true;
+        int k = store_open(db_path, &r->store, err, err_size);
+        if (k < 0)
+                goto fail;
+        if ((k = nft_apply_new(&r->nft)) < 0) {
+                snprintf(err, err_size, "cannot create an nftables context");
+                goto fail;
+        }
+        if ((k = hashmap_new(&r->applied)) < 0)
+                goto fail;
+        r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (r->efd < 0) {
+                k = -errno;
+                snprintf(err, err_size, "eventfd: %s", strerror(errno));
+                goto fail;
+        }
+        *ret = r;
+        return 0;
+fail:
+        reconciler_free(r);
+        return k;
+}
+
+struct reconciler *reconciler_free(struct reconciler *r) {
+        if (!r)
+                return NULL;
+        if (r->applied)
+                applied_clear(r);
+        nft_apply_free(r->nft);
+        store_close(r->store);
+        if (r->efd >= 0)
+                close(r->efd);
+        pthread_cond_destroy(&r->cond);
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+        return NULL;
+}
+
+static void wake(struct reconciler *r) {
+        uint64_t one = 1;
+        (void)!write(r->efd, &one, sizeof one);
+}
+
+uint64_t reconciler_request(struct reconciler *r) {
+        pthread_mutex_lock(&r->lock);
+        uint64_t gen = ++r->desired_gen;
+        pthread_mutex_unlock(&r->lock);
+        wake(r);
+        return gen;
+}
+
+uint64_t reconciler_request_full(struct reconciler *r) {
+        pthread_mutex_lock(&r->lock);
+        r->full_requested = true;
+        uint64_t gen = ++r->desired_gen;
+        pthread_mutex_unlock(&r->lock);
+        wake(r);
+        return gen;
+}
+
+bool reconciler_wait(struct reconciler *r, uint64_t gen, int timeout_ms) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += timeout_ms / 1000;
+        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&r->lock);
+        while (r->applied_gen < gen)
+                if (pthread_cond_timedwait(&r->cond, &r->lock, &deadline) == ETIMEDOUT)
+                        break;
+        bool ok = r->applied_gen >= gen;
+        pthread_mutex_unlock(&r->lock);
+        return ok;
+}
+
+int reconciler_fd(const struct reconciler *r) {
+        return r->efd;
+}
+
+static bool vm_same(const struct vm *a, const struct vm *b) {
+        return streq(a->id, b->id) && streq(a->slug, b->slug) && ip_addr_equal(&a->ip, &b->ip) &&
+               a->block_start == b->block_start && a->block_size == b->block_size;
+}
+
+/* Reads the live counters so a full replace keeps bandwidth totals. Best effort. */
+static void live_counters(struct reconciler *r, struct nft_counter_value **ret, size_t *ret_n) {
+        *ret = NULL;
+        *ret_n = 0;
+        _cleanup_free_ char *json = NULL;
+        if (nft_apply_list_json(r->nft, &json) < 0)
+                return;
+        struct nft_items items = {0};
+        if (nft_live_parse_json(json, &items, ret, ret_n) < 0) {
+                *ret = NULL;
+                *ret_n = 0;
+        }
+        nft_items_done(&items);
+}
+
+static int run_full(struct reconciler *r, char *err, size_t err_size) {
+        struct vm *vms = NULL;
+        size_t n = 0;
+        int64_t seq = 0;
+        int k = store_snapshot_load(r->store, &vms, &n, &seq);
+        if (k < 0) {
+                snprintf(err, err_size, "store: %s", store_errmsg(r->store));
+                return k;
+        }
+        struct nft_counter_value *counters;
+        size_t n_counters;
+        live_counters(r, &counters, &n_counters);
+
+        _cleanup_strbuf_ struct strbuf script = {0};
+        k = nft_render_full(vms, n, counters, n_counters, &script);
+        free(counters);
+        if (k < 0) {
+                free(vms);
+                snprintf(err, err_size, "render: out of memory");
+                return k;
+        }
+        _cleanup_free_ char *nft_err = NULL;
+        k = nft_apply_run(r->nft, strbuf_str(&script), &nft_err);
+        if (k < 0) {
+                free(vms);
+                snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
+                return k;
+        }
+
+        struct hashmap *m;
+        if ((k = hashmap_new(&m)) < 0) {
+                free(vms);
+                return k;
+        }
+        for (size_t i = 0; i < n && k >= 0; i++) {
+                struct vm *v = malloc(sizeof *v);
+                if (!v) {
+                        k = -ENOMEM;
+                        break;
+                }
+                *v = vms[i];
+                if ((k = hashmap_put(m, v->id, v)) < 0)
+                        free(v);
+        }
+        free(vms);
+        applied_clear(r);
+        r->applied = m;
+        if (k < 0) {
+                snprintf(err, err_size, "out of memory");
+                return k; /* need_full stays set: the next run rebuilds the index */
+        }
+        r->cursor = seq;
+        r->need_full = false;
+        if (store_changes_prune(r->store, seq) >= 0)
+                r->pruned = seq;
+        return 0;
+}
+
+struct pending {
+        struct vm *old; /* borrowed from applied, or NULL */
+        struct vm new;
+        bool has_new;
+};
+
+/* One batch of the change log. Returns the number of entries read (0 = caught up). */
+static int run_batch(struct reconciler *r, char *err, size_t err_size) {
+        char **ids = NULL;
+        size_t n = 0;
+        int64_t seq;
+        int k = store_changes_since(r->store, r->cursor, CHANGES_BATCH, &ids, &n, &seq);
+        if (k < 0) {
+                snprintf(err, err_size, "store: %s", store_errmsg(r->store));
+                return k;
+        }
+        if (n == 0)
+                return 0;
+
+        struct pending *p = calloc(n, sizeof *p);
+        struct hashmap *seen = NULL;
+        size_t np = 0;
+        _cleanup_strbuf_ struct strbuf script = {0};
+        if (!p || hashmap_new(&seen) < 0) {
+                k = -ENOMEM;
+                goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (hashmap_get(seen, ids[i]))
+                        continue;
+                if ((k = hashmap_put(seen, ids[i], ids[i])) < 0)
+                        goto out;
+                struct pending q = {.old = hashmap_get(r->applied, ids[i])};
+                k = store_vm_get(r->store, ids[i], &q.new);
+                if (k < 0 && k != -ENOENT) {
+                        snprintf(err, err_size, "store: %s", store_errmsg(r->store));
+                        goto out;
+                }
+                q.has_new = k == 0;
+                if (q.old && q.has_new && vm_same(q.old, &q.new))
+                        continue;
+                if (!q.old && !q.has_new)
+                        continue;
+                p[np++] = q;
+        }
+        /* Removals first: a freed block or address may be reused by an addition. */
+        for (size_t i = 0; i < np; i++)
+                if (p[i].old)
+                        nft_render_vm_del(p[i].old, &script);
+        for (size_t i = 0; i < np; i++)
+                if (p[i].has_new)
+                        nft_render_vm_add(&p[i].new, &script);
+        if ((k = strbuf_status(&script)) < 0)
+                goto out;
+        if (script.len > 0) {
+                _cleanup_free_ char *nft_err = NULL;
+                k = nft_apply_run(r->nft, strbuf_str(&script), &nft_err);
+                if (k < 0) {
+                        snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
+                        goto out;
+                }
+        }
+        for (size_t i = 0; i < np; i++) {
+                if (p[i].old) {
+                        free(hashmap_remove(r->applied, p[i].old->id));
+                        p[i].old = NULL;
+                }
+                if (p[i].has_new) {
+                        struct vm *v = malloc(sizeof *v);
+                        if (v)
+                                *v = p[i].new;
+                        if (!v || hashmap_put(r->applied, v->id, v) < 0) {
+                                free(v);
+                                r->need_full = true; /* the index is incomplete: rebuild */
+                                k = -ENOMEM;
+                                goto out;
+                        }
+                }
+        }
+        r->cursor = seq;
+        /* Prune in batches: one DELETE per thousand changes, not one per change. */
+        if (seq - r->pruned >= CHANGES_BATCH && store_changes_prune(r->store, seq) >= 0)
+                r->pruned = seq;
+        k = (int)n;
+out:
+        hashmap_free(seen);
+        free(p);
+        for (size_t i = 0; i < n; i++)
+                free(ids[i]);
+        free(ids);
+        return k;
+}
+
+static int run_incremental(struct reconciler *r, char *err, size_t err_size) {
+        for (;;) {
+                int k = run_batch(r, err, err_size);
+                if (k < 0)
+                        return k;
+                if (k < CHANGES_BATCH)
+                        return 0;
+        }
+}
+
+int reconciler_run(struct reconciler *r) {
+        uint64_t drained;
+        (void)!read(r->efd, &drained, sizeof drained);
+
+        pthread_mutex_lock(&r->lock);
+        uint64_t target = r->desired_gen;
+        if (r->full_requested) {
+                r->need_full = true;
+                r->full_requested = false;
+        }
+        pthread_mutex_unlock(&r->lock);
+
+        char err[512] = "";
+        double start = now_ms();
+        bool full = r->need_full;
+        int k;
+        if (full)
+                k = run_full(r, err, sizeof err);
+        else {
+                k = run_incremental(r, err, sizeof err);
+                if (k < 0) {
+                        /* The kernel no longer has what we think it has: replace it whole. */
+                        log_warning("reconcile: incremental apply failed (%s); replacing the table", err);
+                        full = true;
+                        k = run_full(r, err, sizeof err);
+                }
+        }
+        double took = now_ms() - start;
+
+        if (k < 0) {
+                r->need_full = true;
+                r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_MIN_MS;
+                if (r->backoff_ms > BACKOFF_MAX_MS)
+                        r->backoff_ms = BACKOFF_MAX_MS;
+                clock_gettime(CLOCK_MONOTONIC, &r->retry_at);
+                r->retry_at.tv_sec += r->backoff_ms / 1000;
+                r->retry_at.tv_nsec += (long)(r->backoff_ms % 1000) * 1000000L;
+                if (r->retry_at.tv_nsec >= 1000000000L) {
+                        r->retry_at.tv_sec++;
+                        r->retry_at.tv_nsec -= 1000000000L;
+                }
+                log_error("reconcile: nft apply failed, retrying in %d ms: %s", r->backoff_ms, err);
+        } else {
+                r->backoff_ms = 0;
+                if (full)
+                        log_info("reconcile: nft table replaced (%zu VMs) in %.1f ms", hashmap_size(r->applied), took);
+                else
+                        log_debug("reconcile: nft changes applied in %.1f ms", took);
+        }
+
+        pthread_mutex_lock(&r->lock);
+        r->status.runs++;
+        r->status.last_run = time(NULL);
+        r->status.last_ok = k >= 0;
+        r->status.last_duration_ms = took;
+        r->status.last_full = full;
+        r->status.vms = hashmap_size(r->applied);
+        if (k < 0) {
+                r->status.failures++;
+                snprintf(r->status.last_error, sizeof r->status.last_error, "%s", err);
+        } else {
+                r->status.last_error[0] = '\0';
+                if (target > r->applied_gen)
+                        r->applied_gen = target;
+        }
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->lock);
+        return k < 0 ? k : 0;
+}
+
+int reconciler_retry_ms(const struct reconciler *r) {
+        if (!r->backoff_ms)
+                return 0;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (r->retry_at.tv_sec - now.tv_sec) * 1000 + (r->retry_at.tv_nsec - now.tv_nsec) / 1000000;
+        return ms > 0 ? (int)ms : 1;
+}
+
+/* Expected items of the VMs in the applied index. */
+static int applied_items(struct reconciler *r, struct nft_items *ret) {
+        size_t n = hashmap_size(r->applied), i = 0, j = 0;
+        struct vm *vms = calloc(n ? n : 1, sizeof *vms);
+        if (!vms)
+                return -ENOMEM;
+        void *v;
+        while (hashmap_next(r->applied, &i, NULL, &v))
+                vms[j++] = *(struct vm *)v;
+        int k = nft_expected_items(vms, n, ret);
+        free(vms);
+        return k;
+}
+
+static int live_items(struct nft_apply *nft, struct nft_items *ret, struct strbuf *report) {
+        _cleanup_free_ char *json = NULL;
+        int k = nft_apply_list_json(nft, &json);
+        if (k == -ENOENT) {
+                *ret = (struct nft_items){0};
+                return 0;
+        }
+        if (k < 0) {
+                strbuf_printf(report, "cannot list the nft table: %s\n", strerror(-k));
+                return k;
+        }
+        k = nft_live_parse_json(json, ret, NULL, NULL);
+        if (k < 0)
+                strbuf_append(report, "cannot understand nft's JSON listing\n");
+        return k;
+}
+
+int reconciler_resync(struct reconciler *r) {
+        if (r->need_full)
+                return reconciler_run(r);
+        struct nft_items want = {0}, have = {0};
+        _cleanup_strbuf_ struct strbuf report = {0};
+        int k = applied_items(r, &want);
+        if (k >= 0)
+                k = live_items(r->nft, &have, &report);
+        if (k >= 0) {
+                k = (int)nft_items_diff(&want, &have, &report);
+                if (k > 0) {
+                        log_warning("reconcile: %d differences between the kernel and the applied state; repairing:\n%s", k,
+                                    strbuf_str(&report));
+                        reconciler_request_full(r);
+                }
+        }
+        nft_items_done(&want);
+        nft_items_done(&have);
+        return k;
+}
+
+void reconciler_get_status(struct reconciler *r, struct reconciler_status *ret) {
+        pthread_mutex_lock(&r->lock);
+        *ret = r->status;
+        pthread_mutex_unlock(&r->lock);
+}
+
+int reconcile_check(const char *db_path, struct strbuf *report) {
+        struct store *s = NULL;
+        struct nft_apply *nft = NULL;
+        struct vm *vms = NULL;
+        size_t n = 0;
+        int64_t seq;
+        struct nft_items want = {0}, have = {0};
+        char err[256];
+        int k = store_open(db_path, &s, err, sizeof err);
+        if (k < 0) {
+                strbuf_printf(report, "cannot open the store: %s\n", err);
+                return k;
+        }
+        if ((k = store_snapshot_load(s, &vms, &n, &seq)) < 0) {
+                strbuf_printf(report, "cannot read the store: %s\n", store_errmsg(s));
+                goto out;
+        }
+        if ((k = nft_expected_items(vms, n, &want)) < 0)
+                goto out;
+        if ((k = nft_apply_new(&nft)) < 0)
+                goto out;
+        if ((k = live_items(nft, &have, report)) < 0)
+                goto out;
+        k = (int)nft_items_diff(&want, &have, report);
+out:
+        nft_items_done(&want);
+        nft_items_done(&have);
+        free(vms);
+        nft_apply_free(nft);
+        store_close(s);
+        return k;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reconciler: converges the kernel's `inet edgegw` table with the store. It runs on the
+ * daemon's main thread; API threads only ask for a run (reconciler_request) and may wait
+ * until the rules reflecting their change are live (reconciler_wait).
+ *
+ * Level-triggered and idempotent. The first run, a run after a failure, and a run after
+ * drift was detected replace the whole table in one transaction (carrying counter values
+ * over). Every other run reads the store's change log from its cursor and applies only the
+ * touched VMs' elements, so a change costs the same with 10 or 10,000 VMs.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/strbuf.h"
+
+struct reconciler;
+
+struct reconciler_status {
+        uint64_t runs, failures;
+        time_t last_run; /* 0 = never */
+        bool last_ok;
+        char last_error[512];
+        double last_duration_ms;
+        bool last_full;
+        size_t vms; /* VMs in the applied table */
+};
+
+/* Opens its own store connection at db_path. Returns 0 or a negative errno (err says why). */
+int reconciler_new(const char *db_path, struct reconciler **ret, char *err, size_t err_size);
+struct reconciler *reconciler_free(struct reconciler *r); /* NULL-safe, returns NULL */
+
+/* Any thread: ask for a run; returns the generation that run will have applied. */
+uint64_t reconciler_request(struct reconciler *r);
+/* Ask for a full replace of the table on the next run (reload, drift). Any thread. */
+uint64_t reconciler_request_full(struct reconciler *r);
+/* Any thread: waits up to timeout_ms for generation gen to be applied. True if it was. */
+bool reconciler_wait(struct reconciler *r, uint64_t gen, int timeout_ms);
+/* The fd (eventfd) the main loop polls; readable when a run was requested. */
+int reconciler_fd(const struct reconciler *r);
+/* Main thread: drains the eventfd and converges. Returns 0, or a negative errno when the
+ * run failed (it is then retried after reconciler_retry_ms()). */
+int reconciler_run(struct reconciler *r);
+/* Milliseconds until a failed run should be retried (exponential backoff, 0 = none due). */
+int reconciler_retry_ms(const struct reconciler *r);
+/* Main thread: compares the live table with what was applied; requests a full run when they
+ * differ. Returns the number of differences or a negative errno. */
+int reconciler_resync(struct reconciler *r);
+/* Any thread: a copy of the status. */
+void reconciler_get_status(struct reconciler *r, struct reconciler_status *ret);
+
+/* Any thread: compares the live table with the store's desired state using its own store
+ * and nft connections (db_path). Appends a line per difference to report; returns the count
+ * or a negative errno (report then holds the reason). */
+int reconcile_check(const char *db_path, struct strbuf *report);

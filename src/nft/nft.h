@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel fast path: the whole `inet edgegw` nftables table, rendered from the desired
+ * state and applied in one transaction. Nothing here touches any other table.
+ *
+ * Pure half (render.c, live.c; linked into the core library and unit-tested):
+ *   - nft_render_full(): the complete table as nft script text, replacing whatever table
+ *     exists atomically ("table; delete table; table { ... }") and carrying over the byte
+ *     and packet values of per-VM counters so a re-apply does not reset bandwidth totals.
+ *   - nft_render_vm_add()/nft_render_vm_del(): the incremental commands for one VM (its
+ *     map elements and counters), so a change costs the same with 10 or 10,000 VMs.
+ *   - nft_expected_items() / nft_live_parse_json() / nft_items_diff(): drift detection.
+ *     Both the desired state and the live table (from `nft -j list table inet edgegw`)
+ *     are reduced to a sorted list of canonical item strings, then compared.
+ * Edge half (apply.c; daemon only): a libnftables context that runs a script as one
+ * transaction and lists the live table as JSON.
+ *
+ * Table layout (see docs/architecture.md):
+ *   maps tcp4/udp4: inet_service : ipv4_addr . inet_service   (public port -> VM ip . port)
+ *   maps tcp6/udp6: inet_service : ipv6_addr . inet_service
+ *   counters in_<slug>/out_<slug>; maps cin4/cout4 (ipv4_addr : counter), cin6/cout6
+ *   chain prerouting (nat, dstnat): fib daddr type local dnat through the four maps
+ *   chain output (nat, -100): the same, for connections made on the gateway itself
+ *   chain forward (filter): per-VM counters by address, then ct status dnat accept
+ * Every rule carries a comment "edgegw:<tag>" so drift detection can name it.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/strbuf.h"
+#include "../model/vm.h"
+
+#define NFT_TABLE_FAMILY "inet"
+#define NFT_TABLE_NAME "edgegw"
+#define NFT_COUNTER_NAME_MAX 16
+
+/* Counter state read from the live table, carried into a full re-render. */
+struct nft_counter_value {
+        char name[NFT_COUNTER_NAME_MAX]; /* "in_<slug>" or "out_<slug>" */
+        uint64_t packets;
+        uint64_t bytes;
+};
+
+/* A sorted, de-duplicated list of canonical strings describing a table, e.g.
+ *   "chain forward filter forward 0", "rule prerouting edgegw:dnat-tcp4",
+ *   "counter in_k7m2p4", "elem tcp4 20000 10.0.1.5 22", "elem cin4 10.0.1.5 in_k7m2p4". */
+struct nft_items {
+        char **items;
+        size_t n;
+};
+void nft_items_done(struct nft_items *it);
+
+/* Appends to out the script that atomically replaces the table with one describing vms[0..n).
+ * counters (may be NULL) gives starting values for counters of the same name. Returns 0 or
+ * -ENOMEM. */
+int nft_render_full(const struct vm *vms, size_t n, const struct nft_counter_value *counters, size_t n_counters,
+                    struct strbuf *out);
+/* Appends the commands that add one VM's counters and map elements to an existing table. */
+int nft_render_vm_add(const struct vm *vm, struct strbuf *out);
+/* Appends the commands that remove them again (elements first, then counters). */
+int nft_render_vm_del(const struct vm *vm, struct strbuf *out);
+
+/* The counter names for a VM. */
+void nft_counter_names(const struct vm *vm, char in[static NFT_COUNTER_NAME_MAX], char out[static NFT_COUNTER_NAME_MAX]);
+
+/* Desired items for vms[0..n). Returns 0 or -ENOMEM. */
+int nft_expected_items(const struct vm *vms, size_t n, struct nft_items *ret);
+/* Items of the live table from libnftables' JSON listing of `list table inet edgegw`.
+ * Returns 0, or -EBADMSG for JSON it cannot understand. Counter values, when wanted, go to
+ * *ret_counters (malloc'd, may be NULL). */
+int nft_live_parse_json(const char *json, struct nft_items *ret, struct nft_counter_value **ret_counters,
+                        size_t *ret_n_counters);
+/* Appends one line per difference ("missing: ITEM" / "unexpected: ITEM") to report (may be
+ * NULL) and returns the number of differences. */
+size_t nft_items_diff(const struct nft_items *want, const struct nft_items *have, struct strbuf *report);
+
+/* ---- edge: libnftables (apply.c) ---- */
+struct nft_apply;
+/* Returns 0 or -ENOMEM. */
+int nft_apply_new(struct nft_apply **ret);
+struct nft_apply *nft_apply_free(struct nft_apply *a); /* NULL-safe, returns NULL */
+/* Runs script as one transaction. On failure returns a negative errno and, when
+ * ret_error is non-NULL, a malloc'd copy of nft's error text. */
+int nft_apply_run(struct nft_apply *a, const char *script, char **ret_error);
+/* The live table as JSON (malloc'd), or -ENOENT when the table does not exist. */
+int nft_apply_list_json(struct nft_apply *a, char **ret_json);

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The desired `inet edgegw` table, rendered two ways from the same VM list: as nft script
+ * text (the whole table for a full, atomic replace, or one VM's counters and map elements
+ * for an incremental change) and as the sorted canonical item strings that drift detection
+ * compares with the live table parsed by live.c. The layout of the table lives here, in the
+ * three tables below, so the script and the expected items cannot disagree. Pure: no I/O,
+ * no logging; costs grow with the number of VMs and ports (n log n at worst), never with
+ * their square, so 10,000 VMs render in milliseconds.
+ */
+#include "nft.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../core/util.h"
+
+#define TABLE NFT_TABLE_FAMILY " " NFT_TABLE_NAME
+
+enum map_kind { MAP_PORTS, MAP_COUNTER_IN, MAP_COUNTER_OUT };
+
+struct map_def {
+        const char *name;
+        int family;
+        enum map_kind kind;
+        enum proto proto; /* MAP_PORTS only */
+};
+
+/* The order here is the order of the maps in the rendered table. */
+static const struct map_def map_defs[] = {
+        { "tcp4", AF_INET, MAP_PORTS, PROTO_TCP },
+        { "udp4", AF_INET, MAP_PORTS, PROTO_UDP },
+        { "tcp6", AF_INET6, MAP_PORTS, PROTO_TCP },
+        { "udp6", AF_INET6, MAP_PORTS, PROTO_UDP },
+        { "cin4", AF_INET, MAP_COUNTER_IN, PROTO_TCP },
+        { "cout4", AF_INET, MAP_COUNTER_OUT, PROTO_TCP },
+        { "cin6", AF_INET6, MAP_COUNTER_IN, PROTO_TCP },
+        { "cout6", AF_INET6, MAP_COUNTER_OUT, PROTO_TCP },
+};
+
+struct chain_def {
+        const char *name;
+        const char *type;
+        const char *hook;
+        const char *priority; /* as written in the script */
+        int prio; /* as the kernel reports it back */
+};
+
+static const struct chain_def chain_defs[] = {
+        { "prerouting", "nat", "prerouting", "dstnat", -100 },
+        { "output", "nat", "output", "-100", -100 },
+        { "forward", "filter", "forward", "filter", 0 },
+};
+
+struct rule_def {
+        const char *chain;
+        const char *statement;
+        const char *comment;
+};
+
+static const struct rule_def rule_defs[] = {
+        { "prerouting", "fib daddr type local dnat ip to tcp dport map @tcp4", "edgegw:dnat-tcp4" },
+        { "prerouting", "fib daddr type local dnat ip to udp dport map @udp4", "edgegw:dnat-udp4" },
+        { "prerouting", "fib daddr type local dnat ip6 to tcp dport map @tcp6", "edgegw:dnat-tcp6" },
+        { "prerouting", "fib daddr type local dnat ip6 to udp dport map @udp6", "edgegw:dnat-udp6" },
+        { "output", "fib daddr type local dnat ip to tcp dport map @tcp4", "edgegw:out-dnat-tcp4" },
+        { "output", "fib daddr type local dnat ip to udp dport map @udp4", "edgegw:out-dnat-udp4" },
+        { "output", "fib daddr type local dnat ip6 to tcp dport map @tcp6", "edgegw:out-dnat-tcp6" },
+        { "output", "fib daddr type local dnat ip6 to udp dport map @udp6", "edgegw:out-dnat-udp6" },
+        { "forward", "counter name ip daddr map @cin4", "edgegw:count-in4" },
+        { "forward", "counter name ip saddr map @cout4", "edgegw:count-out4" },
+        { "forward", "counter name ip6 daddr map @cin6", "edgegw:count-in6" },
+        { "forward", "counter name ip6 saddr map @cout6", "edgegw:count-out6" },
+        { "forward", "ct status dnat accept", "edgegw:accept-dnat" },
+};
+
+/* Continuation of an `elements = { ... }` list, aligned under its first element as nft
+ * itself prints it. */
+#define ELEMENT_SEPARATOR ",\n\t\t\t     "
+
+void nft_counter_names(const struct vm *vm, char in[static NFT_COUNTER_NAME_MAX],
+                       char out[static NFT_COUNTER_NAME_MAX]) {
+        snprintf(in, NFT_COUNTER_NAME_MAX, "in_%.*s", SLUG_LEN, vm->slug);
+        snprintf(out, NFT_COUNTER_NAME_MAX, "out_%.*s", SLUG_LEN, vm->slug);
+}
+
+/* A VM goes into the script only with an address family we have maps for and a slug of
+ * [a-z0-9]: the slug becomes part of nft syntax (counter names), so nothing else may pass. */
+static bool vm_renderable(const struct vm *vm) {
+        size_t len = strnlen(vm->slug, sizeof vm->slug);
+        if (vm->ip.family != AF_INET && vm->ip.family != AF_INET6)
+                return false;
+        if (len == 0 || len > SLUG_LEN)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if (!((vm->slug[i] >= 'a' && vm->slug[i] <= 'z') || (vm->slug[i] >= '0' && vm->slug[i] <= '9')))
+                        return false;
+        return true;
+}
+
+/* Room for the port map of the largest block among vms[0..n); -ENOMEM or 0. */
+static int port_map_alloc(const struct vm *vms, size_t n, struct port_map_entry **ret) {
+        uint16_t max = 1;
+        for (size_t i = 0; i < n; i++)
+                if (vms[i].block_size > max)
+                        max = vms[i].block_size;
+        struct port_map_entry *pm = calloc(max, sizeof *pm);
+        if (!pm)
+                return -ENOMEM;
+        *ret = pm;
+        return 0;
+}
+
+/* Appends the elements vm contributes to map m: the first one of the list (*count == 0)
+ * preceded by open, the others by sep. keys_only leaves the values of counter maps out (for
+ * deletion). pm has room for vm's block. */
+static void append_vm_elements(const struct map_def *m, const struct vm *vm, bool keys_only, const char *open,
+                               const char *sep, struct port_map_entry *pm, size_t *count, struct strbuf *out) {
+        char ip[IP_ADDR_STRLEN];
+
+        if (vm->ip.family != m->family)
+                return;
+        ip_addr_format(&vm->ip, ip);
+
+        if (m->kind == MAP_PORTS) {
+                size_t n = vm_port_map(vm->block_start, vm->block_size, pm);
+                for (size_t i = 0; i < n; i++) {
+                        if (pm[i].proto != m->proto)
+                                continue;
+                        strbuf_append(out, (*count)++ > 0 ? sep : open);
+                        strbuf_printf(out, "%u : %s . %u", pm[i].public_port, ip, pm[i].vm_port);
+                }
+                return;
+        }
+
+        char in[NFT_COUNTER_NAME_MAX], cout[NFT_COUNTER_NAME_MAX];
+        nft_counter_names(vm, in, cout);
+        strbuf_append(out, (*count)++ > 0 ? sep : open);
+        if (keys_only)
+                strbuf_append(out, ip);
+        else
+                strbuf_printf(out, "%s : \"%s\"", ip, m->kind == MAP_COUNTER_IN ? in : cout);
+}
+
+static int counter_value_compare(const void *a, const void *b) {
+        const struct nft_counter_value *x = a, *y = b;
+        return strncmp(x->name, y->name, NFT_COUNTER_NAME_MAX);
+}
+
+static void append_counter(const char *name, const struct nft_counter_value *sorted, size_t n_sorted,
+                           struct strbuf *out) {
+        struct nft_counter_value key = {0};
+        const struct nft_counter_value *found = NULL;
+
+        if (n_sorted > 0) {
+                strcpy_bounded(key.name, sizeof key.name, name);
+                found = bsearch(&key, sorted, n_sorted, sizeof *sorted, counter_value_compare);
+        }
+        strbuf_printf(out, "\tcounter %s {\n\t\tpackets %" PRIu64 " bytes %" PRIu64 "\n\t}\n", name,
+                      found ? found->packets : 0, found ? found->bytes : 0);
+}
+
+static void append_map_type(const struct map_def *m, struct strbuf *out) {
+        const char *addr = m->family == AF_INET ? "ipv4_addr" : "ipv6_addr";
+        if (m->kind == MAP_PORTS)
+                strbuf_printf(out, "inet_service : %s . inet_service", addr);
+        else
+                strbuf_printf(out, "%s : counter", addr);
+}
+
+int nft_render_full(const struct vm *vms, size_t n, const struct nft_counter_value *counters, size_t n_counters,
+                    struct strbuf *out) {
+        _cleanup_free_ struct nft_counter_value *sorted = NULL;
+        _cleanup_free_ struct port_map_entry *pm = NULL;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                if (!vm_renderable(&vms[i]))
+                        return -EINVAL;
+        r = port_map_alloc(vms, n, &pm);
+        if (r < 0)
+                return r;
+        /* Counter carry-over looks names up in a sorted copy: n log m, not n * m. */
+        if (counters && n_counters > 0) {
+                sorted = malloc(n_counters * sizeof *sorted);
+                if (!sorted)
+                        return -ENOMEM;
+                memcpy(sorted, counters, n_counters * sizeof *sorted);
+                qsort(sorted, n_counters, sizeof *sorted, counter_value_compare);
+        } else
+                n_counters = 0;
+
+        /* Declaring the table first makes the delete succeed when it does not exist yet; the
+         * whole script is one transaction, so the old table stays until the new one is in. */
+        strbuf_append(out, "table " TABLE "\ndelete table " TABLE "\ntable " TABLE " {\n");
+
+        for (size_t i = 0; i < n; i++) {
+                char in[NFT_COUNTER_NAME_MAX], cout[NFT_COUNTER_NAME_MAX];
+                nft_counter_names(&vms[i], in, cout);
+                append_counter(in, sorted, n_counters, out);
+                append_counter(cout, sorted, n_counters, out);
+        }
+
+        for (size_t m = 0; m < ELEMENTSOF(map_defs); m++) {
+                size_t count = 0;
+                strbuf_printf(out, "\tmap %s {\n\t\ttype ", map_defs[m].name);
+                append_map_type(&map_defs[m], out);
+                strbuf_append(out, "\n");
+                /* nft rejects an empty `elements = { }`: the clause opens with the first one. */
+                for (size_t i = 0; i < n; i++)
+                        append_vm_elements(&map_defs[m], &vms[i], false, "\t\telements = { ", ELEMENT_SEPARATOR, pm,
+                                           &count, out);
+                if (count > 0)
+                        strbuf_append(out, " }\n");
+                strbuf_append(out, "\t}\n");
+        }
+
+        for (size_t c = 0; c < ELEMENTSOF(chain_defs); c++) {
+                const struct chain_def *ch = &chain_defs[c];
+                strbuf_printf(out, "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n", ch->name,
+                              ch->type, ch->hook, ch->priority);
+                for (size_t k = 0; k < ELEMENTSOF(rule_defs); k++)
+                        if (streq(rule_defs[k].chain, ch->name))
+                                strbuf_printf(out, "\t\t%s comment \"%s\"\n", rule_defs[k].statement,
+                                              rule_defs[k].comment);
+                strbuf_append(out, "\t}\n");
+        }
+        strbuf_append(out, "}\n");
+
+        return strbuf_status(out);
+}
+
+/* One `add element` / `delete element` command for each map the VM has elements in (none for
+ * the other family's maps, none for udp when the block has no UDP port). */
+static void append_element_commands(const struct vm *vm, const char *verb, bool keys_only,
+                                    struct port_map_entry *pm, struct strbuf *out) {
+        for (size_t m = 0; m < ELEMENTSOF(map_defs); m++) {
+                char open[64];
+                size_t count = 0;
+                snprintf(open, sizeof open, "%s element " TABLE " %s { ", verb, map_defs[m].name);
+                append_vm_elements(&map_defs[m], vm, keys_only, open, ", ", pm, &count, out);
+                if (count > 0)
+                        strbuf_append(out, " }\n");
+        }
+}
+
+int nft_render_vm_add(const struct vm *vm, struct strbuf *out) {
+        _cleanup_free_ struct port_map_entry *pm = NULL;
+        char in[NFT_COUNTER_NAME_MAX], cout[NFT_COUNTER_NAME_MAX];
+        int r;
+
+        if (!vm_renderable(vm))
+                return -EINVAL;
+        r = port_map_alloc(vm, 1, &pm);
+        if (r < 0)
+                return r;
+        nft_counter_names(vm, in, cout);
+        /* Counters first: the counter map elements refer to them by name. */
+        strbuf_printf(out, "add counter " TABLE " %s\nadd counter " TABLE " %s\n", in, cout);
+        append_element_commands(vm, "add", false, pm, out);
+        return strbuf_status(out);
+}
+
+int nft_render_vm_del(const struct vm *vm, struct strbuf *out) {
+        _cleanup_free_ struct port_map_entry *pm = NULL;
+        char in[NFT_COUNTER_NAME_MAX], cout[NFT_COUNTER_NAME_MAX];
+        int r;
+
+        if (!vm_renderable(vm))
+                return -EINVAL;
+        r = port_map_alloc(vm, 1, &pm);
+        if (r < 0)
+                return r;
+        nft_counter_names(vm, in, cout);
+        /* Elements first: a counter still referenced by a map element cannot be deleted. */
+        append_element_commands(vm, "delete", true, pm, out);
+        strbuf_printf(out, "delete counter " TABLE " %s\ndelete counter " TABLE " %s\n", in, cout);
+        return strbuf_status(out);
+}
+
+/* ---- canonical items ---- */
+
+struct item_vec {
+        char **v;
+        size_t n, cap;
+};
+
+static void item_vec_done(struct item_vec *iv) {
+        for (size_t i = 0; i < iv->n; i++)
+                free(iv->v[i]);
+        free(iv->v);
+        *iv = (struct item_vec){0};
+}
+
+static int item_push(struct item_vec *iv, const char *fmt, ...) _printf_(2, 3);
+static int item_push(struct item_vec *iv, const char *fmt, ...) {
+        if (iv->n == iv->cap) {
+                size_t cap = iv->cap ? iv->cap * 2 : 64;
+                char **v = reallocarray(iv->v, cap, sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                iv->v = v;
+                iv->cap = cap;
+        }
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vasprintf(&iv->v[iv->n], fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        iv->n++;
+        return 0;
+}
+
+static int item_compare(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts and de-duplicates iv, handing its strings to *ret. */
+static void item_vec_finish(struct item_vec *iv, struct nft_items *ret) {
+        size_t k = 0;
+        if (iv->n > 0)
+                qsort(iv->v, iv->n, sizeof *iv->v, item_compare);
+        for (size_t i = 0; i < iv->n; i++) {
+                if (k > 0 && streq(iv->v[k - 1], iv->v[i]))
+                        free(iv->v[i]);
+                else
+                        iv->v[k++] = iv->v[i];
+        }
+        *ret = (struct nft_items){ .items = iv->v, .n = k };
+        *iv = (struct item_vec){0};
+}
+
+void nft_items_done(struct nft_items *it) {
+        if (!it)
+                return;
+        for (size_t i = 0; i < it->n; i++)
+                free(it->items[i]);
+        free(it->items);
+        *it = (struct nft_items){0};
+}
+
+static int expected_vm_items(const struct vm *vm, struct port_map_entry *pm, struct item_vec *iv) {
+        char ip[IP_ADDR_STRLEN], in[NFT_COUNTER_NAME_MAX], cout[NFT_COUNTER_NAME_MAX];
+        const char *v = vm->ip.family == AF_INET ? "4" : "6";
+        int r;
+
+        ip_addr_format(&vm->ip, ip);
+        nft_counter_names(vm, in, cout);
+        if ((r = item_push(iv, "counter %s", in)) < 0 || (r = item_push(iv, "counter %s", cout)) < 0 ||
+            (r = item_push(iv, "elem cin%s %s %s", v, ip, in)) < 0 ||
+            (r = item_push(iv, "elem cout%s %s %s", v, ip, cout)) < 0)
+                return r;
+        size_t n = vm_port_map(vm->block_start, vm->block_size, pm);
+        for (size_t i = 0; i < n; i++) {
+                r = item_push(iv, "elem %s%s %u %s %u", proto_to_string(pm[i].proto), v, pm[i].public_port, ip,
+                              pm[i].vm_port);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int nft_expected_items(const struct vm *vms, size_t n, struct nft_items *ret) {
+        _cleanup_(item_vec_done) struct item_vec iv = {0};
+        _cleanup_free_ struct port_map_entry *pm = NULL;
+        int r;
+
+        for (size_t i = 0; i < n; i++)
+                if (!vm_renderable(&vms[i]))
+                        return -EINVAL;
+        r = port_map_alloc(vms, n, &pm);
+        if (r < 0)
+                return r;
+
+        if ((r = item_push(&iv, "table " TABLE)) < 0)
+                return r;
+        for (size_t c = 0; c < ELEMENTSOF(chain_defs); c++) {
+                const struct chain_def *ch = &chain_defs[c];
+                r = item_push(&iv, "chain %s %s %s %d", ch->name, ch->type, ch->hook, ch->prio);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t k = 0; k < ELEMENTSOF(rule_defs); k++)
+                if ((r = item_push(&iv, "rule %s %s", rule_defs[k].chain, rule_defs[k].comment)) < 0)
+                        return r;
+        for (size_t m = 0; m < ELEMENTSOF(map_defs); m++)
+                if ((r = item_push(&iv, "map %s", map_defs[m].name)) < 0)
+                        return r;
+        for (size_t i = 0; i < n; i++)
+                if ((r = expected_vm_items(&vms[i], pm, &iv)) < 0)
+                        return r;
+
+        item_vec_finish(&iv, ret);
+        return 0;
+}
+
+size_t nft_items_diff(const struct nft_items *want, const struct nft_items *have, struct strbuf *report) {
+        size_t i = 0, j = 0, diffs = 0;
+
+        while (i < want->n || j < have->n) {
+                int c;
+                if (i == want->n)
+                        c = 1;
+                else if (j == have->n)
+                        c = -1;
+                else
+                        c = strcmp(want->items[i], have->items[j]);
+
+                if (c == 0) {
+                        i++;
+                        j++;
+                        continue;
+                }
+                diffs++;
+                if (c < 0) {
+                        if (report)
+                                strbuf_printf(report, "missing: %s\n", want->items[i]);
+                        i++;
+                } else {
+                        if (report)
+                                strbuf_printf(report, "unexpected: %s\n", have->items[j]);
+                        j++;
+                }
+        }
+        return diffs;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# A port range with room for exactly two blocks: the third `vm add` is refused with exit 5
+# ("exhausted") and changes nothing, neither the VM list nor a byte of the nft table. A
+# freed block is handed out again.
+source "$(dirname "$0")/lib.sh"
+CFG_PORT_START=20000
+CFG_PORT_END=20019
+CFG_PORTS_PER_VM=10
+setup_default
+
+run cli --json vm add a --ip 10.0.1.5
+check "vm add a exits 0" rc_is 0
+check "a gets 20000-20009" eq "$(json '(d["port_range_start"], d["port_range_end"])' <<<"$OUT")" "(20000, 20009)"
+run cli --json vm add b --ip 10.0.1.6
+check "vm add b exits 0" rc_is 0
+check "b gets 20010-20019" eq "$(json '(d["port_range_start"], d["port_range_end"])' <<<"$OUT")" "(20010, 20019)"
+
+before=$(gw_nft list table inet edgegw 2>&1)
+run cli vm add c --ip 10.0.1.7
+check "the third vm add exits 5 (port range exhausted)" rc_is 5
+check "...with a message saying the range is exhausted" contains "$OUT$ERR" exhausted
+run cli --json vm add c --ip 10.0.1.7
+check "the same with --json exits 5 too" rc_is 5
+check "...and prints the API's error object with code port_range_exhausted" \
+        eq "$(json 'd["error"]["code"]' <<<"$OUT")" port_range_exhausted
+after=$(gw_nft list table inet edgegw 2>&1)
+check "the nft table is byte-for-byte the same before and after the refused adds" eq "$after" "$before"
+
+run cli --json vm ls
+check "vm ls still has exactly a and b" eq "$(json '[v["id"] for v in d["vms"]]' <<<"$OUT")" "['a', 'b']"
+run cli vm show c
+check "vm show c exits 4 (it was never created)" rc_is 4
+run cli check
+check "edgegw check exits 0" rc_is 0
+check "a's :20000 reaches vm1:22" reaches tcp "$PUBLIC4" 20000 vm1:22
+check "b's :20010 reaches vm2:22" reaches tcp "$PUBLIC4" 20010 vm2:22
+
+# A freed block is reused.
+run cli vm rm a
+check "vm rm a exits 0" rc_is 0
+run cli --json vm add c --ip 10.0.1.5
+check "after rm a, vm add c exits 0" rc_is 0
+check "c gets a's old block 20000-20009" eq "$(json '(d["port_range_start"], d["port_range_end"])' <<<"$OUT")" "(20000, 20009)"
+check "c's :20000 reaches vm1:22" reaches tcp "$PUBLIC4" 20000 vm1:22
+run cli vm add d --ip 10.0.1.8
+check "the range is full again: vm add d exits 5" rc_is 5
+run cli check
+check "edgegw check exits 0" rc_is 0
+
+finish

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# A user adds two VMs and reaches each one from the internet: the SSH port of its block goes
+# to VM:22, the TCP ports to VM:10001.., the UDP ports to VM:10005.. and replies come back;
+# `vm ls` / `vm show` give the connection details, `check` is clean, and the VM's byte
+# counters move.
+source "$(dirname "$0")/lib.sh"
+setup_default
+
+# -- adding
+run cli --json vm add vm1 --ip 10.0.1.5
+check "vm add vm1 --ip 10.0.1.5 --json exits 0" rc_is 0
+vm1=$OUT
+run cli --json vm add vm2 --ip 10.0.1.6
+check "vm add vm2 --ip 10.0.1.6 --json exits 0" rc_is 0
+vm2=$OUT
+[[ -n $vm1 && -n $vm2 ]] || die "no JSON from vm add, cannot go on"
+
+for v in vm1 vm2; do
+        j=${!v}
+        check "$v: JSON has its id and ip" eq "$(json '(d["id"], d["ip"])' <<<"$j")" \
+                "$(if [[ $v == vm1 ]]; then echo "('vm1', '10.0.1.5')"; else echo "('vm2', '10.0.1.6')"; fi)"
+        check "$v: a 10-port block with the documented layout" block_layout_ok 10 <<<"$j"
+        check "$v: subdomain is <slug>.dc-test.example.net" \
+                eq "$(json 'd["subdomain"]' <<<"$j")" "$(json 'd["slug"]' <<<"$j").dc-test.example.net"
+        check "$v: rules were applied before vm add returned" eq "$(json 'd.get("rules")' <<<"$j")" applied
+done
+
+p1=$(json 'd["ssh_port"]' <<<"$vm1")
+p2=$(json 'd["ssh_port"]' <<<"$vm2")
+check "the first VM gets the start of the range (first fit)" eq "$p1" 20000
+check "the two VMs get different blocks" test "$p1" != "$p2"
+check "the blocks do not overlap" python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+sys.exit(0 if a["port_range_end"] < b["port_range_start"] or b["port_range_end"] < a["port_range_start"] else 1)' "$vm1" "$vm2"
+
+# -- forwarding, from the client on the internet
+for v in vm1 vm2; do
+        if [[ $v == vm1 ]]; then p=$p1; else p=$p2; fi
+        check "$v: TCP $PUBLIC4:$p reaches $v:22" reaches tcp "$PUBLIC4" "$p" "$v:22"
+        check "$v: TCP $PUBLIC4:$((p + 1)) reaches $v:10001" reaches tcp "$PUBLIC4" $((p + 1)) "$v:10001"
+        check "$v: TCP $PUBLIC4:$((p + 4)) reaches $v:10004" reaches tcp "$PUBLIC4" $((p + 4)) "$v:10004"
+        check "$v: UDP $PUBLIC4:$((p + 5)) reaches $v:10005 and the reply comes back" reaches udp "$PUBLIC4" $((p + 5)) "$v:10005"
+        check "$v: UDP $PUBLIC4:$((p + 9)) reaches $v:10009 and the reply comes back" reaches udp "$PUBLIC4" $((p + 9)) "$v:10009"
+done
+check "a port outside every block is not forwarded" not tcp_get "$PUBLIC4" $((p2 + 100))
+check "from gw itself, TCP $PUBLIC4:$p1 reaches vm1:22 too" \
+        eq "$(in_ns "$NS_GW" timeout 5 socat -t 3 -T 3 - "TCP4:$PUBLIC4:$p1,connect-timeout=3" </dev/null 2>&1)" vm1:22
+
+# -- listing and details
+run cli vm ls
+check "vm ls exits 0" rc_is 0
+check "vm ls lists vm1" contains "$OUT" vm1
+check "vm ls lists vm2" contains "$OUT" vm2
+run cli --json vm ls
+check "vm ls --json lists exactly vm1 and vm2, in creation order" \
+        eq "$(json '[(v["id"], v["ip"], v["ssh_port"]) for v in d["vms"]]' <<<"$OUT")" "[('vm1', '10.0.1.5', $p1), ('vm2', '10.0.1.6', $p2)]"
+
+run cli vm show vm1
+check "vm show vm1 exits 0" rc_is 0
+check "vm show vm1 shows the subdomain" contains "$OUT" "$(json 'd["subdomain"]' <<<"$vm1")"
+check "vm show vm1 shows the SSH port" contains "$OUT" "$p1"
+check "vm show vm1 shows the address" contains "$OUT" 10.0.1.5
+run cli --json vm show vm1
+check "vm show vm1 --json is the VM object vm add returned" python3 -c '
+import json, sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+a.pop("rules", None); b.pop("rules", None)
+sys.exit(0 if a == b else print(a, "!=", b) or 1)' "$vm1" "$OUT"
+check "vm show --json has ssh_command with host and port" \
+        contains "$(json 'd.get("ssh_command")' <<<"$OUT")" "$(json 'd["subdomain"]' <<<"$vm1") -p $p1"
+
+run cli vm show vm2 --json
+check "options go after the command too: vm show vm2 --json" eq "$(json 'd["id"]' <<<"$OUT")" vm2
+
+# -- the CLI's socket selection and the unreachable case
+run ip netns exec "$NS_GW" "$EDGEGW" --socket "$E2E_SOCK" vm ls
+check "edgegw --socket PATH reaches the daemon without EDGEGW_SOCKET" rc_is 0
+run ip netns exec "$NS_GW" env EDGEGW_SOCKET="$E2E_TMP/nonexistent.sock" "$EDGEGW" vm ls
+check "a socket nobody listens on: exit 3 (daemon unreachable)" rc_is 3
+
+# -- drift check and counters
+run cli check
+check "edgegw check exits 0 (no drift)" rc_is 0
+run cli --json check
+check "edgegw check --json says clean" eq "$(json 'd["clean"]' <<<"$OUT")" True
+
+for v in vm1 vm2; do
+        slug=$(json 'd["slug"]' <<<"${!v}")
+        b=$(counter_bytes "in_$slug" 2>&1)
+        check "$v: counter in_$slug counted the traffic to it (bytes $b)" test "${b:-0}" -gt 0 2>/dev/null
+        b=$(counter_bytes "out_$slug" 2>&1)
+        check "$v: counter out_$slug counted the traffic from it (bytes $b)" test "${b:-0}" -gt 0 2>/dev/null
+done
+
+finish

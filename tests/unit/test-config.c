@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the configuration: defaults, the seed's dc-agent.toml [gateway] section,
+ * every kind of file error with its FILE:LINE, EDGEGW_* overrides from an explicit
+ * environment, the cross-field checks, and loading a real file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/util.h"
+
+/* Parses text over the defaults into *c; returns config_parse's result. */
+static int parse(const char *text, struct config *c, struct config_diag *d) {
+        config_defaults(c);
+        memset(d, 0, sizeof *d);
+        return config_parse(c, text, strlen(text), "test.conf", d);
+}
+
+/* Asserts that text fails to parse with an error containing want. */
+static void assert_parse_error(const char *text, const char *want) {
+        struct config c;
+        struct config_diag d;
+        assert_int_equal(parse(text, &c, &d), -EINVAL);
+        if (!strstr(d.error, want))
+                fail_msg("error '%s' does not contain '%s'", d.error, want);
+}
+
+static void test_defaults(void **state) {
+        struct config c;
+        config_defaults(&c);
+        assert_int_equal(c.port_range_start, 20000);
+        assert_int_equal(c.port_range_end, 59999);
+        assert_int_equal(c.ports_per_vm, 10);
+        assert_string_equal(c.state_dir, "/var/lib/edgegw");
+        assert_string_equal(c.state_dir, CONFIG_DEFAULT_STATE_DIR);
+        assert_string_equal(c.public_ip, "");
+        assert_string_equal(c.log_level, "info");
+
+        struct config_diag d = {0};
+        assert_int_equal(config_validate(&c, &d), 0);
+}
+
+/* The [gateway] section of seed 000's dc-agent.toml, unchanged. */
+static const char seed_gateway[] = "[gateway]\n"
+                                   "datacenter = \"dc-lk\"\n"
+                                   "domain = \"decent-cloud.org\"\n"
+                                   "public_ip = \"203.0.113.1\"\n"
+                                   "port_range_start = 20000\n"
+                                   "port_range_end = 59999\n"
+                                   "ports_per_vm = 10\n"
+                                   "traefik_dynamic_dir = \"/etc/traefik/dynamic\"\n"
+                                   "port_allocations_path = \"/var/lib/dc-agent/port-allocations.json\"\n";
+
+static void test_seed_gateway_section(void **state) {
+        struct config c;
+        struct config_diag d;
+        assert_int_equal(parse(seed_gateway, &c, &d), 0);
+        assert_string_equal(c.datacenter, "dc-lk");
+        assert_string_equal(c.domain, "decent-cloud.org");
+        assert_string_equal(c.public_ip, "203.0.113.1");
+        assert_int_equal(c.port_range_start, 20000);
+        assert_int_equal(c.port_range_end, 59999);
+        assert_int_equal(c.ports_per_vm, 10);
+        assert_string_equal(c.state_dir, "/var/lib/edgegw");
+
+        /* The two Traefik-era keys are accepted with a warning each, naming file and line. */
+        assert_int_equal(d.n_warnings, 2);
+        assert_non_null(strstr(d.warnings[0], "test.conf:8:"));
+        assert_non_null(strstr(d.warnings[0], "traefik_dynamic_dir"));
+        assert_non_null(strstr(d.warnings[1], "test.conf:9:"));
+        assert_non_null(strstr(d.warnings[1], "port_allocations_path"));
+        assert_string_equal(d.error, "");
+
+        assert_int_equal(config_validate(&c, &d), 0);
+}
+
+static void test_unknown_key(void **state) {
+        assert_parse_error("[gateway]\n"
+                           "datacenter = \"dc-lk\"\n"
+                           "\n"
+                           "# a comment\n"
+                           "foo = 1\n",
+                           "test.conf:5: unknown key 'foo' in section [gateway]");
+        /* A key of another section is unknown in this one. */
+        assert_parse_error("[gateway]\nlog_level = \"debug\"\n", "test.conf:2: unknown key 'log_level' in section [gateway]");
+        /* A typo of a real key, as the docs show. */
+        assert_parse_error("[gateway]\nports_per_mv = 10\n", "test.conf:2: unknown key 'ports_per_mv' in section [gateway]");
+}
+
+static void test_unknown_section(void **state) {
+        assert_parse_error("[gateway]\nports_per_vm = 10\n[traefik]\n", "test.conf:3: unknown section [traefik]");
+        assert_parse_error("[]\n", "test.conf:1: unknown section");
+        assert_parse_error("[gateway\n", "test.conf:1: section header without ']'");
+        assert_parse_error("[gateway] x\n", "test.conf:1: unexpected text after section header");
+}
+
+static void test_key_outside_section(void **state) {
+        assert_parse_error("# leading comment\ndatacenter = \"dc-lk\"\n[gateway]\n",
+                           "test.conf:2: key 'datacenter' outside a section");
+}
+
+static void test_bad_integers(void **state) {
+        static const struct {
+                const char *text, *want;
+        } cases[] = {
+                {"[gateway]\nport_range_start = abc\n", "test.conf:2: port_range_start: expected a non-negative integer"},
+                {"[gateway]\nport_range_start = -1\n", "test.conf:2: port_range_start: expected a non-negative integer"},
+                {"[gateway]\nport_range_start = 70000\n", "test.conf:2: port_range_start: out of range (allowed 1..65535)"},
+                {"[gateway]\nport_range_end = 0\n", "test.conf:2: port_range_end: out of range"},
+                {"[gateway]\nport_range_end = 99999999999999999999999999\n", "test.conf:2: port_range_end: out of range"},
+                {"[gateway]\nports_per_vm = 1001\n", "test.conf:2: ports_per_vm: out of range (allowed 1..1000)"},
+                {"[gateway]\nports_per_vm = \"10\"\n", "test.conf:2: ports_per_vm: expected an integer, not a string"},
+                {"[gateway]\nports_per_vm =\n", "test.conf:2: ports_per_vm: expected an integer"},
+                {"[gateway]\nports_per_vm = 1 0\n", "test.conf:2: unexpected text after the value of 'ports_per_vm'"},
+                {"[gateway]\nports_per_vm = 0x10\n", "test.conf:2: ports_per_vm: expected a non-negative integer"},
+                {"[daemon]\nresync_interval = 86401\n", "test.conf:2: resync_interval: out of range (allowed 0..86400)"},
+                /* A string key given a bare value. */
+                {"[gateway]\ndatacenter = dc-lk\n", "test.conf:2: datacenter: expected a quoted string"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                assert_parse_error(cases[i].text, cases[i].want);
+}
+
+static void test_integer_bounds_accepted(void **state) {
+        struct config c;
+        struct config_diag d;
+        assert_int_equal(parse("[gateway]\nport_range_start = 1\nport_range_end = 65535\nports_per_vm = 1000\n"
+                               "[daemon]\nresync_interval = 0\n",
+                               &c, &d),
+                         0);
+        assert_int_equal(c.port_range_start, 1);
+        assert_int_equal(c.port_range_end, 65535);
+        assert_int_equal(c.ports_per_vm, 1000);
+        assert_int_equal(c.resync_interval, 0);
+        /* Leading zeros are still decimal. */
+        assert_int_equal(parse("[gateway]\nports_per_vm = 010\n", &c, &d), 0);
+        assert_int_equal(c.ports_per_vm, 10);
+}
+
+static void test_strings(void **state) {
+        assert_parse_error("[gateway]\ndomain = \"example.net\n", "test.conf:2: bad string for 'domain'");
+        assert_parse_error("[gateway]\ndomain = \"exa\\qmple\"\n", "test.conf:2: bad string for 'domain'");
+        assert_parse_error("[gateway]\ndomain = \"exa\\u0041\"\n", "test.conf:2: bad string for 'domain'");
+        assert_parse_error("[gateway]\ndomain = \"a\" \"b\"\n", "test.conf:2: unexpected text after the value of 'domain'");
+        /* One byte too long for public_ip (16 bytes with the NUL). */
+        assert_parse_error("[gateway]\npublic_ip = \"1234567890123456\"\n", "test.conf:2: public_ip: value too long");
+
+        struct config c;
+        struct config_diag d;
+        assert_int_equal(parse("[gateway]\nstate_dir = \"/srv/a \\\"b\\\" \\\\c\" # trailing\n", &c, &d), 0);
+        assert_string_equal(c.state_dir, "/srv/a \"b\" \\c");
+        assert_int_equal(parse("[gateway]\npublic_ip = \"255.255.255.255\"\n", &c, &d), 0);
+        assert_string_equal(c.public_ip, "255.255.255.255");
+}
+
+static void test_comments_blank_lines_crlf(void **state) {
+        static const char text[] = "# edgegw\r\n"
+                                   "\r\n"
+                                   "   \t \r\n"
+                                   "[ gateway ]   # the section\r\n"
+                                   "\tdatacenter=\"dc-b\"\r\n"
+                                   "domain   =   \"example.net\"   # trailing comment\r\n"
+                                   "ports_per_vm = 5# no space before the comment\r\n"
+                                   "  # indented comment\r\n"
+                                   "[daemon]\r\n"
+                                   "log_level = \"debug\"\r\n"
+                                   "resync_interval = 0"; /* no final newline */
+        struct config c;
+        struct config_diag d;
+        assert_int_equal(parse(text, &c, &d), 0);
+        assert_string_equal(c.datacenter, "dc-b");
+        assert_string_equal(c.domain, "example.net");
+        assert_int_equal(c.ports_per_vm, 5);
+        assert_string_equal(c.log_level, "debug");
+        assert_int_equal(c.resync_interval, 0);
+        assert_int_equal(d.n_warnings, 0);
+        assert_int_equal(config_validate(&c, &d), 0);
+
+        /* Line numbers count CRLF lines too. */
+        assert_parse_error("[gateway]\r\n\r\n# x\r\nbar = 1\r\n", "test.conf:4: unknown key 'bar' in section [gateway]");
+}
+
+static void test_nul_byte(void **state) {
+        static const char text[] = "[gateway]\ndatacenter = \"dc\0x\"\n";
+        struct config c;
+        struct config_diag d = {0};
+        config_defaults(&c);
+        assert_int_equal(config_parse(&c, text, sizeof text - 1, "test.conf", &d), -EINVAL);
+        assert_non_null(strstr(d.error, "test.conf:2:"));
+        assert_string_equal(c.datacenter, "dc1");
+}
+
+static void test_not_nul_terminated(void **state) {
+        /* The parser takes a length: bytes after it must not be read. */
+        static const char text[] = "[gateway]\nports_per_vm = 12345";
+        size_t len = strlen("[gateway]\nports_per_vm = 12");
+        char *buf = malloc(len);
+        assert_non_null(buf);
+        memcpy(buf, text, len);
+        struct config c;
+        struct config_diag d = {0};
+        config_defaults(&c);
+        assert_int_equal(config_parse(&c, buf, len, "test.conf", &d), 0);
+        assert_int_equal(c.ports_per_vm, 12);
+        free(buf);
+}
+
+static void test_empty_file(void **state) {
+        struct config c, def;
+        struct config_diag d = {0};
+        config_defaults(&c);
+        config_defaults(&def);
+        assert_int_equal(config_parse(&c, "", 0, "test.conf", &d), 0);
+        assert_int_equal(c.port_range_start, def.port_range_start);
+        assert_string_equal(c.datacenter, def.datacenter);
+}
+
+static void test_env_overrides(void **state) {
+        struct config c;
+        struct config_diag d = {0};
+        config_defaults(&c);
+        char *envp[] = {
+                "PATH=/usr/bin",
+                "EDGEGW_STATE_DIR=/srv/edgegw",
+                "EDGEGW_PORT_RANGE_START=30000",
+                "EDGEGW_PORTS_PER_VM_EXTRA=7", /* a longer name is not EDGEGW_PORTS_PER_VM */
+                "EDGEGW_DATACENTER=dc-x",
+                "EDGEGW_LOG_LEVEL=debug",
+                "XEDGEGW_DOMAIN=nope.example",
+                NULL,
+        };
+        assert_int_equal(config_apply_env(&c, envp, &d), 0);
+        assert_string_equal(c.state_dir, "/srv/edgegw");
+        assert_int_equal(c.port_range_start, 30000);
+        assert_int_equal(c.ports_per_vm, 10);
+        assert_string_equal(c.datacenter, "dc-x");
+        assert_string_equal(c.log_level, "debug");
+        assert_string_equal(c.domain, "edgegw.example");
+        assert_int_equal(config_validate(&c, &d), 0);
+
+        /* The environment overrides the file. */
+        struct config f;
+        assert_int_equal(parse(seed_gateway, &f, &d), 0);
+        char *env2[] = {"EDGEGW_PORT_RANGE_END=40000", NULL};
+        assert_int_equal(config_apply_env(&f, env2, &d), 0);
+        assert_int_equal(f.port_range_end, 40000);
+        assert_string_equal(f.datacenter, "dc-lk");
+
+        /* An empty or NULL environment changes nothing. */
+        struct config e, def;
+        config_defaults(&e);
+        config_defaults(&def);
+        char *none[] = {NULL};
+        assert_int_equal(config_apply_env(&e, none, &d), 0);
+        assert_int_equal(config_apply_env(&e, NULL, &d), 0);
+        assert_int_equal(e.port_range_start, def.port_range_start);
+        assert_string_equal(e.state_dir, def.state_dir);
+}
+
+static void test_env_errors(void **state) {
+        static const struct {
+                const char *var, *want;
+        } cases[] = {
+                {"EDGEGW_PORT_RANGE_START=abc", "environment EDGEGW_PORT_RANGE_START: expected a non-negative integer"},
+                {"EDGEGW_PORT_RANGE_END=65536", "environment EDGEGW_PORT_RANGE_END: out of range (allowed 1..65535)"},
+                {"EDGEGW_PORTS_PER_VM=", "environment EDGEGW_PORTS_PER_VM: expected an integer"},
+                {"EDGEGW_RESYNC_INTERVAL=-5", "environment EDGEGW_RESYNC_INTERVAL"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct config c;
+                struct config_diag d = {0};
+                config_defaults(&c);
+                char *envp[] = {(char *)cases[i].var, NULL};
+                assert_int_equal(config_apply_env(&c, envp, &d), -EINVAL);
+                if (!strstr(d.error, cases[i].want))
+                        fail_msg("error '%s' does not contain '%s'", d.error, cases[i].want);
+        }
+
+        /* A string longer than its field. */
+        char longvar[400];
+        snprintf(longvar, sizeof longvar, "EDGEGW_DATACENTER=%0300d", 0);
+        char *envp[] = {longvar, NULL};
+        struct config c;
+        struct config_diag d = {0};
+        config_defaults(&c);
+        assert_int_equal(config_apply_env(&c, envp, &d), -EINVAL);
+        assert_non_null(strstr(d.error, "EDGEGW_DATACENTER"));
+        assert_string_equal(c.datacenter, "dc1");
+}
+
+/* Runs config_validate over the defaults changed by one line of text; returns its result. */
+static int validate_with(const char *text, struct config_diag *d) {
+        struct config c;
+        int r = parse(text, &c, d);
+        assert_int_equal(r, 0);
+        return config_validate(&c, d);
+}
+
+static void test_validate_errors(void **state) {
+        static const struct {
+                const char *text, *want;
+        } cases[] = {
+                {"[gateway]\nport_range_start = 30000\nport_range_end = 20000\n",
+                 "port_range_start 30000 is above port_range_end 20000"},
+                {"[gateway]\nport_range_start = 20000\nport_range_end = 20008\nports_per_vm = 10\n",
+                 "ports_per_vm 10 does not fit in the port range 20000-20008"},
+                {"[gateway]\ndatacenter = \"DC-LK\"\n", "datacenter 'DC-LK' is not a DNS label"},
+                {"[gateway]\ndatacenter = \"dc.lk\"\n", "datacenter 'dc.lk' is not a DNS label"},
+                {"[gateway]\ndatacenter = \"\"\n", "datacenter '' is not a DNS label"},
+                {"[gateway]\ndatacenter = \"-dc\"\n", "datacenter '-dc' is not a DNS label"},
+                {"[gateway]\ndomain = \"example..net\"\n", "domain 'example..net' is not a valid DNS name"},
+                {"[gateway]\ndomain = \"Example.net\"\n", "domain 'Example.net' is not a valid DNS name"},
+                {"[gateway]\npublic_ip = \"2001:db8::1\"\n", "public_ip '2001:db8::1' is not an IPv4 address"},
+                {"[gateway]\npublic_ip = \"203.0.113\"\n", "public_ip '203.0.113' is not an IPv4 address"},
+                {"[gateway]\npublic_ip6 = \"203.0.113.1\"\n", "public_ip6 '203.0.113.1' is not an IPv6 address"},
+                {"[gateway]\nstate_dir = \"var/lib/edgegw\"\n", "state_dir 'var/lib/edgegw' must be an absolute path"},
+                {"[gateway]\nstate_dir = \"\"\n", "state_dir '' must be an absolute path"},
+                {"[gateway]\nport_range_start = 1024\n", "port_range_start 1024 would shadow well-known ports"},
+                {"[daemon]\nlog_level = \"verbose\"\n", "log_level 'verbose' is not one of"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct config_diag d;
+                assert_int_equal(validate_with(cases[i].text, &d), -EINVAL);
+                if (!strstr(d.error, cases[i].want))
+                        fail_msg("case %zu: error '%s' does not contain '%s'", i, d.error, cases[i].want);
+        }
+}
+
+static void test_validate_accepts(void **state) {
+        static const char *const ok[] = {
+                /* A block exactly as large as the range. */
+                "[gateway]\nport_range_start = 20000\nport_range_end = 20009\nports_per_vm = 10\n",
+                "[gateway]\nport_range_start = 1025\nport_range_end = 65535\n",
+                "[gateway]\nport_range_start = 65535\nport_range_end = 65535\nports_per_vm = 1\n",
+                "[gateway]\npublic_ip6 = \"2001:db8::1\"\npublic_ip = \"198.51.100.7\"\n",
+                "[gateway]\ndatacenter = \"a\"\ndomain = \"b\"\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                struct config_diag d;
+                int r = validate_with(ok[i], &d);
+                if (r != 0)
+                        fail_msg("case %zu rejected: %s", i, d.error);
+        }
+}
+
+static void test_validate_name_too_long(void **state) {
+        /* 6 + 1 + 63 + 1 + 183 = 254 characters: one too many for a VM name. */
+        struct config c;
+        config_defaults(&c);
+        memset(c.datacenter, 'd', 63);
+        c.datacenter[63] = '\0';
+        char domain[200] = "";
+        for (int i = 0; i < 3; i++)
+                strcat(domain, "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd."); /* 59 + dot */
+        strcat(domain, "ddd"); /* 183 */
+        assert_int_equal(strlen(domain), 183);
+        strcpy(c.domain, domain);
+        struct config_diag d = {0};
+        assert_int_equal(config_validate(&c, &d), -EINVAL);
+        assert_non_null(strstr(d.error, "too long"));
+
+        /* One character less fits exactly (253). */
+        c.domain[strlen(c.domain) - 1] = '\0';
+        assert_int_equal(config_validate(&c, &d), 0);
+}
+
+/* Writes text to a new temporary file; returns its path (caller unlinks and frees). */
+static char *write_temp(const char *text) {
+        char *path = strdup("/tmp/test-config-XXXXXX");
+        assert_non_null(path);
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        size_t n = strlen(text);
+        assert_int_equal(write(fd, text, n), (ssize_t)n);
+        close(fd);
+        return path;
+}
+
+static void test_load_file(void **state) {
+        char *path = write_temp("[gateway]\ndatacenter = \"dc-lk\"\ndomain = \"example.net\"\nports_per_vm = 20\n"
+                                "traefik_dynamic_dir = \"/etc/traefik/dynamic\"\n");
+        struct config c;
+        memset(&c, 0, sizeof c);
+        struct config_diag d = {0};
+        assert_int_equal(config_load(path, &c, &d), 0);
+        assert_string_equal(c.datacenter, "dc-lk");
+        assert_string_equal(c.domain, "example.net");
+        assert_int_equal(c.ports_per_vm, 20);
+        assert_int_equal(c.port_range_start, 20000); /* default kept */
+        assert_string_equal(c.state_dir, "/var/lib/edgegw");
+        assert_int_equal(d.n_warnings, 1);
+        unlink(path);
+        free(path);
+}
+
+static void test_load_errors(void **state) {
+        /* A file error names the file's real path and line; *ret stays untouched. */
+        char *path = write_temp("[gateway]\nfoo = 1\n");
+        struct config c;
+        memset(&c, 0x5a, sizeof c);
+        struct config before = c;
+        struct config_diag d = {0};
+        assert_int_equal(config_load(path, &c, &d), -EINVAL);
+        char want[300];
+        snprintf(want, sizeof want, "%s:2: unknown key 'foo' in section [gateway]", path);
+        assert_string_equal(d.error, want);
+        assert_memory_equal(&c, &before, sizeof c);
+        unlink(path);
+        free(path);
+
+        /* Parses but fails validation. */
+        path = write_temp("[gateway]\nport_range_start = 30000\nport_range_end = 29999\n");
+        memset(&d, 0, sizeof d);
+        assert_int_equal(config_load(path, &c, &d), -EINVAL);
+        assert_non_null(strstr(d.error, "above port_range_end"));
+        assert_memory_equal(&c, &before, sizeof c);
+        unlink(path);
+        free(path);
+
+        /* A missing explicit path is an error, not a fallback to defaults. */
+        memset(&d, 0, sizeof d);
+        assert_int_equal(config_load("/nonexistent/edgegw-test.conf", &c, &d), -ENOENT);
+        assert_non_null(strstr(d.error, "/nonexistent/edgegw-test.conf"));
+        assert_memory_equal(&c, &before, sizeof c);
+}
+
+static void test_state_path(void **state) {
+        struct config c;
+        config_defaults(&c);
+        char buf[64];
+        assert_int_equal(config_state_path(&c, "edgegw.db", buf, sizeof buf), 0);
+        assert_string_equal(buf, "/var/lib/edgegw/edgegw.db");
+        char small[20];
+        assert_int_equal(config_state_path(&c, "edgegw.db", small, sizeof small), -ENAMETOOLONG);
+}
+
+/* config_load reads the process environment: keep the caller's EDGEGW_* out of it. */
+static int clear_edgegw_env(void **state) {
+        extern char **environ;
+        for (;;) {
+                char **e = environ;
+                while (e && *e && strncmp(*e, "EDGEGW_", 7) != 0)
+                        e++;
+                if (!e || !*e)
+                        return 0;
+                char name[256];
+                size_t n = strcspn(*e, "=");
+                if (n >= sizeof name)
+                        return -1;
+                memcpy(name, *e, n);
+                name[n] = '\0';
+                if (unsetenv(name) < 0)
+                        return -1;
+        }
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_seed_gateway_section),
+                cmocka_unit_test(test_unknown_key),
+                cmocka_unit_test(test_unknown_section),
+                cmocka_unit_test(test_key_outside_section),
+                cmocka_unit_test(test_bad_integers),
+                cmocka_unit_test(test_integer_bounds_accepted),
+                cmocka_unit_test(test_strings),
+                cmocka_unit_test(test_comments_blank_lines_crlf),
+                cmocka_unit_test(test_nul_byte),
+                cmocka_unit_test(test_not_nul_terminated),
+                cmocka_unit_test(test_empty_file),
+                cmocka_unit_test(test_env_overrides),
+                cmocka_unit_test(test_env_errors),
+                cmocka_unit_test(test_validate_errors),
+                cmocka_unit_test(test_validate_accepts),
+                cmocka_unit_test(test_validate_name_too_long),
+                cmocka_unit_test(test_load_file),
+                cmocka_unit_test(test_load_errors),
+                cmocka_unit_test(test_state_path),
+        };
+        return cmocka_run_group_tests(tests, clear_edgegw_env, NULL);
+}

@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for src/nft/render.c: the full-table script, the incremental per-VM scripts
+ * and the expected canonical items. Scripts are compared byte for byte with golden files
+ * under tests/unit/golden/ (UPDATE_GOLDEN=1 rewrites them; every golden file was loaded
+ * into a real kernel in a network namespace before it was committed). Run from the
+ * repository root, as meson does.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "core/strbuf.h"
+#include "core/util.h"
+#include "model/vm.h"
+#include "nft/nft.h"
+
+static struct vm make_vm(const char *slug, const char *ip, uint16_t block_start, uint16_t block_size) {
+        struct vm v = {0};
+        snprintf(v.id, sizeof v.id, "vm-%s", slug);
+        snprintf(v.slug, sizeof v.slug, "%s", slug);
+        assert_int_equal(ip_addr_parse(ip, &v.ip), 0);
+        v.block_start = block_start;
+        v.block_size = block_size;
+        return v;
+}
+
+/* The three VMs of the golden files and of tests/unit/data/nft-live-3vms.json. */
+static void three_vms(struct vm v[static 3]) {
+        v[0] = make_vm("k7m2p4", "10.0.1.5", 20000, 10);
+        v[1] = make_vm("a1b2c3", "10.0.1.6", 20010, 5);
+        v[2] = make_vm("z9y8x7", "2001:db8:0:0:1:0:0:1", 20020, 10);
+}
+
+static char *read_text(const char *path) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        struct strbuf b = {0};
+        char chunk[4096];
+        size_t k;
+        while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
+                strbuf_appendn(&b, chunk, k);
+        fclose(f);
+        return strbuf_steal(&b);
+}
+
+/* Compares text with the golden file, or rewrites the file when UPDATE_GOLDEN=1. */
+static void assert_golden(const char *text, const char *name) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/unit/golden/%s", name);
+
+        const char *update = getenv("UPDATE_GOLDEN");
+        if (update && streq(update, "1")) {
+                FILE *f = fopen(path, "we");
+                assert_non_null(f);
+                assert_int_equal(fputs(text, f) >= 0, 1);
+                assert_int_equal(fclose(f), 0);
+                return;
+        }
+        char *want = read_text(path);
+        if (!want)
+                fail_msg("cannot read %s (run from the repository root; UPDATE_GOLDEN=1 creates it)", path);
+        if (!streq(want, text))
+                print_error("%s differs; got:\n%s\n", path, text);
+        assert_string_equal(text, want);
+        free(want);
+}
+
+/* A plain loop: the sanitizers' strstr() checks the whole haystack on every call, which
+ * would make counting in a 4 MB script quadratic. */
+static size_t count_occurrences(const char *s, const char *needle) {
+        size_t n = 0, len = strlen(s), k = strlen(needle);
+        for (size_t i = 0; i + k <= len; i++)
+                if (s[i] == needle[0] && memcmp(s + i, needle, k) == 0)
+                        n++;
+        return n;
+}
+
+static void test_counter_names(void **state) {
+        struct vm v = make_vm("k7m2p4", "10.0.1.5", 20000, 10);
+        char in[NFT_COUNTER_NAME_MAX], out[NFT_COUNTER_NAME_MAX];
+        nft_counter_names(&v, in, out);
+        assert_string_equal(in, "in_k7m2p4");
+        assert_string_equal(out, "out_k7m2p4");
+}
+
+static void test_full_3vms(void **state) {
+        struct vm v[3];
+        three_vms(v);
+        /* Unsorted, with one counter no VM has: it must simply be dropped. */
+        const struct nft_counter_value counters[] = {
+                { "out_a1b2c3", 3, 180 },
+                { "in_gone00", 99, 99 },
+                { "in_k7m2p4", 7, 420 },
+        };
+        _cleanup_strbuf_ struct strbuf b = {0};
+
+        assert_int_equal(nft_render_full(v, 3, counters, ELEMENTSOF(counters), &b), 0);
+        const char *s = strbuf_str(&b);
+        assert_golden(s, "nft-full-3vms.nft");
+
+        assert_true(strncmp(s, "table inet edgegw\ndelete table inet edgegw\ntable inet edgegw {\n", 60) == 0);
+        assert_non_null(strstr(s, "\tcounter in_k7m2p4 {\n\t\tpackets 7 bytes 420\n\t}\n"));
+        assert_non_null(strstr(s, "\tcounter out_a1b2c3 {\n\t\tpackets 3 bytes 180\n\t}\n"));
+        assert_non_null(strstr(s, "\tcounter out_k7m2p4 {\n\t\tpackets 0 bytes 0\n\t}\n"));
+        assert_null(strstr(s, "gone"));
+        assert_int_equal(count_occurrences(s, "\n\tcounter "), 6);
+        assert_int_equal(count_occurrences(s, "elements = {"), 8);
+        /* 25 ports + 6 counter map elements, each exactly once. */
+        assert_int_equal(count_occurrences(s, " . 22"), 3);
+        assert_int_equal(count_occurrences(s, "2001:db8::1:0:0:1 . "), 10);
+        assert_int_equal(count_occurrences(s, "comment \"edgegw:"), 13);
+}
+
+static void test_full_empty(void **state) {
+        _cleanup_strbuf_ struct strbuf b = {0};
+
+        assert_int_equal(nft_render_full(NULL, 0, NULL, 0, &b), 0);
+        assert_golden(strbuf_str(&b), "nft-full-empty.nft");
+        /* nft rejects `elements = { }`, so an empty map has no elements clause at all. */
+        assert_null(strstr(strbuf_str(&b), "elements"));
+        assert_null(strstr(strbuf_str(&b), "\n\tcounter "));
+        assert_int_equal(count_occurrences(strbuf_str(&b), "\tmap "), 8);
+        assert_int_equal(count_occurrences(strbuf_str(&b), "\tchain "), 3);
+}
+
+static void test_full_appends(void **state) {
+        struct vm v[3];
+        three_vms(v);
+        _cleanup_strbuf_ struct strbuf b = {0}, alone = {0};
+
+        strbuf_append(&b, "# before\n");
+        assert_int_equal(nft_render_full(v, 3, NULL, 0, &b), 0);
+        assert_int_equal(nft_render_full(v, 3, NULL, 0, &alone), 0);
+        assert_true(strncmp(strbuf_str(&b), "# before\n", 9) == 0);
+        assert_string_equal(strbuf_str(&b) + 9, strbuf_str(&alone));
+        /* Without carried-over values every counter starts at zero. */
+        assert_int_equal(count_occurrences(strbuf_str(&alone), "packets 0 bytes 0"), 6);
+}
+
+static void test_vm_add(void **state) {
+        struct vm v[3];
+        three_vms(v);
+        _cleanup_strbuf_ struct strbuf b = {0};
+
+        assert_int_equal(nft_render_vm_add(&v[0], &b), 0);
+        assert_golden(strbuf_str(&b), "nft-add-vm.nft");
+
+        /* A one-port IPv4 block has no UDP port: no udp4 command. */
+        struct vm d = make_vm("q4w5e6", "10.0.2.7", 20030, 1);
+        strbuf_reset(&b);
+        assert_int_equal(nft_render_vm_add(&d, &b), 0);
+        assert_string_equal(strbuf_str(&b),
+                            "add counter inet edgegw in_q4w5e6\n"
+                            "add counter inet edgegw out_q4w5e6\n"
+                            "add element inet edgegw tcp4 { 20030 : 10.0.2.7 . 22 }\n"
+                            "add element inet edgegw cin4 { 10.0.2.7 : \"in_q4w5e6\" }\n"
+                            "add element inet edgegw cout4 { 10.0.2.7 : \"out_q4w5e6\" }\n");
+
+        struct vm e = make_vm("r5t6y7", "fd00:0:0:1::5", 20031, 3);
+        strbuf_reset(&b);
+        assert_int_equal(nft_render_vm_add(&e, &b), 0);
+        assert_string_equal(strbuf_str(&b),
+                            "add counter inet edgegw in_r5t6y7\n"
+                            "add counter inet edgegw out_r5t6y7\n"
+                            "add element inet edgegw tcp6 { 20031 : fd00:0:0:1::5 . 22, 20032 : fd00:0:0:1::5 . 10001 }\n"
+                            "add element inet edgegw udp6 { 20033 : fd00:0:0:1::5 . 10002 }\n"
+                            "add element inet edgegw cin6 { fd00:0:0:1::5 : \"in_r5t6y7\" }\n"
+                            "add element inet edgegw cout6 { fd00:0:0:1::5 : \"out_r5t6y7\" }\n");
+}
+
+static void test_vm_del(void **state) {
+        struct vm v[3];
+        three_vms(v);
+        _cleanup_strbuf_ struct strbuf b = {0};
+
+        assert_int_equal(nft_render_vm_del(&v[0], &b), 0);
+        assert_golden(strbuf_str(&b), "nft-del-vm.nft");
+
+        struct vm e = make_vm("r5t6y7", "fd00:0:0:1::5", 20031, 3);
+        strbuf_reset(&b);
+        assert_int_equal(nft_render_vm_del(&e, &b), 0);
+        /* Elements before counters: a counter still in a map cannot be deleted. */
+        assert_string_equal(strbuf_str(&b),
+                            "delete element inet edgegw tcp6 { 20031 : fd00:0:0:1::5 . 22, 20032 : fd00:0:0:1::5 . 10001 }\n"
+                            "delete element inet edgegw udp6 { 20033 : fd00:0:0:1::5 . 10002 }\n"
+                            "delete element inet edgegw cin6 { fd00:0:0:1::5 }\n"
+                            "delete element inet edgegw cout6 { fd00:0:0:1::5 }\n"
+                            "delete counter inet edgegw in_r5t6y7\n"
+                            "delete counter inet edgegw out_r5t6y7\n");
+}
+
+/* A VM without an address family, or with a slug that is not [a-z0-9] (it would become nft
+ * syntax), is refused before anything is appended. */
+static void test_invalid_vm(void **state) {
+        static const char *const bad_slugs[] = { "", "ab\"c", "a}b", "AB12", "a b", "a\nb" };
+        struct vm v[3];
+        three_vms(v);
+        _cleanup_strbuf_ struct strbuf b = {0};
+        struct nft_items it = { .items = NULL, .n = 12345 };
+
+        strbuf_append(&b, "x");
+        for (size_t i = 0; i <= ELEMENTSOF(bad_slugs); i++) {
+                three_vms(v);
+                if (i == ELEMENTSOF(bad_slugs))
+                        v[1].ip.family = 0;
+                else
+                        snprintf(v[1].slug, sizeof v[1].slug, "%s", bad_slugs[i]);
+                assert_int_equal(nft_render_full(v, 3, NULL, 0, &b), -EINVAL);
+                assert_int_equal(nft_render_vm_add(&v[1], &b), -EINVAL);
+                assert_int_equal(nft_render_vm_del(&v[1], &b), -EINVAL);
+                assert_int_equal(nft_expected_items(v, 3, &it), -EINVAL);
+        }
+        assert_string_equal(strbuf_str(&b), "x");
+        assert_int_equal(it.n, 12345);
+}
+
+static void test_expected_items_one_vm(void **state) {
+        struct vm d = make_vm("q4w5e6", "10.0.2.7", 20030, 1);
+        static const char *const want[] = {
+                "chain forward filter forward 0",
+                "chain output nat output -100",
+                "chain prerouting nat prerouting -100",
+                "counter in_q4w5e6",
+                "counter out_q4w5e6",
+                "elem cin4 10.0.2.7 in_q4w5e6",
+                "elem cout4 10.0.2.7 out_q4w5e6",
+                "elem tcp4 20030 10.0.2.7 22",
+                "map cin4",
+                "map cin6",
+                "map cout4",
+                "map cout6",
+                "map tcp4",
+                "map tcp6",
+                "map udp4",
+                "map udp6",
+                "rule forward edgegw:accept-dnat",
+                "rule forward edgegw:count-in4",
+                "rule forward edgegw:count-in6",
+                "rule forward edgegw:count-out4",
+                "rule forward edgegw:count-out6",
+                "rule output edgegw:out-dnat-tcp4",
+                "rule output edgegw:out-dnat-tcp6",
+                "rule output edgegw:out-dnat-udp4",
+                "rule output edgegw:out-dnat-udp6",
+                "rule prerouting edgegw:dnat-tcp4",
+                "rule prerouting edgegw:dnat-tcp6",
+                "rule prerouting edgegw:dnat-udp4",
+                "rule prerouting edgegw:dnat-udp6",
+                "table inet edgegw",
+        };
+        struct nft_items it = {0};
+
+        assert_int_equal(nft_expected_items(&d, 1, &it), 0);
+        assert_int_equal(it.n, ELEMENTSOF(want));
+        for (size_t i = 0; i < it.n; i++)
+                assert_string_equal(it.items[i], want[i]);
+        nft_items_done(&it);
+        assert_null(it.items);
+        assert_int_equal(it.n, 0);
+        nft_items_done(&it); /* twice is harmless */
+}
+
+static void test_expected_items_sorted_unique(void **state) {
+        struct vm v[4];
+        three_vms(v);
+        v[3] = v[0]; /* the same VM twice must not produce duplicate items */
+        struct nft_items it = {0}, empty = {0};
+
+        assert_int_equal(nft_expected_items(v, 4, &it), 0);
+        /* 25 fixed items; per VM 2 counters, 2 counter map elements and one per port. */
+        assert_int_equal(it.n, 25 + 3 * 4 + 10 + 5 + 10);
+        for (size_t i = 1; i < it.n; i++)
+                assert_true(strcmp(it.items[i - 1], it.items[i]) < 0);
+
+        size_t found = 0;
+        for (size_t i = 0; i < it.n; i++)
+                found += streq(it.items[i], "elem tcp6 20020 2001:db8::1:0:0:1 22") ||
+                         streq(it.items[i], "elem udp6 20029 2001:db8::1:0:0:1 10009") ||
+                         streq(it.items[i], "elem udp4 20014 10.0.1.6 10004") ||
+                         streq(it.items[i], "elem cout6 2001:db8::1:0:0:1 out_z9y8x7");
+        assert_int_equal(found, 4);
+
+        assert_int_equal(nft_expected_items(NULL, 0, &empty), 0);
+        assert_int_equal(empty.n, 25);
+        nft_items_done(&it);
+        nft_items_done(&empty);
+}
+
+static void test_items_diff(void **state) {
+        char *want_v[] = { "a", "c", "d", "f" };
+        char *have_v[] = { "b", "c", "e", "f", "g" };
+        const struct nft_items want = { want_v, ELEMENTSOF(want_v) }, have = { have_v, ELEMENTSOF(have_v) };
+        const struct nft_items none = {0};
+        _cleanup_strbuf_ struct strbuf report = {0};
+
+        assert_int_equal(nft_items_diff(&want, &have, &report), 5);
+        assert_string_equal(strbuf_str(&report),
+                            "missing: a\n"
+                            "unexpected: b\n"
+                            "missing: d\n"
+                            "unexpected: e\n"
+                            "unexpected: g\n");
+        assert_int_equal(nft_items_diff(&want, &have, NULL), 5);
+
+        strbuf_reset(&report);
+        assert_int_equal(nft_items_diff(&want, &want, &report), 0);
+        assert_string_equal(strbuf_str(&report), "");
+        assert_int_equal(nft_items_diff(&none, &none, &report), 0);
+        assert_int_equal(nft_items_diff(&none, &have, NULL), 5);
+        assert_int_equal(nft_items_diff(&want, &none, &report), 4);
+        assert_string_equal(strbuf_str(&report), "missing: a\nmissing: c\nmissing: d\nmissing: f\n");
+}
+
+/* 10,000 VMs: everything stays linear (a quadratic counter lookup alone would be 4e8
+ * comparisons here), and every element and carried-over counter value is there. */
+static void test_large(void **state) {
+        enum { N = 10000, PORTS = 6 };
+        struct vm *v = calloc(N, sizeof *v);
+        struct nft_counter_value *cv = calloc(2 * N, sizeof *cv);
+        assert_non_null(v);
+        assert_non_null(cv);
+        for (size_t i = 0; i < N; i++) {
+                char slug[SLUG_LEN + 1], ip[IP_ADDR_STRLEN];
+                snprintf(slug, sizeof slug, "b%05zu", i % 100000);
+                snprintf(ip, sizeof ip, "10.%zu.%zu.%zu", i >> 16, (i >> 8) & 255, i & 255);
+                v[i] = make_vm(slug, ip, (uint16_t)(1024 + i * PORTS), PORTS);
+                /* Reverse order, so the lookup cannot rely on the input being sorted. */
+                nft_counter_names(&v[i], cv[2 * (N - 1 - i)].name, cv[2 * (N - 1 - i) + 1].name);
+                cv[2 * (N - 1 - i)].packets = i + 1;
+                cv[2 * (N - 1 - i)].bytes = 1000 + i;
+        }
+        _cleanup_strbuf_ struct strbuf b = {0};
+        struct nft_items it = {0};
+
+        assert_int_equal(nft_render_full(v, N, cv, 2 * N, &b), 0);
+        const char *s = strbuf_str(&b);
+        assert_int_equal(count_occurrences(s, "\n\tcounter "), 2 * N);
+        assert_int_equal(count_occurrences(s, " : \"in_"), N);
+        assert_int_equal(count_occurrences(s, "packets 0 bytes 0"), N); /* the out_ counters */
+        assert_non_null(strstr(s, "\tcounter in_b09999 {\n\t\tpackets 10000 bytes 10999\n"));
+        assert_non_null(strstr(s, "\tcounter in_b00000 {\n\t\tpackets 1 bytes 1000\n"));
+        assert_non_null(strstr(s, "61023 : 10.0.39.15 . 10005 }\n"));
+
+        assert_int_equal(nft_expected_items(v, N, &it), 0);
+        assert_int_equal(it.n, 25 + N * (4 + PORTS));
+        nft_items_done(&it);
+        free(v);
+        free(cv);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_counter_names),
+                cmocka_unit_test(test_full_3vms),
+                cmocka_unit_test(test_full_empty),
+                cmocka_unit_test(test_full_appends),
+                cmocka_unit_test(test_vm_add),
+                cmocka_unit_test(test_vm_del),
+                cmocka_unit_test(test_invalid_vm),
+                cmocka_unit_test(test_expected_items_one_vm),
+                cmocka_unit_test(test_expected_items_sorted_unique),
+                cmocka_unit_test(test_items_diff),
+                cmocka_unit_test(test_large),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
