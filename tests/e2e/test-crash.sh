@@ -135,4 +135,28 @@ for line in open(sys.argv[1]):
 print("\n".join(bad[:10]) + ("\n(%d in all)" % len(bad) if bad else ""))
 sys.exit(1 if bad else 0)' "$E2E_TMP/targets" "$PUBLIC4"
 
+# SIGTERM while adds are in flight: the daemon exits 0, and every add it acknowledged is
+# there after the next start.
+pids=()
+for i in $(seq 1 10); do
+        cli vm add "term-$i" --ip "10.0.9.$i" >/dev/null 2>&1 &
+        pids+=($!)
+done
+sleep 0.1
+daemon_stop
+acked=()
+for i in $(seq 1 10); do
+        wait "${pids[$((i - 1))]}" && acked+=("term-$i")
+done
+log "adds acknowledged around the SIGTERM: ${acked[*]:-none}"
+step "edgegwd starts after the SIGTERM" daemon_start
+run cli --json vm ls
+check "every add acknowledged before the SIGTERM is in vm ls" python3 -c '
+import json, sys
+have = {v["id"] for v in json.loads(sys.argv[1])["vms"]}
+lost = [i for i in sys.argv[2:] if i not in have]
+sys.exit(0 if not lost else print("lost:", lost) or 1)' "$OUT" "${acked[@]}"
+run cli check
+check "edgegw check exits 0 after the SIGTERM and restart" rc_is 0
+
 finish

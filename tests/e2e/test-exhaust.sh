@@ -49,4 +49,27 @@ check "the range is full again: vm add d exits 5" rc_is 5
 run cli check
 check "edgegw check exits 0" rc_is 0
 
+# Six adds at once for the two blocks: exactly two win, each block is handed out once.
+run cli vm rm b
+run cli vm rm c
+check "the range is empty again" eq "$(cli --json vm ls | json 'len(d["vms"])')" 0
+pids=()
+for i in 1 2 3 4 5 6; do
+        cli --json vm add "race-$i" --ip "10.0.3.$i" >"$E2E_TMP/race-$i.out" 2>&1 &
+        pids+=($!)
+done
+codes=()
+for pid in "${pids[@]}"; do
+        wait "$pid"
+        codes+=($?)
+done
+check "6 concurrent adds for 2 free blocks: two exit 0, four exit 5" \
+        eq "$(printf '%s\n' "${codes[@]}" | sort | tr '\n' ' ')" "0 0 5 5 5 5 "
+run cli --json vm ls
+check "...and the two winners hold 20000-20009 and 20010-20019" \
+        eq "$(json 'sorted((v["port_range_start"], v["port_range_end"]) for v in d["vms"])' <<<"$OUT")" \
+        "[(20000, 20009), (20010, 20019)]"
+run cli check
+check "edgegw check exits 0 after the race" rc_is 0
+
 finish

@@ -393,15 +393,16 @@ static void test_load_file(void **state) {
         struct config c;
         memset(&c, 0, sizeof c);
         struct config_diag d = {0};
-        assert_int_equal(config_load(path, &c, &d), 0);
+        int r = config_load(path, &c, &d);
+        unlink(path);
+        free(path);
+        assert_int_equal(r, 0);
         assert_string_equal(c.datacenter, "dc-lk");
         assert_string_equal(c.domain, "example.net");
         assert_int_equal(c.ports_per_vm, 20);
         assert_int_equal(c.port_range_start, 20000); /* default kept */
         assert_string_equal(c.state_dir, "/var/lib/edgegw");
         assert_int_equal(d.n_warnings, 1);
-        unlink(path);
-        free(path);
 }
 
 static void test_load_errors(void **state) {
@@ -411,22 +412,24 @@ static void test_load_errors(void **state) {
         memset(&c, 0x5a, sizeof c);
         struct config before = c;
         struct config_diag d = {0};
-        assert_int_equal(config_load(path, &c, &d), -EINVAL);
+        int r = config_load(path, &c, &d);
         char want[300];
         snprintf(want, sizeof want, "%s:2: unknown key 'foo' in section [gateway]", path);
-        assert_string_equal(d.error, want);
-        assert_memory_equal(&c, &before, sizeof c);
         unlink(path);
         free(path);
+        assert_int_equal(r, -EINVAL);
+        assert_string_equal(d.error, want);
+        assert_memory_equal(&c, &before, sizeof c);
 
         /* Parses but fails validation. */
         path = write_temp("[gateway]\nport_range_start = 30000\nport_range_end = 29999\n");
         memset(&d, 0, sizeof d);
-        assert_int_equal(config_load(path, &c, &d), -EINVAL);
-        assert_non_null(strstr(d.error, "above port_range_end"));
-        assert_memory_equal(&c, &before, sizeof c);
+        r = config_load(path, &c, &d);
         unlink(path);
         free(path);
+        assert_int_equal(r, -EINVAL);
+        assert_non_null(strstr(d.error, "above port_range_end"));
+        assert_memory_equal(&c, &before, sizeof c);
 
         /* A missing explicit path is an error, not a fallback to defaults. */
         memset(&d, 0, sizeof d);
