@@ -146,7 +146,7 @@ def sh(*argv, check=True, timeout=120, capture=False):
 class Gateway:
     """A fresh namespace + state directory + edgegwd. Always close() it."""
 
-    def __init__(self, build, ns, resync=0):
+    def __init__(self, build, ns, resync=0, log_level="info"):
         self.build = build
         self.ns = ns
         self.proc = None
@@ -159,7 +159,8 @@ class Gateway:
         with open(self.conf, "w") as f:
             f.write('[gateway]\ndatacenter = "bench"\ndomain = "example.net"\npublic_ip = "203.0.113.1"\n'
                     "port_range_start = 1025\nport_range_end = 65535\nports_per_vm = 6\n"
-                    'state_dir = "%s"\n\n[daemon]\nlog_level = "info"\nresync_interval = %d\n' % (self.state, resync))
+                    'state_dir = "%s"\n\n[daemon]\nlog_level = "%s"\nresync_interval = %d\n' %
+                    (self.state, log_level, resync))
         sh("ip", "netns", "add", ns)
         self.ns_made = True
         sh("ip", "-n", ns, "link", "set", "lo", "up")
@@ -280,6 +281,7 @@ def full_apply(gw, reps):
     return out
 
 
+INC = re.compile(r"reconcile: nft changes applied in ([0-9.]+) ms")
 LINE = re.compile(r"reconcile: nft table replaced \((\d+) VMs\) in ([0-9.]+) ms")
 
 
@@ -347,10 +349,12 @@ def summarize(times):
 def scale_one(args, n):
     ns = "%s-gw" % args.prefix
     print("\n## vm add x %d (fresh store, namespace %s)" % (n, ns), flush=True)
-    gw = Gateway(args.build, ns)
+    # Debug logging: the reconciler then logs how long each incremental apply took, which
+    # splits the cost of an add into "nft" and "everything else" (three log lines per add).
+    gw = Gateway(args.build, ns, log_level="debug")
     res = {"n": n}
     try:
-        up, _ = gw.start()
+        up, offset = gw.start()
         res["start_empty_ms"] = ms(up)
         times = add_many(gw.sock, n, progress=max(1000, n // 5) if n >= 5000 else None)
         res["add"] = summarize(times)
@@ -365,6 +369,17 @@ def scale_one(args, n):
             dec.append(statistics.fmean(ms(x) for x in times[k * step:(k + 1) * step]))
         res["deciles"] = dec
         print("# mean ms per add by tenth of the run: " + " ".join("%.3f" % x for x in dec), flush=True)
+        inc = [float(x) for x in INC.findall(gw.log_since(offset))]
+        res["inc"] = inc
+        if len(inc) >= n:
+            inc = inc[-n:]
+            rdec = [statistics.fmean(inc[k * step:(k + 1) * step]) for k in range(10)]
+            res["inc_deciles"] = rdec
+            print("# of which the reconciler's incremental nft apply (its debug log), by tenth: " +
+                  " ".join("%.3f" % x for x in rdec), flush=True)
+            res["inc_last100"] = statistics.fmean(inc[-100:])
+        else:
+            print("# (only %d incremental-apply log lines for %d adds; not split)" % (len(inc), n), flush=True)
 
         elems, counters, list_s = table_census(gw)
         res["elems"] = elems
@@ -394,6 +409,16 @@ def scale_one(args, n):
         print("# cold start, table deleted (log ms / start-to-/health ms): " +
               ", ".join("%.1f/%.1f" % (d, u) for _, d, u in cs), flush=True)
         gw.stop()
+        if args.save_store and n == max(int(x) for x in args.counts.split(",")):
+            # forward-throughput.sh starts a gateway on a copy of this store instead of
+            # adding the same 10,000 VMs through the API a second time (minutes, see the doc).
+            import sqlite3
+            src = sqlite3.connect(os.path.join(gw.state, "edgegw.db"))
+            dst = sqlite3.connect(args.save_store)
+            src.backup(dst)
+            dst.close()
+            src.close()
+            print("# store with %d VMs saved to %s" % (n, args.save_store), flush=True)
     finally:
         gw.close()
     return res
@@ -431,12 +456,16 @@ def cli_compare(args, n=100, warm=10):
             idx += 1
             if r.returncode != 0 or json.loads(r.stdout).get("rules") != "applied":
                 raise RuntimeError("edgegw vm add cli-%d -> %d %s %s" % (i, r.returncode, r.stdout, r.stderr))
-        # The same binary doing nothing but start and exit: the floor of process spawn.
-        spawn = []
+        # The same binary doing nothing but start and exit (dynamic linking of libcurl & co.),
+        # and /bin/true: the floors of process spawn from this Python.
+        spawn, true = [], []
         for _ in range(n):
             t0 = time.perf_counter()
             subprocess.run([cli, "--version"], stdout=subprocess.DEVNULL, timeout=30, check=True)
             spawn.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            subprocess.run(["/bin/true"], timeout=30, check=True)
+            true.append(time.perf_counter() - t0)
         conn.close()
         conn = None
         gw.stop()
@@ -444,9 +473,11 @@ def cli_compare(args, n=100, warm=10):
         if conn:
             conn.close()
         gw.close()
-    out = {"keepalive": summarize(ka), "newconn": summarize(fresh), "cli": summarize(cl), "spawn": summarize(spawn)}
+    out = {"keepalive": summarize(ka), "newconn": summarize(fresh), "cli": summarize(cl), "spawn": summarize(spawn),
+           "true": summarize(true)}
     for k, label in (("keepalive", "API, keep-alive connection"), ("newconn", "API, new connection per add"),
-                     ("cli", "edgegw vm add (process per add)"), ("spawn", "edgegw --version (spawn only)")):
+                     ("cli", "edgegw vm add (process per add)"), ("spawn", "edgegw --version (spawn only)"),
+                     ("true", "/bin/true (spawn floor)")):
         s = out[k]
         print("# %-34s mean %.3f ms, p50 %.3f ms, p99 %.3f ms (total %.2f s for %d)" %
               (label, s["mean"], s["p50"], s["p99"], s["total_s"], s["n"]), flush=True)
@@ -561,12 +592,18 @@ def cmd_scale(args):
     syn = synthetic(args)
 
     print("\n## summary: vm add (POST /v1/vms, keep-alive, ports_per_vm = 6)")
-    print("| N | total s | mean ms | p50 ms | p99 ms | max ms | first 100 mean ms | last 100 mean ms |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| N | total s | mean ms | p50 ms | p99 ms | max ms | first 100 mean ms | last 100 mean ms | "
+          "last 100: reconciler nft apply ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         a = r["add"]
-        print("| %d | %.2f | %.3f | %.3f | %.3f | %.1f | %.3f | %.3f |" %
-              (r["n"], a["total_s"], a["mean"], a["p50"], a["p99"], a["max"], a["first100"], a["last100"]))
+        print("| %d | %.2f | %.3f | %.3f | %.3f | %.1f | %.3f | %.3f | %s |" %
+              (r["n"], a["total_s"], a["mean"], a["p50"], a["p99"], a["max"], a["first100"], a["last100"],
+               "%.3f" % r["inc_last100"] if "inc_last100" in r else "n/a"))
+    print("\nmean ms per add by tenth of the run (HTTP round trip / of which reconciler nft apply):")
+    for r in results:
+        print("N=%d: %s" % (r["n"], "  ".join("%.2f/%s" % (d, "%.2f" % i if i is not None else "-") for d, i in
+                                             zip(r["deciles"], r.get("inc_deciles", [None] * 10)))))
     print("\n## summary: full apply (whole table replaced in one transaction)")
     print("| N | elements (port + counter-map) + counters | SIGHUP median ms (min-max) | SIGHUP ms/VM | "
           "cold start median ms (min-max) | cold ms/VM | `nft -j list table` ms | start to /health ms |")
@@ -583,7 +620,8 @@ def cmd_scale(args):
     print("| client | mean ms | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|")
     for k, label in (("keepalive", "API, keep-alive HTTP/1.1"), ("newconn", "API, new connection per add"),
-                     ("cli", "`edgegw vm add` (process per add)"), ("spawn", "`edgegw --version` (spawn only)")):
+                     ("cli", "`edgegw vm add` (process per add)"), ("spawn", "`edgegw --version` (spawn only)"),
+                     ("true", "`/bin/true` (spawn floor)")):
         s = cli[k]
         print("| %s | %.3f | %.3f | %.3f |" % (label, s["mean"], s["p50"], s["p99"]))
     print("ratio CLI / keep-alive API (p50): %.2f" % (cli["cli"]["p50"] / cli["keepalive"]["p50"]))
@@ -614,6 +652,7 @@ def main():
     p.add_argument("--prefix", default=os.environ.get("BENCH_PREFIX", "egbench%d" % os.getpid()))
     p.add_argument("--full-reps", type=int, default=5)
     p.add_argument("--cold-reps", type=int, default=3)
+    p.add_argument("--save-store", help="copy the store of the largest N here (SQLite backup)")
     p = sub.add_parser("add")
     p.add_argument("--socket", required=True)
     p.add_argument("--count", type=int, required=True)

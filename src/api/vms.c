@@ -48,6 +48,13 @@ static void vm_create(struct api_env *env, const char *body, size_t len, struct 
 
         pthread_mutex_lock(&env->lock);
         const struct config *cfg = &env->config;
+        struct ip_addr pub;
+        if ((ip_addr_parse(cfg->public_ip, &pub) == 0 && ip_addr_equal(&pub, &vm.ip)) ||
+            (ip_addr_parse(cfg->public_ip6, &pub) == 0 && ip_addr_equal(&pub, &vm.ip))) {
+                api_error(resp, 400, "invalid_argument", "field 'ip': %s is the gateway's own public address",
+                          cfg->public_ip6[0] && vm.ip.family == AF_INET6 ? cfg->public_ip6 : cfg->public_ip);
+                goto unlock;
+        }
         bool reloaded = false;
         int r;
         for (int attempt = 0;; attempt++) {
@@ -182,8 +189,6 @@ void api_vms(struct api_env *env, const char *method, const char *rest, const ch
                                  method);
         }
         const char *id = rest + 1;
-        if (strchr(id, '/'))
-                return api_error(resp, 404, "not_found", "no such path");
         if (!vm_id_valid(id))
                 return api_error(resp, 400, "invalid_argument",
                                  "invalid VM id: use 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or digit",

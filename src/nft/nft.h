@@ -8,12 +8,14 @@
  *     exists atomically ("table; delete table; table { ... }") and carrying over the byte
  *     and packet values of per-VM counters so a re-apply does not reset bandwidth totals.
  *   - nft_render_vm_add()/nft_render_vm_del(): the incremental commands for one VM (its
- *     map elements and counters), so a change costs the same with 10 or 10,000 VMs.
+ *     map elements and counters), as text; batch.c sends the same changes as netlink.
  *   - nft_expected_items() / nft_live_parse_json() / nft_items_diff(): drift detection.
  *     Both the desired state and the live table (from `nft -j list table inet edgegw`)
  *     are reduced to a sorted list of canonical item strings, then compared.
- * Edge half (apply.c; daemon only): a libnftables context that runs a script as one
- * transaction and lists the live table as JSON.
+ * Edge half (daemon only): apply.c, a libnftables context that runs a script as one
+ * transaction and lists the live table as JSON; batch.c, per-VM changes sent as one
+ * libnftnl netlink batch that reads nothing back, so a change costs the same with 10 or
+ * 10,000 VMs (libnftables reads the whole table into its cache before every command).
  *
  * Table layout (see docs/architecture.md):
  *   maps tcp4/udp4: inet_service : ipv4_addr . inet_service   (public port -> VM ip . port)
@@ -86,3 +88,15 @@ struct nft_apply *nft_apply_free(struct nft_apply *a); /* NULL-safe, returns NUL
 int nft_apply_run(struct nft_apply *a, const char *script, char **ret_error);
 /* The live table as JSON (malloc'd), or -ENOENT when the table does not exist. */
 int nft_apply_list_json(struct nft_apply *a, char **ret_json);
+
+/* ---- edge: libnftnl + libmnl (batch.c) ---- */
+/* Applies, as ONE netlink transaction, the removal of del[0..n_del) (their map elements in
+ * tcp4/udp4/tcp6/udp6 and cin/cout maps, then their in_/out_ counters) followed by the addition of
+ * add[0..n_add) (counters first, then elements), without reading the kernel's state: the same
+ * changes as nft_render_vm_del()/nft_render_vm_add(), at a cost that does not grow with the
+ * table. The VMs are borrowed. Returns 0 (also for no VMs at all), -EINVAL (nothing sent) for a
+ * VM those renderers refuse, or a negative errno from the kernel (e.g. -ENOENT: an element to
+ * delete is gone; -EEXIST) with a malloc'd description naming the VM, map or counter and element
+ * in *ret_error when ret_error is non-NULL. Same thread rules as nft_apply_run. */
+int nft_apply_vm_changes(struct nft_apply *a, const struct vm *const *del, size_t n_del, const struct vm *const *add,
+                         size_t n_add, char **ret_error);

@@ -346,7 +346,7 @@ wait_listening() {
                 local bound
                 bound=$(ip netns exec "$ns" ss -Hln --"$proto" 2>/dev/null)
                 for p in "$@"; do
-                        grep -qE "[]:.]$p[[:space:]]" <<<"$bound" || missing+=" $p"
+                        grep -qE "[]:.]${p}[[:space:]]" <<<"$bound" || missing+=" $p"
                 done
                 [[ -z $missing ]] && return 0
                 sleep 0.1

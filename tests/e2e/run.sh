@@ -48,7 +48,7 @@ stale=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^eg[0-9]+-' | wh
         pid=${pid%%-*}
         kill -0 "$pid" 2>/dev/null || echo "$ns"
 done)
-[[ -n $stale ]] && echo "# warning: stale e2e namespaces from an aborted run:" $stale
+[[ -n $stale ]] && echo "# warning: stale e2e namespaces from an aborted run: ${stale//$'\n'/ }"
 
 results=$(mktemp /tmp/edgegw-e2e-results.XXXXXX)
 trap 'rm -f "$results"' EXIT

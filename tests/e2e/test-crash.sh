@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# shellcheck disable=SC1091,SC2034  # lib.sh is sourced; CFG_* are read by lib.sh
 #
 # edgegwd is killed with SIGKILL in the middle of a stream of 200 `vm add`s. While it is
 # down the adds fail (and say so); after a restart the stream finishes and every VM that
@@ -46,7 +47,7 @@ for ((i = 1; i <= N; i++)); do
         fi
 done
 
-bad_before= not3= bad_after= n_down=0
+bad_before='' not3='' bad_after='' n_down=0
 for ((i = 1; i < KILL_AT; i++)); do ((rc_of[$i] == 0)) || bad_before+=" crash-$i:${rc_of[$i]}"; done
 for ((i = KILL_AT; i < RESTART_AT; i++)); do
         ((rc_of[$i] == 0)) && continue
@@ -137,25 +138,31 @@ sys.exit(1 if bad else 0)' "$E2E_TMP/targets" "$PUBLIC4"
 
 # SIGTERM while adds are in flight: the daemon exits 0, and every add it acknowledged is
 # there after the next start.
-pids=()
-for i in $(seq 1 10); do
-        cli vm add "term-$i" --ip "10.0.9.$i" >/dev/null 2>&1 &
-        pids+=($!)
+(
+        for i in $(seq 1 20); do
+                cli vm add "term-$i" --ip "10.0.9.$i" >/dev/null 2>&1
+                echo "$i $?"
+        done >"$E2E_TMP/term.rc"
+) &
+adder=$!
+BG_PIDS+=("$adder")
+for ((i = 0; i < 50; i++)); do
+        [[ -s $E2E_TMP/term.rc ]] && break
+        sleep 0.1
 done
 sleep 0.1
 daemon_stop
+wait "$adder"
 acked=()
-for i in $(seq 1 10); do
-        wait "${pids[$((i - 1))]}" && acked+=("term-$i")
-done
+while read -r i rc; do ((rc == 0)) && acked+=("term-$i"); done <"$E2E_TMP/term.rc"
 log "adds acknowledged around the SIGTERM: ${acked[*]:-none}"
 step "edgegwd starts after the SIGTERM" daemon_start
 run cli --json vm ls
 check "every add acknowledged before the SIGTERM is in vm ls" python3 -c '
 import json, sys
-have = {v["id"] for v in json.loads(sys.argv[1])["vms"]}
-lost = [i for i in sys.argv[2:] if i not in have]
-sys.exit(0 if not lost else print("lost:", lost) or 1)' "$OUT" "${acked[@]}"
+have = {v["id"] for v in json.load(sys.stdin)["vms"]}
+lost = [i for i in sys.argv[1:] if i not in have]
+sys.exit(0 if not lost else print("lost:", lost) or 1)' "${acked[@]}" <<<"$OUT"
 run cli check
 check "edgegw check exits 0 after the SIGTERM and restart" rc_is 0
 

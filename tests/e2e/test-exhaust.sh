@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# shellcheck disable=SC1091,SC2034  # lib.sh is sourced; CFG_* are read by lib.sh
 #
 # A port range with room for exactly two blocks: the third `vm add` is refused with exit 5
 # ("exhausted") and changes nothing, neither the VM list nor a byte of the nft table. A

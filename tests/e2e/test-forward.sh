@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# shellcheck disable=SC1091,SC2034  # lib.sh is sourced; CFG_* are read by lib.sh
 #
 # A user adds two VMs and reaches each one from the internet: the SSH port of its block goes
 # to VM:22, the TCP ports to VM:10001.., the UDP ports to VM:10005.. and replies come back;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# shellcheck disable=SC1091,SC2034  # lib.sh is sourced; CFG_* are read by lib.sh
 #
 # An IPv6-only VM is reachable over IPv6 at the public address, TCP and UDP; bad input is
 # refused with exit 7 (invalid argument) or 2 (usage) and leaves nothing behind.
@@ -30,7 +31,8 @@ check "v6: counter in_$slug counted the IPv6 traffic (bytes $b)" test "${b:-0}" 
 
 # -- bad input: exit 7 from the API's validation
 table_before=$(gw_nft list table inet edgegw 2>&1)
-for ip in 127.0.0.1 ::1 224.0.0.1 ff02::1 fe80::1 169.254.1.1 0.0.0.0 :: 255.255.255.255 10.0.1.300 not-an-ip; do
+# 203.0.113.1 is the gateway's own public_ip: forwarding to itself would loop.
+for ip in 127.0.0.1 ::1 224.0.0.1 ff02::1 fe80::1 169.254.1.1 0.0.0.0 :: 255.255.255.255 10.0.1.300 not-an-ip 203.0.113.1; do
         run cli vm add x --ip "$ip"
         check "vm add x --ip '$ip' exits 7 (invalid argument)" rc_is 7
 done
@@ -40,6 +42,10 @@ check "vm add x --ip '' exits 7 or 2" test "$RC" = 7 -o "$RC" = 2
 for id in 'bad id!' '-dash-first' "$(printf 'a%.0s' {1..65})" 'slash/id' 'ünïcode' ""; do
         run cli vm add "$id" --ip 10.0.1.9
         check "vm add '${id:0:20}' --ip 10.0.1.9 exits 7 or 2" test "$RC" = 7 -o "$RC" = 2
+done
+for id in '../vms' 'a/b' '..'; do
+        run cli vm show "$id"
+        check "vm show '$id' exits 7 (invalid id), not a path lookup" rc_is 7
 done
 run cli vm add "$(printf 'a%.0s' {1..64})" --ip 10.0.1.9
 check "a 64-character id is accepted" rc_is 0

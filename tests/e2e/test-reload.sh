@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# shellcheck disable=SC1091,SC2034  # lib.sh is sourced; CFG_* are read by lib.sh
 #
 # The operator lowers ports_per_vm from 10 to 5 and sends SIGHUP: the existing VM keeps its
 # 10-port block, a new VM gets a 5-port block that does not overlap it, both forward. A

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# shellcheck disable=SC1091,SC2034  # lib.sh is sourced; CFG_* are read by lib.sh
 #
 # A user removes a VM: its ports stop forwarding at once, the other VM is untouched, the
 # freed block goes to the next VM added, and the removed VM is gone for good (exit 4).

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
+# shellcheck disable=SC1091,SC2034  # lib.sh is sourced; CFG_* are read by lib.sh
 #
 # Someone wipes or edits the kernel rules behind the daemon's back: forwarding stops,
 # `edgegw check` reports the drift (exit 6), and restarting edgegwd puts the rules back.
