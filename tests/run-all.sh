@@ -11,7 +11,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 passed=0 failed=0
-count() { # count LINE: takes "X: N passed, N failed" and adds it up
+count() { # count LINE: shows "X: N passed, N failed" and adds it up
+        echo "$1"
         local p f
         p=$(sed -n 's/.*\b\([0-9]\+\) passed, \([0-9]\+\) failed.*/\1/p' <<<"$1")
         f=$(sed -n 's/.*\b\([0-9]\+\) passed, \([0-9]\+\) failed.*/\2/p' <<<"$1")
@@ -30,11 +31,15 @@ else
 fi
 
 echo "== end-to-end tests"
-line=$(BUILD=$BUILD tests/e2e/run.sh 2>&1 | tee /dev/stderr | grep -E '^e2e: [0-9]+ passed, [0-9]+ failed$' | tail -1)
+out=$(mktemp)
+BUILD=$BUILD tests/e2e/run.sh 2>&1 | tee "$out"
+line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
 count "${line:-e2e: 0 passed, 1 failed}"
 
 echo "== fuzz smoke (${FUZZ_SMOKE_SECONDS}s per target)"
-line=$(FUZZ_BUILD=$FUZZ_BUILD tests/fuzz/run.sh "$FUZZ_SMOKE_SECONDS" 2>&1 | tee /dev/stderr | grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed$' | tail -1)
+FUZZ_BUILD=$FUZZ_BUILD tests/fuzz/run.sh "$FUZZ_SMOKE_SECONDS" 2>&1 | tee "$out"
+line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+rm -f "$out"
 count "${line:-fuzz: 0 passed, 1 failed}"
 
 echo

@@ -3,21 +3,20 @@
  * The edge of the nft module: one libnftables context, owned by the daemon's reconcile
  * code, that runs rendered scripts as single kernel transactions and lists the live table
  * as JSON for live.c. Output and errors are buffered in memory (never printed), so the
- * caller gets nft's error text back and logs it once. Not thread-safe: one thread uses a
- * given struct nft_apply at a time.
+ * caller gets nft's error text back and logs it once. The same struct nft_apply also keeps
+ * batch.c's netlink socket for incremental changes (apply-internal.h). Not thread-safe: one
+ * thread uses a given struct nft_apply at a time.
  */
 #include "nft.h"
 
 #include <errno.h>
+#include <libmnl/libmnl.h>
 #include <nftables/libnftables.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/util.h"
-
-struct nft_apply {
-        struct nft_ctx *ctx;
-};
+#include "apply-internal.h"
 
 int nft_apply_new(struct nft_apply **ret) {
         struct nft_apply *a = calloc(1, sizeof *a);
@@ -37,6 +36,8 @@ struct nft_apply *nft_apply_free(struct nft_apply *a) {
                 return NULL;
         if (a->ctx)
                 nft_ctx_free(a->ctx);
+        if (a->nl)
+                mnl_socket_close(a->nl);
         free(a);
         return NULL;
 }

@@ -2,11 +2,11 @@
 /*
  * The incremental edge of the nft module: VM removals and additions applied to the live
  * `inet edgegw` table as one nf_tables netlink batch (one kernel transaction), built with
- * libnftnl and sent with libmnl over a netlink socket opened for the call. libnftables fills
- * its cache from the kernel (every set and every counter object) before each `add element`,
- * so its cost grows with the table; here nothing is read back, and a change costs the same
- * with 10 or 10,000 VMs. The messages are those `nft` sends for the commands of
- * nft_render_vm_del() and nft_render_vm_add(), in the same order and with the same flags
+ * libnftnl and sent with libmnl over a netlink socket kept in struct nft_apply. libnftables
+ * fills its cache from the kernel (every set and every counter object) before each
+ * `add element`, so its cost grows with the table; here nothing is read back, and a change
+ * costs the same with 10 or 10,000 VMs. The messages are those `nft` sends for the commands
+ * of nft_render_vm_del() and nft_render_vm_add(), in the same order and with the same flags
  * (no NLM_F_EXCL, so re-adding an identical element or counter is not an error), so the
  * table ends up the same. The map layout below must agree with render.c's; the unit test
  * decodes built batches and compares them with nft_expected_items(). Every message asks for
@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 
 #include "../core/util.h"
+#include "apply-internal.h"
 
 #define TABLE NFT_TABLE_FAMILY " " NFT_TABLE_NAME
 
@@ -438,44 +439,45 @@ static void socket_buffer_at_least(int fd, int option, int force_option, size_t 
                 (void)setsockopt(fd, SOL_SOCKET, option, &want, sizeof want);
 }
 
-static void mnl_socket_closep(struct mnl_socket **nl) {
-        if (*nl)
-                mnl_socket_close(*nl);
+/* A netlink socket for nf_tables batches. Extended acks point at the failing element;
+ * capped acks do not echo the request back. Both are best effort: without them errors are
+ * less precise, not wrong. */
+static int socket_open(struct mnl_socket **ret) {
+        struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        int one = 1;
+
+        if (!nl)
+                return -errno;
+        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                int r = -errno;
+                mnl_socket_close(nl);
+                return r;
+        }
+        (void)mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof one);
+        (void)mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof one);
+        *ret = nl;
+        return 0;
 }
 
-/* Sends b and reads every answer. The kernel handles a batch within the send call, so
- * by the time it returns every ack is queued: read until the socket is empty. */
-static int batch_send(const struct batch *b, char **ret_error) {
-        _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
+/* Sends b on nl and reads every answer. The kernel handles a batch within the send call, so
+ * by the time it returns every ack is queued: read until the socket is empty. Sets *ret_stale
+ * when answers may be left unread, so the socket must not be used again. */
+static int batch_send(struct mnl_socket *nl, const struct batch *b, bool *ret_stale, char **ret_error) {
         _cleanup_free_ char *rbuf = NULL;
         struct ack_state st = { .b = b };
         mnl_cb_t ctl_cb[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = ack_cb };
         const char *stage = NULL;
-        int one = 1, r = 0;
+        int fd = mnl_socket_get_fd(nl), r = 0;
 
-        nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (!nl) {
-                r = -errno;
-                stage = "cannot open a netlink socket";
-                goto fail;
-        }
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                r = -errno;
-                stage = "cannot bind the netlink socket";
-                goto fail;
-        }
-        int fd = mnl_socket_get_fd(nl);
-        /* Best effort: without them errors are less precise, not wrong. */
-        (void)mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof one);
-        (void)mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof one);
+        *ret_stale = false;
         socket_buffer_at_least(fd, SO_SNDBUF, SO_SNDBUFFORCE, b->len + 4096);
         socket_buffer_at_least(fd, SO_RCVBUF, SO_RCVBUFFORCE, b->n_msgs * ACK_RCVBUF_PER_MSG);
-
         rbuf = malloc(ACK_READ_SIZE);
         if (!rbuf) {
                 r = -ENOMEM;
                 goto fail;
         }
+
         ssize_t k = mnl_socket_sendto(nl, b->buf, b->len);
         if (k < 0 || (size_t)k != b->len) {
                 r = k < 0 ? -errno : -EMSGSIZE;
@@ -490,6 +492,7 @@ static int batch_send(const struct batch *b, char **ret_error) {
                         if (errno == EINTR)
                                 continue;
                         r = -errno;
+                        *ret_stale = true;
                         /* Acks were dropped, or one was too long: read what remains. */
                         if (errno == ENOBUFS || errno == ENOSPC)
                                 continue;
@@ -517,18 +520,15 @@ static int batch_send(const struct batch *b, char **ret_error) {
         /* Every message but the batch begin and end asked for an ack. */
         if (st.n_acked < b->n_msgs - 2) {
                 r = -EPROTO;
+                *ret_stale = true;
                 stage = "the kernel did not answer every message; the outcome is unknown";
                 goto fail;
         }
         return 0;
 
 fail:
-        if (ret_error) {
-                char *text = NULL;
-                if (asprintf(&text, "%s: %s", stage ? stage : "out of memory", strerror(-r)) < 0)
-                        return -ENOMEM;
-                *ret_error = text;
-        }
+        if (ret_error && asprintf(ret_error, "%s: %s", stage ? stage : "out of memory", strerror(-r)) < 0)
+                return -ENOMEM;
         return r;
 }
 
@@ -544,12 +544,9 @@ int nft_apply_vm_changes(struct nft_apply *a, const struct vm *const *del, size_
                          const struct vm *const *add, size_t n_add, char **ret_error) {
         _cleanup_(batch_done) struct batch b = {0};
         const struct vm *bad;
+        bool stale;
         int r;
 
-        /* a only ties the call to the nft edge and its thread: a fresh netlink socket per call
-         * means no answer left over from an earlier call can be taken for one of this batch
-         * (so sequence numbers may start anywhere), and costs microseconds. */
-        (void)a;
         if (n_del == 0 && n_add == 0)
                 return 0;
         bad = first_inapplicable(del, n_del);
@@ -560,11 +557,24 @@ int nft_apply_vm_changes(struct nft_apply *a, const struct vm *const *del, size_
                         return -ENOMEM;
                 return -EINVAL;
         }
-        r = batch_build(&b, 1, del, n_del, add, n_add);
+        if (!a->nl && (r = socket_open(&a->nl)) < 0) {
+                if (ret_error && asprintf(ret_error, "cannot open a netlink socket: %s", strerror(-r)) < 0)
+                        return -ENOMEM;
+                return r;
+        }
+        r = batch_build(&b, a->seq, del, n_del, add, n_add);
         if (r < 0) {
                 if (ret_error && !(*ret_error = strdup("out of memory")))
                         return -ENOMEM;
                 return r;
         }
-        return batch_send(&b, ret_error);
+        /* Fresh numbers for each batch, so a late answer to an earlier one is never taken for an
+         * answer to this one. */
+        a->seq += (uint32_t)b.n_msgs;
+        r = batch_send(a->nl, &b, &stale, ret_error);
+        if (stale) {
+                mnl_socket_close(a->nl);
+                a->nl = NULL;
+        }
+        return r;
 }

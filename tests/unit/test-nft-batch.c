@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for src/nft/batch.c, without privileges and without a kernel: the batches it
+ * builds are decoded again with libnftnl and compared with what render.c says the table
+ * holds (nft_expected_items()), message by message with what `nft` sends for the text
+ * commands, and the ack parsing and error descriptions are fed hand-made kernel answers.
+ * batch.c is included whole so its static builders can be called; the kernel side is
+ * checked in a network namespace (see docs/testing.md).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "nft/batch.c"
+
+static struct vm make_vm(const char *slug, const char *ip, uint16_t block_start, uint16_t block_size) {
+        struct vm v = {0};
+        snprintf(v.id, sizeof v.id, "vm-%s", slug);
+        snprintf(v.slug, sizeof v.slug, "%s", slug);
+        assert_int_equal(ip_addr_parse(ip, &v.ip), 0);
+        v.block_start = block_start;
+        v.block_size = block_size;
+        return v;
+}
+
+static const struct nlmsghdr *msg_at(const struct batch *b, size_t i) {
+        return (const struct nlmsghdr *)(b->buf + b->msgs[i].offset);
+}
+
+static uint16_t msg_type(const struct nlmsghdr *nlh) {
+        return nlh->nlmsg_type & 0xff;
+}
+
+/* A batch decoded into lines: "add counter in_x", "delete elem tcp4 20001",
+ * "add elem tcp4 20001 10.0.1.5 10001", "add elem cin4 10.0.1.5 in_x" (the add lines without
+ * their verb are nft_expected_items() strings). Also checks what holds for every message. */
+struct decoded {
+        char **lines;
+        size_t n;
+};
+
+static void decoded_done(struct decoded *d) {
+        for (size_t i = 0; i < d->n; i++)
+                free(d->lines[i]);
+        free(d->lines);
+        *d = (struct decoded){0};
+}
+
+static void push(struct decoded *d, const char *fmt, ...) _printf_(2, 3);
+static void push(struct decoded *d, const char *fmt, ...) {
+        va_list ap;
+        d->lines = reallocarray(d->lines, d->n + 1, sizeof *d->lines);
+        assert_non_null(d->lines);
+        va_start(ap, fmt);
+        assert_true(vasprintf(&d->lines[d->n++], fmt, ap) >= 0);
+        va_end(ap);
+}
+
+static void format_key(const uint8_t *p, uint32_t len, char *buf, size_t size) {
+        char ip[IP_ADDR_STRLEN];
+        uint16_t port;
+        if (len == 2) {
+                memcpy(&port, p, 2);
+                snprintf(buf, size, "%u", ntohs(port));
+        } else {
+                assert_true(len == 4 || len == 16);
+                assert_non_null(inet_ntop(len == 4 ? AF_INET : AF_INET6, p, ip, sizeof ip));
+                snprintf(buf, size, "%s", ip);
+        }
+}
+
+static void decode_setelem(const struct nlmsghdr *nlh, bool add, struct decoded *d) {
+        struct nftnl_set *s = nftnl_set_alloc();
+        assert_non_null(s);
+        assert_int_equal(nftnl_set_elems_nlmsg_parse(nlh, s), 0);
+        assert_string_equal(nftnl_set_get_str(s, NFTNL_SET_TABLE), NFT_TABLE_NAME);
+        const char *map = nftnl_set_get_str(s, NFTNL_SET_NAME);
+
+        struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+        size_t n = 0;
+        for (struct nftnl_set_elem *e = nftnl_set_elems_iter_cur(it); e; e = nftnl_set_elems_iter_next(it), n++) {
+                uint32_t klen = 0, dlen = 0;
+                const uint8_t *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+                const uint8_t *data = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen);
+                const char *objref = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_OBJREF);
+                char k[IP_ADDR_STRLEN], v[IP_ADDR_STRLEN];
+
+                assert_non_null(key);
+                format_key(key, klen, k, sizeof k);
+                if (!add) {
+                        assert_null(data);
+                        assert_null(objref);
+                        push(d, "delete elem %s %s", map, k);
+                } else if (objref) {
+                        assert_null(data);
+                        push(d, "add elem %s %s %s", map, k, objref);
+                } else {
+                        /* address then a port padded to a 4-byte register */
+                        uint16_t port;
+                        assert_non_null(data);
+                        assert_true(dlen == 8 || dlen == 20);
+                        format_key(data, dlen - 4, v, sizeof v);
+                        memcpy(&port, data + dlen - 4, 2);
+                        assert_int_equal(data[dlen - 2], 0);
+                        assert_int_equal(data[dlen - 1], 0);
+                        push(d, "add elem %s %s %s %u", map, k, v, ntohs(port));
+                }
+        }
+        nftnl_set_elems_iter_destroy(it);
+        nftnl_set_free(s);
+        /* An empty DELSETELEM flushes the whole map: never one without elements. */
+        assert_true(n > 0);
+        assert_true(nlh->nlmsg_len <= MSG_ROOM_BASE + n * MSG_ROOM_PER_ELEMENT);
+}
+
+static void decode_counter(const struct nlmsghdr *nlh, bool add, struct decoded *d) {
+        struct nftnl_obj *o = nftnl_obj_alloc();
+        assert_non_null(o);
+        assert_int_equal(nftnl_obj_nlmsg_parse(nlh, o), 0);
+        assert_string_equal(nftnl_obj_get_str(o, NFTNL_OBJ_TABLE), NFT_TABLE_NAME);
+        assert_int_equal(nftnl_obj_get_u32(o, NFTNL_OBJ_TYPE), NFT_OBJECT_COUNTER);
+        if (add) {
+                assert_int_equal(nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS), 0);
+                assert_int_equal(nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_BYTES), 0);
+        }
+        push(d, "%s counter %s", add ? "add" : "delete", nftnl_obj_get_str(o, NFTNL_OBJ_NAME));
+        assert_true(nlh->nlmsg_len <= MSG_ROOM_BASE);
+        nftnl_obj_free(o);
+}
+
+static void decode(const struct batch *b, struct decoded *d) {
+        *d = (struct decoded){0};
+        assert_true(b->n_msgs >= 2);
+        assert_int_equal(msg_at(b, 0)->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+        assert_int_equal(msg_at(b, b->n_msgs - 1)->nlmsg_type, NFNL_MSG_BATCH_END);
+
+        size_t offset = 0;
+        for (size_t i = 0; i < b->n_msgs; i++) {
+                const struct nlmsghdr *nlh = msg_at(b, i);
+                /* back to back, numbered in order */
+                assert_int_equal(b->msgs[i].offset, offset);
+                assert_int_equal(nlh->nlmsg_seq, (uint32_t)(b->seq_first + i));
+                offset += NLMSG_ALIGN(nlh->nlmsg_len);
+                if (i == 0 || i == b->n_msgs - 1)
+                        continue;
+
+                uint16_t type = msg_type(nlh);
+                bool add = type == NFT_MSG_NEWOBJ || type == NFT_MSG_NEWSETELEM;
+                const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+                assert_int_equal(nlh->nlmsg_type >> 8, NFNL_SUBSYS_NFTABLES);
+                assert_int_equal(g->nfgen_family, NFPROTO_INET);
+                /* as `nft add` / `nft delete`, plus an ack for each message */
+                assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE : 0));
+                assert_int_equal(b->msgs[i].type, type);
+                assert_non_null(b->msgs[i].vm);
+                if (type == NFT_MSG_NEWSETELEM || type == NFT_MSG_DELSETELEM)
+                        decode_setelem(nlh, add, d);
+                else {
+                        assert_true(type == NFT_MSG_NEWOBJ || type == NFT_MSG_DELOBJ);
+                        decode_counter(nlh, add, d);
+                }
+        }
+        assert_int_equal(offset, b->len);
+}
+
+static int line_compare(const void *a, const void *b) {
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Everything an addition puts in the kernel is what render.c expects there, no more. */
+static void test_add_matches_expected_items(void **state) {
+        struct vm vms[] = {
+                make_vm("k7m2p4", "10.0.1.5", 20000, 10),
+                make_vm("a1b2c3", "10.0.1.6", 20010, 5),
+                make_vm("z9y8x7", "2001:db8:0:0:1:0:0:1", 20020, 10),
+                make_vm("ssh0nl", "10.0.1.7", 20030, 1), /* 22/tcp only: no udp element */
+                make_vm("big000", "fd00::9", 30000, PORTS_PER_VM_MAX),
+        };
+        const struct vm *add[ELEMENTSOF(vms)];
+        for (size_t i = 0; i < ELEMENTSOF(vms); i++)
+                add[i] = &vms[i];
+
+        struct batch b;
+        assert_int_equal(batch_build(&b, 7, NULL, 0, add, ELEMENTSOF(vms)), 0);
+        struct decoded d;
+        decode(&b, &d);
+
+        struct nft_items want;
+        assert_int_equal(nft_expected_items(vms, ELEMENTSOF(vms), &want), 0);
+        size_t k = 0;
+        for (size_t i = 0; i < want.n; i++) {
+                if (strncmp(want.items[i], "counter ", 8) && strncmp(want.items[i], "elem ", 5))
+                        continue;
+                k++;
+        }
+        assert_int_equal(d.n, k);
+        for (size_t i = 0; i < d.n; i++)
+                memmove(d.lines[i], d.lines[i] + 4, strlen(d.lines[i] + 4) + 1); /* drop "add " */
+        qsort(d.lines, d.n, sizeof *d.lines, line_compare);
+        k = 0;
+        for (size_t i = 0; i < want.n; i++) {
+                if (strncmp(want.items[i], "counter ", 8) && strncmp(want.items[i], "elem ", 5))
+                        continue;
+                assert_string_equal(d.lines[k], want.items[i]);
+                k++;
+        }
+        nft_items_done(&want);
+        decoded_done(&d);
+        batch_done(&b);
+}
+
+/* The order of golden/nft-del-vm.nft then golden/nft-add-vm.nft: for a removal the elements
+ * map by map and then the counters, for an addition the counters first. */
+static void test_message_order(void **state) {
+        struct vm old = make_vm("k7m2p4", "10.0.1.5", 20000, 4);
+        struct vm new = make_vm("z9y8x7", "2001:db8::1", 20000, 3);
+        const struct vm *del[] = { &old }, *add[] = { &new };
+        static const char *const expected[] = {
+                "delete elem tcp4 20000", "delete elem tcp4 20001", "delete elem udp4 20002",
+                "delete elem udp4 20003", "delete elem cin4 10.0.1.5", "delete elem cout4 10.0.1.5",
+                "delete counter in_k7m2p4", "delete counter out_k7m2p4",
+                "add counter in_z9y8x7", "add counter out_z9y8x7",
+                "add elem tcp6 20000 2001:db8::1 22", "add elem tcp6 20001 2001:db8::1 10001",
+                "add elem udp6 20002 2001:db8::1 10002", "add elem cin6 2001:db8::1 in_z9y8x7",
+                "add elem cout6 2001:db8::1 out_z9y8x7",
+        };
+
+        struct batch b;
+        assert_int_equal(batch_build(&b, UINT32_MAX - 3, del, 1, add, 1), 0); /* numbers wrap */
+        struct decoded d;
+        decode(&b, &d);
+        assert_int_equal(d.n, ELEMENTSOF(expected));
+        for (size_t i = 0; i < d.n; i++)
+                assert_string_equal(d.lines[i], expected[i]);
+        /* one message per map with elements, one per counter, plus begin and end */
+        assert_int_equal(b.n_msgs, 2 + 6 + 6);
+        assert_string_equal(b.msgs[1].name, "tcp4");
+        assert_ptr_equal(b.msgs[1].vm, &old);
+        assert_string_equal(b.msgs[8].name, "out_z9y8x7");
+        decoded_done(&d);
+        batch_done(&b);
+}
+
+/* Refused VMs and empty change sets never reach the socket (there is none here). */
+static void test_refused_and_empty(void **state) {
+        struct nft_apply a = {0};
+        struct vm good = make_vm("k7m2p4", "10.0.1.5", 20000, 4);
+        struct vm bad_slug = make_vm("b4dslg", "10.0.1.6", 20010, 4);
+        struct vm no_family = good;
+        char *err = NULL;
+
+        snprintf(bad_slug.slug, sizeof bad_slug.slug, "K7;");
+        no_family.ip.family = 0;
+        const struct vm *one_bad[] = { &good, &bad_slug }, *unset[] = { &no_family }, *ok[] = { &good };
+
+        assert_int_equal(nft_apply_vm_changes(&a, NULL, 0, NULL, 0, &err), 0);
+        assert_null(err);
+        assert_int_equal(nft_apply_vm_changes(&a, ok, 1, one_bad, 2, &err), -EINVAL);
+        assert_string_equal(err, "VM vm-b4dslg: invalid slug or address family");
+        free(err);
+        assert_int_equal(nft_apply_vm_changes(&a, unset, 1, NULL, 0, NULL), -EINVAL);
+        assert_null(a.nl);
+}
+
+/* Offset of the nth element of a set element message, as the kernel's extended ack gives it. */
+static uint32_t element_offset(const struct nlmsghdr *nlh, size_t nth) {
+        const struct nlattr *list, *elem;
+        mnl_attr_for_each(list, nlh, sizeof(struct nfgenmsg)) {
+                if (mnl_attr_get_type(list) != NFTA_SET_ELEM_LIST_ELEMENTS)
+                        continue;
+                mnl_attr_for_each_nested(elem, list) {
+                        if (nth-- == 0)
+                                return (uint32_t)((const char *)elem - (const char *)nlh);
+                }
+        }
+        fail();
+        return 0;
+}
+
+static void assert_description(const struct batch *b, size_t index, int error, uint32_t offset,
+                               const char *kernel_msg, const char *expected_prefix) {
+        char expected[256];
+        snprintf(expected, sizeof expected, "%s: %s%s%s%s", expected_prefix, strerror(-error),
+                 kernel_msg ? " (" : "", kernel_msg ? kernel_msg : "", kernel_msg ? ")" : "");
+        char *text = describe_error(b, index, error, offset, kernel_msg);
+        assert_non_null(text);
+        assert_string_equal(text, expected);
+        free(text);
+}
+
+static void test_describe_error(void **state) {
+        struct vm v4 = make_vm("k7m2p4", "10.0.1.5", 20000, 10);
+        struct vm v6 = make_vm("z9y8x7", "2001:db8::1", 20020, 10);
+        const struct vm *del[] = { &v4 }, *add[] = { &v6 };
+        struct batch b;
+
+        assert_int_equal(batch_build(&b, 100, del, 1, add, 1), 0);
+        /* 1 tcp4 (5 elements), 2 udp4, 3 cin4, 4 cout4, 5-6 counters; 7-8 counters, 9 tcp6, ... */
+        assert_description(&b, 1, -ENOENT, element_offset(msg_at(&b, 1), 2), NULL,
+                           "VM vm-k7m2p4: delete element inet edgegw tcp4 { 20002 }");
+        assert_description(&b, 2, -ENOENT, element_offset(msg_at(&b, 2), 0), NULL,
+                           "VM vm-k7m2p4: delete element inet edgegw udp4 { 20005 }");
+        assert_description(&b, 3, -ENOENT, element_offset(msg_at(&b, 3), 0) + 8, NULL,
+                           "VM vm-k7m2p4: delete element inet edgegw cin4 { 10.0.1.5 }");
+        assert_description(&b, 1, -ENOENT, 0, NULL, "VM vm-k7m2p4: delete element inet edgegw tcp4");
+        assert_description(&b, 1, -ENOENT, 4, NULL, "VM vm-k7m2p4: delete element inet edgegw tcp4");
+        assert_description(&b, 5, -EBUSY, 0, NULL, "VM vm-k7m2p4: delete counter inet edgegw in_k7m2p4");
+        assert_description(&b, 8, -EEXIST, 0, "boom", "VM vm-z9y8x7: add counter inet edgegw out_z9y8x7");
+        assert_description(&b, 11, -EEXIST, element_offset(msg_at(&b, 11), 0), NULL,
+                           "VM vm-z9y8x7: add element inet edgegw cin6 { 2001:db8::1 }");
+        assert_description(&b, 0, -ENOMEM, 0, NULL, "the kernel refused the transaction");
+        assert_description(&b, 999, -EPERM, 0, NULL, "the kernel refused the transaction");
+        batch_done(&b);
+}
+
+/* Appends a kernel answer for request seq to buf at *len: error 0 is an ack; with offset or
+ * msg the extended ack attributes follow the capped request header. */
+static void put_answer(char *buf, size_t *len, uint32_t seq, int error, uint32_t offset, const char *msg) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf + *len);
+        nlh->nlmsg_type = NLMSG_ERROR;
+        nlh->nlmsg_seq = seq;
+        nlh->nlmsg_flags = NLM_F_CAPPED;
+        struct nlmsgerr *e = mnl_nlmsg_put_extra_header(nlh, sizeof *e);
+        e->error = error;
+        e->msg = (struct nlmsghdr){ .nlmsg_len = 64, .nlmsg_seq = seq };
+        if (offset || msg) {
+                nlh->nlmsg_flags |= NLM_F_ACK_TLVS;
+                if (msg)
+                        mnl_attr_put_strz(nlh, NLMSGERR_ATTR_MSG, msg);
+                if (offset)
+                        mnl_attr_put_u32(nlh, NLMSGERR_ATTR_OFFS, offset);
+        }
+        *len += nlh->nlmsg_len;
+}
+
+static void test_ack_parsing(void **state) {
+        struct vm v = make_vm("k7m2p4", "10.0.1.5", 20000, 10);
+        const struct vm *add[] = { &v };
+        mnl_cb_t ctl_cb[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = ack_cb };
+        char buf[4096] __attribute__((aligned(4)));
+        size_t len = 0;
+        struct batch b;
+
+        assert_int_equal(batch_build(&b, 40, NULL, 0, add, 1), 0); /* seq 40..47 */
+        put_answer(buf, &len, 41, 0, 0, NULL);
+        put_answer(buf, &len, 45, -ENOENT, 0, "later");
+        put_answer(buf, &len, 43, -EEXIST, 36, "first");
+        put_answer(buf, &len, 44, -EEXIST, 0, NULL);
+        put_answer(buf, &len, 39, -EPERM, 0, NULL); /* not ours: before the batch */
+        put_answer(buf, &len, 48, -EPERM, 0, NULL); /* not ours: after it */
+
+        struct ack_state st = { .b = &b };
+        assert_true(mnl_cb_run2(buf, len, 0, 0, NULL, &st, ctl_cb, ELEMENTSOF(ctl_cb)) >= 0);
+        assert_int_equal(st.n_acked, 4);
+        assert_int_equal(st.error, -EEXIST); /* the earliest message's, not the first to arrive */
+        assert_int_equal(st.error_index, 3);
+        assert_int_equal(st.error_offset, 36);
+        assert_string_equal(st.error_msg, "first");
+        batch_done(&b);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_add_matches_expected_items),
+                cmocka_unit_test(test_message_order),
+                cmocka_unit_test(test_refused_and_empty),
+                cmocka_unit_test(test_describe_error),
+                cmocka_unit_test(test_ack_parsing),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
