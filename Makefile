@@ -4,7 +4,7 @@
 
 # Build and run-time dependencies, plus the peers the end-to-end tests drive.
 DEPS := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
-        libsqlite3-dev libnftables-dev libmicrohttpd-dev libjansson-dev \
+        libsqlite3-dev libnftables-dev libnftnl-dev libmnl-dev libmicrohttpd-dev libjansson-dev \
         libcurl4-openssl-dev libcmocka-dev libsystemd-dev \
         nftables iproute2 socat curl procps python3
 

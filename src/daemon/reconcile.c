@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The nft reconciler (see reconcile.h): full replace or change-log increments, applied
- * with libnftables, with backoff on failure and a periodic drift check.
+ * The nft reconciler (see reconcile.h): full replaces applied as nft script through
+ * libnftables, change-log increments applied as one netlink batch (nft_apply_vm_changes,
+ * which reads nothing back from the kernel), backoff on failure, periodic drift check.
  */
 #include "reconcile.h"
 
@@ -243,10 +244,10 @@ static int run_batch(struct reconciler *r, char *err, size_t err_size) {
                 return 0;
 
         struct pending *p = calloc(n, sizeof *p);
+        const struct vm **del = calloc(n, sizeof *del), **add = calloc(n, sizeof *add);
         struct hashmap *seen = NULL;
-        size_t np = 0;
-        _cleanup_strbuf_ struct strbuf script = {0};
-        if (!p || hashmap_new(&seen) < 0) {
+        size_t np = 0, n_del = 0, n_add = 0;
+        if (!p || !del || !add || hashmap_new(&seen) < 0) {
                 k = -ENOMEM;
                 goto out;
         }
@@ -268,18 +269,16 @@ static int run_batch(struct reconciler *r, char *err, size_t err_size) {
                         continue;
                 p[np++] = q;
         }
-        /* Removals first: a freed block or address may be reused by an addition. */
-        for (size_t i = 0; i < np; i++)
+        /* The batch removes before it adds: a freed block or address may be reused by an addition. */
+        for (size_t i = 0; i < np; i++) {
                 if (p[i].old)
-                        nft_render_vm_del(p[i].old, &script);
-        for (size_t i = 0; i < np; i++)
+                        del[n_del++] = p[i].old;
                 if (p[i].has_new)
-                        nft_render_vm_add(&p[i].new, &script);
-        if ((k = strbuf_status(&script)) < 0)
-                goto out;
-        if (script.len > 0) {
+                        add[n_add++] = &p[i].new;
+        }
+        if (n_del > 0 || n_add > 0) {
                 _cleanup_free_ char *nft_err = NULL;
-                k = nft_apply_run(r->nft, strbuf_str(&script), &nft_err);
+                k = nft_apply_vm_changes(r->nft, del, n_del, add, n_add, &nft_err);
                 if (k < 0) {
                         snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
                         goto out;
@@ -309,6 +308,8 @@ static int run_batch(struct reconciler *r, char *err, size_t err_size) {
         k = (int)n;
 out:
         hashmap_free(seen);
+        free(add);
+        free(del);
         free(p);
         for (size_t i = 0; i < n; i++)
                 free(ids[i]);

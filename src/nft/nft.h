@@ -96,7 +96,8 @@ int nft_apply_list_json(struct nft_apply *a, char **ret_json);
  * changes as nft_render_vm_del()/nft_render_vm_add(), at a cost that does not grow with the
  * table. The VMs are borrowed. Returns 0 (also for no VMs at all), -EINVAL (nothing sent) for a
  * VM those renderers refuse, or a negative errno from the kernel (e.g. -ENOENT: an element to
- * delete is gone; -EEXIST) with a malloc'd description naming the VM, map or counter and element
- * in *ret_error when ret_error is non-NULL. Same thread rules as nft_apply_run. */
+ * delete is gone; -EEXIST), the transaction then applying nothing. On failure, when ret_error is
+ * non-NULL, *ret_error is a malloc'd description naming the VM, the map or counter and the
+ * element. Same thread rules as nft_apply_run. */
 int nft_apply_vm_changes(struct nft_apply *a, const struct vm *const *del, size_t n_del, const struct vm *const *add,
                          size_t n_add, char **ret_error);
