@@ -6,7 +6,7 @@
 DEPS := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
         libsqlite3-dev libnftables-dev libnftnl-dev libmnl-dev libmicrohttpd-dev libjansson-dev \
         libcurl4-openssl-dev libcmocka-dev libsystemd-dev \
-        nftables iproute2 socat curl procps python3
+        nftables iproute2 socat curl procps python3 iperf3
 
 BUILD      ?= build
 TEST_BUILD ?= build-test

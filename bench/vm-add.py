@@ -13,6 +13,12 @@
         interleaved with 100 keep-alive and 100 one-connection-per-request API adds, and a
         synthetic 100,000-port-element table applied with `nft -f` (see docs/benchmarks.md).
 
+    vm-add.py nft-cache
+        No daemon: in a namespace of its own, one VM's worth of incremental changes (a
+        counter and two elements, added then deleted) sent through libnftables in-process
+        against tables holding 60,000 map elements, 20,000 named counters, or 20,000
+        per-element counters: shows what makes a libnftables transaction grow with the table.
+
     vm-add.py add --socket PATH --count N [--first I]
         Adds N VMs (ids bulk-I.., addresses in 10.64.0.0/10) through the API and checks
         every answer; used by forward-throughput.sh to fill the maps.
@@ -409,16 +415,6 @@ def scale_one(args, n):
         print("# cold start, table deleted (log ms / start-to-/health ms): " +
               ", ".join("%.1f/%.1f" % (d, u) for _, d, u in cs), flush=True)
         gw.stop()
-        if args.save_store and n == max(int(x) for x in args.counts.split(",")):
-            # forward-throughput.sh starts a gateway on a copy of this store instead of
-            # adding the same 10,000 VMs through the API a second time (minutes, see the doc).
-            import sqlite3
-            src = sqlite3.connect(os.path.join(gw.state, "edgegw.db"))
-            dst = sqlite3.connect(args.save_store)
-            src.backup(dst)
-            dst.close()
-            src.close()
-            print("# store with %d VMs saved to %s" % (n, args.save_store), flush=True)
     finally:
         gw.close()
     return res
@@ -585,6 +581,88 @@ def synthetic(args, reps=3):
     return rows
 
 
+def nft_cache_inside(reps=7):
+    """Runs inside a fresh namespace: the cost of one small libnftables transaction (what the
+    reconciler sends per added VM) against tables of different shapes, in-process through
+    libnftables like the daemon (ctypes), so no process start-up is counted."""
+    import ctypes
+    lib = ctypes.CDLL("libnftables.so.1")
+    lib.nft_ctx_new.restype = ctypes.c_void_p
+    lib.nft_ctx_new.argtypes = [ctypes.c_uint32]
+    lib.nft_ctx_free.argtypes = [ctypes.c_void_p]
+    lib.nft_run_cmd_from_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.nft_ctx_buffer_output.argtypes = [ctypes.c_void_p]
+    lib.nft_ctx_buffer_error.argtypes = [ctypes.c_void_p]
+    lib.nft_ctx_get_error_buffer.argtypes = [ctypes.c_void_p]
+    lib.nft_ctx_get_error_buffer.restype = ctypes.c_char_p
+    ctx = lib.nft_ctx_new(0)
+    lib.nft_ctx_buffer_output(ctx)
+    lib.nft_ctx_buffer_error(ctx)
+
+    def run(text):
+        t0 = time.perf_counter()
+        r = lib.nft_run_cmd_from_buffer(ctx, text.encode())
+        dt = time.perf_counter() - t0
+        if r != 0:
+            raise RuntimeError("nft: %s" % lib.nft_ctx_get_error_buffer(ctx).decode(errors="replace"))
+        return ms(dt)
+
+    def ip(i):
+        return "10.%d.%d.%d" % (64 + (i >> 16), (i >> 8) & 255, i & 255)
+
+    head = "table inet edgegw\ndelete table inet edgegw\ntable inet edgegw {\n"
+    ports = "\tmap tcp4 {\n\t\ttype inet_service : ipv4_addr . inet_service\n%s\t}\n"
+    cmap = "\tmap cin4 {\n\t\ttype ipv4_addr : counter\n%s\t}\n"
+    n_ctr, n_elem = 20000, 60000
+    tables = [
+        ("empty table (maps, no elements, no counters)", head + ports % "" + cmap % "" + "}\n"),
+        ("%d map elements, no named counters" % n_elem,
+         head + ports % ("\t\telements = { " + ", ".join("%d : %s . 22" % (1 + i, ip(i + 1)) for i in range(n_elem))
+                         + " }\n") + cmap % "" + "}\n"),
+        ("%d named counters, no map elements" % n_ctr,
+         head + "".join("\tcounter c%05d {\n\t}\n" % i for i in range(n_ctr)) + ports % "" + cmap % "" + "}\n"),
+        ("%d per-element counters in a set (no named counters)" % n_ctr,
+         head + "\tset cin4s {\n\t\ttype ipv4_addr\n\t\tcounter\n\t\telements = { " +
+         ", ".join("%s counter packets 0 bytes 0" % ip(i + 1) for i in range(n_ctr)) + " }\n\t}\n" +
+         ports % "" + cmap % "" + "}\n"),
+    ]
+    add = ("add counter inet edgegw in_zz\nadd element inet edgegw tcp4 { 65000 : 10.127.0.1 . 22 }\n"
+           "add element inet edgegw cin4 { 10.127.0.1 : \"in_zz\" }\n")
+    delete = ("delete element inet edgegw cin4 { 10.127.0.1 }\ndelete element inet edgegw tcp4 { 65000 : 10.127.0.1 . 22 }\n"
+              "delete counter inet edgegw in_zz\n")
+    rows = []
+    for label, text in tables:
+        run(text)
+        a, d = [], []
+        for _ in range(reps):
+            a.append(run(add))
+            d.append(run(delete))
+        rows.append((label, statistics.median(a), statistics.median(d)))
+    run("delete table inet edgegw\n")
+    lib.nft_ctx_free(ctx)
+    print(json.dumps(rows))
+
+
+def nft_cache(args):
+    ns = "%s-nftc" % args.prefix
+    print("\n## libnftables: one VM's incremental transaction against tables of different shapes "
+          "(namespace %s, no daemon)" % ns, flush=True)
+    gw = Gateway(args.build, ns)
+    try:
+        r = subprocess.run(["ip", "netns", "exec", ns, sys.executable, os.path.abspath(__file__), "nft-cache",
+                            "--inside"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError("nft-cache probe failed: %s" % r.stderr[-2000:])
+        rows = json.loads(r.stdout.strip().splitlines()[-1])
+    finally:
+        gw.close()
+    print("| table already holding | add counter + 2 elements, median ms | delete them, median ms |")
+    print("|---|---:|---:|")
+    for label, a, d in rows:
+        print("| %s | %.2f | %.2f |" % (label, a, d))
+    return rows
+
+
 def cmd_scale(args):
     counts = [int(x) for x in args.counts.split(",")]
     results = [scale_one(args, n) for n in counts]
@@ -652,12 +730,15 @@ def main():
     p.add_argument("--prefix", default=os.environ.get("BENCH_PREFIX", "egbench%d" % os.getpid()))
     p.add_argument("--full-reps", type=int, default=5)
     p.add_argument("--cold-reps", type=int, default=3)
-    p.add_argument("--save-store", help="copy the store of the largest N here (SQLite backup)")
     p = sub.add_parser("add")
     p.add_argument("--socket", required=True)
     p.add_argument("--count", type=int, required=True)
     p.add_argument("--first", type=int, default=0)
     p.add_argument("--id-prefix", default="bulk")
+    p = sub.add_parser("nft-cache")
+    p.add_argument("--build", default=".")
+    p.add_argument("--prefix", default=os.environ.get("BENCH_PREFIX", "egbench%d" % os.getpid()))
+    p.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, on_signal)
@@ -668,6 +749,12 @@ def main():
                 print("vm-add.py: missing %s/%s (build first)" % (args.build, b), file=sys.stderr)
                 return 1
         return cmd_scale(args)
+    if args.cmd == "nft-cache":
+        if args.inside:
+            nft_cache_inside()
+        else:
+            nft_cache(args)
+        return 0
     return cmd_add(args)
 
 
