@@ -43,8 +43,13 @@ static void vm_create(struct api_env *env, const char *body, size_t len, struct 
         case API_DECODE_INVALID_ARGUMENT: return api_error(resp, 400, "invalid_argument", "%s", err);
         }
 
-        struct vm vm = {.ip = req.ip, .created_at = (int64_t)time(NULL)};
+        struct vm vm = {.ip = req.ip,
+                        .created_at = (int64_t)time(NULL),
+                        .proxy_protocol = req.proxy_protocol,
+                        .http_passthrough = req.http_passthrough,
+                        .n_allow = req.n_allow};
         strcpy(vm.id, req.id);
+        memcpy(vm.allow, req.allow, sizeof vm.allow);
 
         pthread_mutex_lock(&env->lock);
         const struct config *cfg = &env->config;

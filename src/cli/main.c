@@ -51,6 +51,9 @@ struct cli {
         const char *socket_option;
         const char *config_path;
         const char *ip;
+        const char *proxy_protocol; /* sent as typed: the daemon judges it */
+        bool http_passthrough;
+        json_t *allow; /* owned: every --allow network, in order; NULL if none was given */
         bool json;
         bool help;
         bool version;
@@ -95,6 +98,9 @@ static void curl_freep(char **p) {
 static void response_done(struct response *r) {
         strbuf_done(&r->body);
 }
+static void cli_done(struct cli *cli) {
+        json_decref(cli->allow);
+}
 
 static const char usage_text[] =
         "Usage: edgegw [OPTIONS] COMMAND [ARGS]\n"
@@ -102,7 +108,9 @@ static const char usage_text[] =
         "Client of edgegwd, the edge gateway daemon, over its unix socket.\n"
         "\n"
         "Commands:\n"
-        "  vm add ID --ip IP   register a VM: allocate its port block and name, show its\n"
+        "  vm add ID --ip IP [--proxy-protocol none|v1|v2] [--http-passthrough]\n"
+        "         [--allow CIDR[,CIDR...]]\n"
+        "                      register a VM: allocate its port block and name, show its\n"
         "                      connection details\n"
         "  vm ls               list the VMs\n"
         "  vm show ID          show one VM and its connection details\n"
@@ -117,6 +125,15 @@ static const char usage_text[] =
         "  --config FILE       configuration to read state_dir from\n"
         "                      (default: " CONFIG_DEFAULT_PATH " if it exists)\n"
         "  --json              print the API's JSON response instead of human output\n"
+        "  --ip IP             the VM's address (vm add)\n"
+        "  --proxy-protocol none|v1|v2\n"
+        "                      PROXY protocol header the HTTPS proxy sends the VM first\n"
+        "                      (vm add; default none)\n"
+        "  --http-passthrough  relay plain HTTP for the VM's name to VM:80 instead of\n"
+        "                      redirecting it to HTTPS, e.g. for ACME HTTP-01 (vm add)\n"
+        "  --allow CIDR[,CIDR...]\n"
+        "                      only these source networks reach the VM's name over\n"
+        "                      HTTPS/HTTP; may repeat, at most 16 (vm add; default: all)\n"
         "  -h, --help          print this help\n"
         "  --version           print the version\n"
         "\n"
@@ -151,16 +168,43 @@ static enum cli_exit bad_response(const char *what) {
         return CLI_EXIT_ERROR;
 }
 
+/* Appends the networks of one --allow value ("CIDR[,CIDR...]") to cli->allow. Only the
+ * list syntax is checked here; whether each item is a network is the daemon's to say. */
+static enum cli_exit allow_append(struct cli *cli, const char *value) {
+        if (!cli->allow && !(cli->allow = json_array()))
+                return error_out_of_memory();
+        for (const char *p = value;;) {
+                size_t n = strcspn(p, ",");
+                const char *item = p, *end = p + n;
+                while (item < end && (*item == ' ' || *item == '\t'))
+                        item++;
+                while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+                        end--;
+                if (item == end)
+                        return usage_error("option --allow: empty network in '%s'", value);
+                json_t *s = json_stringn(item, (size_t)(end - item));
+                if (!s)
+                        return usage_error("option --allow: the networks must be valid UTF-8 text");
+                if (json_array_append_new(cli->allow, s) < 0)
+                        return error_out_of_memory();
+                if (!p[n])
+                        return CLI_EXIT_OK;
+                p += n + 1;
+        }
+}
+
 /* Options may appear anywhere; everything else is a positional word, compacted in place at
  * the front of argv + 1 (argv's pointer array is ours to reorder, as getopt does). */
 static enum cli_exit parse_args(int argc, char **argv, struct cli *cli) {
         const struct {
                 const char *name;
-                const char **value;
+                const char **value; /* NULL: --allow, which repeats and accumulates */
         } value_options[] = {
                 {"--socket", &cli->socket_option},
                 {"--config", &cli->config_path},
                 {"--ip", &cli->ip},
+                {"--proxy-protocol", &cli->proxy_protocol},
+                {"--allow", NULL},
         };
         bool options_done = false;
 
@@ -188,6 +232,10 @@ static enum cli_exit parse_args(int argc, char **argv, struct cli *cli) {
                         cli->json = true;
                         continue;
                 }
+                if (streq(a, "--http-passthrough")) {
+                        cli->http_passthrough = true;
+                        continue;
+                }
 
                 bool known = false;
                 for (size_t o = 0; o < ELEMENTSOF(value_options); o++) {
@@ -204,7 +252,13 @@ static enum cli_exit parse_args(int argc, char **argv, struct cli *cli) {
                                 continue;
                         if (!value[0])
                                 return usage_error("option %s needs a non-empty value", name);
-                        *value_options[o].value = value;
+                        if (value_options[o].value)
+                                *value_options[o].value = value;
+                        else {
+                                enum cli_exit x = allow_append(cli, value);
+                                if (x != CLI_EXIT_OK)
+                                        return x;
+                        }
                         known = true;
                         break;
                 }
@@ -512,6 +566,51 @@ static enum cli_exit parse_vm_or_report(const json_t *o, struct vm_view *ret) {
         return CLI_EXIT_OK;
 }
 
+/* The proxy options of a VM object as one line under the box:
+ * "HTTPS options: PROXY protocol v2, plain HTTP passthrough, allowed from 203.0.113.0/24",
+ * or "HTTPS options: none". */
+static enum cli_exit print_https_options(const json_t *o) {
+        const char *proxy = json_get_string(o, "proxy_protocol");
+        const json_t *passthrough = json_object_get(o, "http_passthrough");
+        const json_t *allow = json_object_get(o, "allow");
+        const char *bad = NULL;
+        if (!proxy)
+                bad = "proxy_protocol";
+        else if (!json_is_boolean(passthrough))
+                bad = "http_passthrough";
+        else if (!json_is_array(allow))
+                bad = "allow";
+        for (size_t i = 0; !bad && i < json_array_size(allow); i++)
+                if (!json_is_string(json_array_get(allow, i)))
+                        bad = "allow";
+        if (bad) {
+                char what[128];
+                snprintf(what, sizeof what, "VM field '%s' is missing or malformed", bad);
+                return bad_response(what);
+        }
+
+        _cleanup_strbuf_ struct strbuf line = {};
+        const char *sep = "";
+        strbuf_append(&line, "HTTPS options: ");
+        if (!streq(proxy, "none")) {
+                strbuf_printf(&line, "PROXY protocol %s", proxy);
+                sep = ", ";
+        }
+        if (json_is_true(passthrough)) {
+                strbuf_printf(&line, "%splain HTTP passthrough", sep);
+                sep = ", ";
+        }
+        for (size_t i = 0; i < json_array_size(allow); i++)
+                strbuf_printf(&line, "%s%s", i == 0 ? (*sep ? ", allowed from " : "allowed from ") : ", ",
+                              json_string_value(json_array_get(allow, i)));
+        if (streq(proxy, "none") && !json_is_true(passthrough) && json_array_size(allow) == 0)
+                strbuf_append(&line, "none");
+        if (strbuf_status(&line) < 0)
+                return error_out_of_memory();
+        puts(strbuf_str(&line));
+        return CLI_EXIT_OK;
+}
+
 static enum cli_exit print_details(const struct vm_view *v) {
         _cleanup_strbuf_ struct strbuf box = {};
         uint16_t block_size = (uint16_t)(v->port_range_end - v->port_range_start + 1);
@@ -550,6 +649,18 @@ static enum cli_exit cmd_vm_add(const struct cli *cli, const char *id) {
         _cleanup_(json_decrefp) json_t *request = json_pack("{s:s, s:s}", "id", id, "ip", cli->ip);
         if (!request)
                 return usage_error("the VM ID and the IP address must be valid UTF-8 text");
+        /* Options left out are left to the daemon's defaults. */
+        if (cli->proxy_protocol) {
+                json_t *p = json_string(cli->proxy_protocol);
+                if (!p)
+                        return usage_error("option --proxy-protocol must be valid UTF-8 text");
+                if (json_object_set_new(request, "proxy_protocol", p) < 0)
+                        return error_out_of_memory();
+        }
+        if (cli->http_passthrough && json_object_set_new(request, "http_passthrough", json_true()) < 0)
+                return error_out_of_memory();
+        if (cli->allow && json_object_set(request, "allow", cli->allow) < 0)
+                return error_out_of_memory();
         _cleanup_free_ char *body = json_dumps(request, JSON_COMPACT);
         if (!body)
                 return error_out_of_memory();
@@ -655,7 +766,10 @@ static enum cli_exit cmd_vm_show(const struct cli *cli, const char *id) {
                "ip:       %s\n"
                "created:  %s\n",
                v.id, v.ip, v.created_at);
-        return print_details(&v);
+        x = print_details(&v);
+        if (x != CLI_EXIT_OK)
+                return x;
+        return print_https_options(root);
 }
 
 static enum cli_exit cmd_vm_rm(const struct cli *cli, const char *id) {
@@ -725,7 +839,7 @@ static enum cli_exit cmd_check(const struct cli *cli, const char *arg) {
 static const struct command {
         const char *words[2]; /* words[1] is NULL for one-word commands */
         bool takes_id;
-        bool takes_ip;
+        bool takes_vm_options; /* --ip (required) and the proxy options: vm add */
         command_fn run;
 } commands[] = {
         {{"vm", "add"}, true, true, cmd_vm_add},
@@ -762,10 +876,15 @@ static enum cli_exit find_command(const struct cli *cli, const struct command **
                 const char *id = c->takes_id && cli->n_words > n_command ? cli->words[n_command] : NULL;
                 if (c->takes_id && (!id || !id[0]))
                         return usage_error("%s: missing VM ID", name);
-                if (c->takes_ip && !cli->ip)
+                if (c->takes_vm_options && !cli->ip)
                         return usage_error("%s: missing --ip IP", name);
-                if (!c->takes_ip && cli->ip)
-                        return usage_error("%s: option --ip is only used by `vm add`", name);
+                const char *vm_option = cli->ip                 ? "--ip"
+                                        : cli->proxy_protocol   ? "--proxy-protocol"
+                                        : cli->http_passthrough ? "--http-passthrough"
+                                        : cli->allow            ? "--allow"
+                                                                : NULL;
+                if (!c->takes_vm_options && vm_option)
+                        return usage_error("%s: option %s is only used by `vm add`", name, vm_option);
                 *ret_cmd = c;
                 *ret_id = id;
                 return CLI_EXIT_OK;
@@ -786,7 +905,7 @@ static enum cli_exit print_version(const struct cli *cli) {
 }
 
 static enum cli_exit run(int argc, char **argv) {
-        struct cli cli = {};
+        _cleanup_(cli_done) struct cli cli = {};
         enum cli_exit x = parse_args(argc, argv, &cli);
         if (x != CLI_EXIT_OK)
                 return x;

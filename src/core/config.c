@@ -51,6 +51,17 @@ static const struct config_key config_keys[] = {
          * for them, but the seed's [gateway] section must load unchanged. */
         IGNORED_KEY("gateway", "traefik_dynamic_dir"),
         IGNORED_KEY("gateway", "port_allocations_path"),
+        STR_KEY("proxy", https_listen),
+        STR_KEY("proxy", http_listen),
+        STR_KEY("proxy", default_backend),
+        STR_KEY("proxy", removed_routes),
+        UINT_KEY("proxy", workers, 0, 64),
+        UINT_KEY("proxy", hello_max, 512, 65536),
+        UINT_KEY("proxy", hello_timeout_ms, 100, 600000),
+        UINT_KEY("proxy", connect_timeout_ms, 100, 600000),
+        UINT_KEY("proxy", idle_timeout_ms, 1000, 86400000),
+        UINT_KEY("proxy", max_connections, 1, 1000000),
+        UINT_KEY("proxy", max_connections_per_source, 1, 65000),
         STR_KEY("daemon", log_level),
         UINT_KEY("daemon", resync_interval, 0, 86400),
 };
@@ -80,7 +91,17 @@ void config_defaults(struct config *c) {
                 .port_range_end = 59999,
                 .ports_per_vm = 10,
                 .resync_interval = 60,
+                .hello_max = 16384,
+                .hello_timeout_ms = 5000,
+                .connect_timeout_ms = 5000,
+                .idle_timeout_ms = 600000,
+                /* A relay holds two sockets; the host allows 20,000 open files per process. */
+                .max_connections = 8000,
+                .max_connections_per_source = 256,
         };
+        strcpy(c->https_listen, "[::]:443");
+        strcpy(c->http_listen, "[::]:80");
+        strcpy(c->removed_routes, "finish");
         strcpy(c->datacenter, "dc1");
         strcpy(c->domain, "edgegw.example");
         strcpy(c->state_dir, CONFIG_DEFAULT_STATE_DIR);
@@ -211,7 +232,7 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fil
                         while (se > s && (se[-1] == ' ' || se[-1] == '\t'))
                                 se--;
                         if (!section_known(s, (size_t)(se - s)) || (size_t)(se - s) >= sizeof section)
-                                return diag_error(diag, "%s:%u: unknown section [%.*s] (known: [gateway], [daemon])",
+                                return diag_error(diag, "%s:%u: unknown section [%.*s] (known: [gateway], [proxy], [daemon])",
                                                   filename, line, (int)(se - s), s);
                         memcpy(section, s, (size_t)(se - s));
                         section[se - s] = '\0';
@@ -320,6 +341,27 @@ int config_validate(const struct config *c, struct config_diag *diag) {
                                   c->port_range_start);
         if (c->state_dir[0] != '/')
                 return diag_error(diag, "state_dir '%s' must be an absolute path", c->state_dir);
+        const char *lists[] = {c->https_listen, c->http_listen};
+        for (size_t i = 0; i < 2; i++) {
+                char copy[sizeof c->https_listen], *save = NULL;
+                unsigned n = 0;
+                strcpy(copy, lists[i]);
+                for (char *t = strtok_r(copy, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
+                        uint16_t port;
+                        if (ip_endpoint_parse(t, &a, &port) < 0)
+                                return diag_error(diag, "%s: '%s' is not ADDR:PORT (IPv6 in brackets)",
+                                                  i ? "http_listen" : "https_listen", t);
+                        if (++n > 4)
+                                return diag_error(diag, "%s: at most 4 addresses", i ? "http_listen" : "https_listen");
+                }
+        }
+        if (c->default_backend[0]) {
+                uint16_t port;
+                if (ip_endpoint_parse(c->default_backend, &a, &port) < 0)
+                        return diag_error(diag, "default_backend '%s' is not ADDR:PORT", c->default_backend);
+        }
+        if (!streq(c->removed_routes, "finish") && !streq(c->removed_routes, "close"))
+                return diag_error(diag, "removed_routes '%s' is not 'finish' or 'close'", c->removed_routes);
         if (!streq(c->log_level, "error") && !streq(c->log_level, "warning") && !streq(c->log_level, "info") &&
             !streq(c->log_level, "debug"))
                 return diag_error(diag, "log_level '%s' is not one of error, warning, info, debug", c->log_level);

@@ -25,6 +25,13 @@ struct config {
         uint16_t port_range_end;
         uint16_t ports_per_vm;
         char state_dir[PATH_MAX];
+        /* [proxy] */
+        char https_listen[256]; /* space-separated ADDR:PORT list; "" = no :443 proxy */
+        char http_listen[256];
+        char default_backend[64]; /* "ADDR:PORT" for hellos without a known name; "" = none */
+        char removed_routes[16]; /* "finish" or "close" */
+        uint32_t workers, hello_max, hello_timeout_ms, connect_timeout_ms, idle_timeout_ms;
+        uint32_t max_connections, max_connections_per_source;
         /* [daemon] */
         char log_level[16];
         uint32_t resync_interval; /* seconds between drift checks of the kernel rules; 0 = off */

@@ -19,6 +19,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "daemon/reconcile.h"
+#include "proxy/proxy.h"
 
 static void usage(FILE *f) {
         fprintf(f,
@@ -59,6 +60,30 @@ static void print_config(const struct config *c) {
                c->ports_per_vm, c->state_dir, c->log_level, c->resync_interval);
 }
 
+/* The proxy's settings from the [proxy] section. */
+static void proxy_config_from(const struct config *c, struct proxy_config *ret) {
+        *ret = (struct proxy_config){
+                .workers = c->workers,
+                .hello_max = c->hello_max,
+                .hello_timeout_ms = c->hello_timeout_ms,
+                .connect_timeout_ms = c->connect_timeout_ms,
+                .idle_timeout_ms = c->idle_timeout_ms,
+                .max_connections = c->max_connections,
+                .max_connections_per_source = c->max_connections_per_source,
+                .close_removed = streq(c->removed_routes, "close"),
+        };
+        const char *lists[] = {c->https_listen, c->http_listen};
+        for (size_t i = 0; i < 2; i++) {
+                char copy[sizeof c->https_listen], *save = NULL;
+                size_t n = 0;
+                strcpy(copy, lists[i]);
+                for (char *t = strtok_r(copy, " ,", &save); t && n < PROXY_LISTEN_MAX;
+                     t = strtok_r(NULL, " ,", &save))
+                        snprintf(i ? ret->http_listen[n++] : ret->https_listen[n++], sizeof ret->https_listen[0], "%s",
+                                 t);
+        }
+}
+
 static void reload(const char *path, struct config *cur, struct api_env *env, struct reconciler *rec) {
         struct config next;
         sd_notify(0, "RELOADING=1");
@@ -73,8 +98,18 @@ static void reload(const char *path, struct config *cur, struct api_env *env, st
                     next.ports_per_vm != cur->ports_per_vm)
                         log_info("reload: new VMs get %u ports in %u-%u; existing VMs keep their blocks",
                                  next.ports_per_vm, next.port_range_start, next.port_range_end);
+                if (!streq(next.https_listen, cur->https_listen) || !streq(next.http_listen, cur->http_listen) ||
+                    next.workers != cur->workers || next.hello_max != cur->hello_max ||
+                    next.hello_timeout_ms != cur->hello_timeout_ms ||
+                    next.connect_timeout_ms != cur->connect_timeout_ms ||
+                    next.idle_timeout_ms != cur->idle_timeout_ms || next.max_connections != cur->max_connections ||
+                    next.max_connections_per_source != cur->max_connections_per_source ||
+                    !streq(next.removed_routes, cur->removed_routes))
+                        log_warning("reload: [proxy] listeners and limits apply at the next restart "
+                                    "(open connections are never dropped by a reload)");
                 *cur = next;
                 api_env_set_config(env, cur);
+                reconciler_set_config(rec, cur);
                 reconciler_request_full(rec);
                 log_info("reload: configuration reloaded");
         }
@@ -156,12 +191,27 @@ int main(int argc, char **argv) {
 
         /* Start-up is "reconcile everything, then open listeners": the rules are restored
          * before anyone can ask for a change. A failure is retried with backoff. */
+        reconciler_set_config(rec, &cfg);
         reconciler_request_full(rec);
         (void)reconciler_run(rec);
+
+        struct proxy *proxy = NULL;
+        struct proxy_config pcfg;
+        proxy_config_from(&cfg, &pcfg);
+        if (pcfg.https_listen[0][0] || pcfg.http_listen[0][0]) {
+                if ((r = proxy_start(&pcfg, &proxy, err, sizeof err)) < 0) {
+                        log_error_errno(r, "proxy: %s", err);
+                        api_env_done(&env);
+                        reconciler_free(rec);
+                        return 1;
+                }
+                reconciler_set_proxy(rec, proxy);
+        }
 
         struct api_server *server = NULL;
         if ((r = api_server_start(&env, sock_path, &server, err, sizeof err)) < 0) {
                 log_error_errno(r, "api: %s", err);
+                proxy_stop(proxy);
                 api_env_done(&env);
                 reconciler_free(rec);
                 return 1;
@@ -222,6 +272,8 @@ int main(int argc, char **argv) {
                 }
                 if (n == 0 && reconciler_retry_ms(rec) == 1)
                         (void)reconciler_run(rec);
+                if (proxy)
+                        proxy_reclaim(proxy);
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 if (running && cfg.resync_interval && now.tv_sec >= next_resync.tv_sec) {
                         (void)reconciler_resync(rec);
@@ -232,6 +284,8 @@ int main(int argc, char **argv) {
 
         sd_notify(0, "STOPPING=1");
         server = api_server_stop(server);
+        reconciler_set_proxy(rec, NULL);
+        proxy = proxy_stop(proxy);
         api_env_done(&env);
         reconciler_free(rec);
         log_info("stopped");

@@ -17,6 +17,8 @@
 #include "core/hashmap.h"
 #include "core/log.h"
 #include "nft/nft.h"
+#include "proxy/proxy.h"
+#include "proxy/routes.h"
 #include "store/store.h"
 
 #define CHANGES_BATCH 1024
@@ -39,6 +41,9 @@ struct reconciler {
         int64_t cursor; /* change-log position the applied table reflects */
         int64_t pruned; /* change-log entries up to here are deleted */
         bool need_full;
+        struct config config;
+        struct proxy *proxy;
+        bool routes_dirty; /* the applied VMs or the names changed since the last publish */
         int backoff_ms;
         struct timespec retry_at;
 };
@@ -107,6 +112,59 @@ static void wake(struct reconciler *r) {
         (void)!write(r->efd, &one, sizeof one);
 }
 
+void reconciler_set_config(struct reconciler *r, const struct config *cfg) {
+        r->config = *cfg;
+        r->routes_dirty = true;
+}
+
+/* Every applied VM's name -> VM:443 (and :80 for passthrough). O(VMs): a few ms at
+ * 10,000 VMs, and it only runs when something changed. */
+static int publish_routes(struct reconciler *r) {
+        if (!r->proxy || !r->routes_dirty)
+                return 0;
+        size_t n = hashmap_size(r->applied), i = 0, j = 0;
+        struct route *routes = calloc(n ? n : 1, sizeof *routes);
+        if (!routes)
+                return -ENOMEM;
+        void *v;
+        while (hashmap_next(r->applied, &i, NULL, &v)) {
+                const struct vm *vm = v;
+                struct route *rt = &routes[j];
+                if (vm_subdomain(vm->slug, r->config.datacenter, r->config.domain, rt->name) < 0)
+                        continue;
+                rt->backend = vm->ip;
+                rt->https_port = 443;
+                rt->http_port = 80;
+                rt->proxy_protocol = (enum proxy_protocol)vm->proxy_protocol;
+                rt->http_passthrough = vm->http_passthrough;
+                rt->n_allow = vm->n_allow;
+                memcpy(rt->allow, vm->allow, sizeof rt->allow);
+                j++;
+        }
+        struct route def = {0}, *defp = NULL;
+        if (r->config.default_backend[0] &&
+            ip_endpoint_parse(r->config.default_backend, &def.backend, &def.https_port) == 0) {
+                def.http_port = 80;
+                defp = &def;
+        }
+        struct route_table *t;
+        int k = route_table_new(routes, j, defp, &t);
+        free(routes);
+        if (k < 0)
+                return k;
+        proxy_publish(r->proxy, t);
+        r->routes_dirty = false;
+        log_debug("reconcile: proxy routes published (%zu names)", j);
+        return 0;
+}
+
+void reconciler_set_proxy(struct reconciler *r, struct proxy *p) {
+        r->proxy = p;
+        r->routes_dirty = true;
+        if (publish_routes(r) < 0)
+                log_error("reconcile: cannot build the proxy route table: out of memory");
+}
+
 uint64_t reconciler_request(struct reconciler *r) {
         pthread_mutex_lock(&r->lock);
         uint64_t gen = ++r->desired_gen;
@@ -146,9 +204,19 @@ int reconciler_fd(const struct reconciler *r) {
         return r->efd;
 }
 
+_Static_assert(VM_ALLOW_MAX == ROUTE_ALLOW_MAX, "a VM's allow-list must fit a route's");
+_Static_assert((int)VM_PROXY_V1 == (int)PROXY_PROTOCOL_V1 && (int)VM_PROXY_V2 == (int)PROXY_PROTOCOL_V2,
+               "the VM and route PROXY protocol values must match");
+
 static bool vm_same(const struct vm *a, const struct vm *b) {
+        if (a->n_allow != b->n_allow)
+                return false;
+        for (unsigned i = 0; i < a->n_allow; i++)
+                if (a->allow[i].prefix != b->allow[i].prefix || !ip_addr_equal(&a->allow[i].addr, &b->allow[i].addr))
+                        return false;
         return streq(a->id, b->id) && streq(a->slug, b->slug) && ip_addr_equal(&a->ip, &b->ip) &&
-               a->block_start == b->block_start && a->block_size == b->block_size;
+               a->block_start == b->block_start && a->block_size == b->block_size &&
+               a->proxy_protocol == b->proxy_protocol && a->http_passthrough == b->http_passthrough;
 }
 
 /* Reads the live counters so a full replace keeps bandwidth totals. Best effort. */
@@ -219,6 +287,7 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
         }
         r->cursor = seq;
         r->need_full = false;
+        r->routes_dirty = true;
         if (store_changes_prune(r->store, seq) >= 0)
                 r->pruned = seq;
         return 0;
@@ -301,6 +370,8 @@ static int run_batch(struct reconciler *r, char *err, size_t err_size) {
                         }
                 }
         }
+        if (np > 0)
+                r->routes_dirty = true;
         r->cursor = seq;
         /* Prune in batches: one DELETE per thousand changes, not one per change. */
         if (seq - r->pruned >= CHANGES_BATCH && store_changes_prune(r->store, seq) >= 0)
@@ -355,6 +426,8 @@ int reconciler_run(struct reconciler *r) {
                 }
         }
         double took = now_ms() - start;
+        if (k >= 0 && publish_routes(r) < 0)
+                log_error("reconcile: cannot build the proxy route table: out of memory");
 
         if (k < 0) {
                 r->need_full = true;

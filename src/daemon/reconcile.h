@@ -15,9 +15,11 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "core/config.h"
 #include "core/strbuf.h"
 
 struct reconciler;
+struct proxy;
 
 struct reconciler_status {
         uint64_t runs, failures;
@@ -32,6 +34,13 @@ struct reconciler_status {
 /* Opens its own store connection at db_path. Returns 0 or a negative errno (err says why). */
 int reconciler_new(const char *db_path, struct reconciler **ret, char *err, size_t err_size);
 struct reconciler *reconciler_free(struct reconciler *r); /* NULL-safe, returns NULL */
+
+/* Main thread: the configuration names are built from (datacenter, domain, default
+ * backend). Takes effect at the next run. */
+void reconciler_set_config(struct reconciler *r, const struct config *cfg);
+/* Main thread: the proxy that gets a new route table whenever the applied VMs change;
+ * publishes the current routes at once. NULL detaches. */
+void reconciler_set_proxy(struct reconciler *r, struct proxy *p);
 
 /* Any thread: ask for a run; returns the generation that run will have applied. */
 uint64_t reconciler_request(struct reconciler *r);

@@ -36,3 +36,20 @@ enum ip_target_problem {
 /* Whether a forwarding target may be this address; a reason when not. */
 enum ip_target_problem ip_target_check(const struct ip_addr *a);
 const char *ip_target_problem_to_string(enum ip_target_problem p);
+
+/* An address prefix, e.g. 203.0.113.0/24 or 2001:db8::/32 (host bits must be zero). */
+struct ip_cidr {
+        struct ip_addr addr;
+        uint8_t prefix; /* 0..32 or 0..128 */
+};
+/* Parses "ADDR/LEN" or a bare address (a /32 or /128). Returns 0 or -EINVAL. */
+int ip_cidr_parse(const char *s, struct ip_cidr *ret);
+/* "ADDR/LEN" into buf (IP_ADDR_STRLEN + 4 bytes). */
+const char *ip_cidr_format(const struct ip_cidr *c, char buf[static IP_ADDR_STRLEN + 4]);
+/* Whether a is inside c. An IPv4-mapped IPv6 address (::ffff:a.b.c.d) matches as IPv4. */
+bool ip_cidr_contains(const struct ip_cidr *c, const struct ip_addr *a);
+/* If a is IPv4-mapped IPv6, the plain IPv4 address; otherwise a copy of a. */
+struct ip_addr ip_addr_unmap(const struct ip_addr *a);
+/* "ADDR:PORT" with IPv6 in brackets ("[::]:443", "10.0.1.5:443"); port 1..65535.
+ * Returns 0 or -EINVAL. */
+int ip_endpoint_parse(const char *s, struct ip_addr *ret_addr, uint16_t *ret_port);

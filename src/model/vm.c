@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Pure rules about VMs: port layout and validation of ids and names. */
+/* Pure rules about VMs: port layout, validation of ids and names, option spellings. */
 #include "vm.h"
 
 #include <errno.h>
@@ -8,6 +8,25 @@
 
 const char *proto_to_string(enum proto p) {
         return p == PROTO_UDP ? "udp" : "tcp";
+}
+
+const char *vm_proxy_protocol_to_string(enum vm_proxy_protocol p) {
+        switch (p) {
+        case VM_PROXY_NONE: return "none";
+        case VM_PROXY_V1: return "v1";
+        case VM_PROXY_V2: return "v2";
+        }
+        return NULL;
+}
+
+int vm_proxy_protocol_from_string(const char *s, enum vm_proxy_protocol *ret) {
+        static const enum vm_proxy_protocol all[] = {VM_PROXY_NONE, VM_PROXY_V1, VM_PROXY_V2};
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+                if (strcmp(s, vm_proxy_protocol_to_string(all[i])) == 0) {
+                        *ret = all[i];
+                        return 0;
+                }
+        return -EINVAL;
 }
 
 void vm_port_layout(uint16_t block_size, uint16_t *ret_tcp, uint16_t *ret_udp) {

@@ -2,7 +2,8 @@
 /*
  * The VM as the rest of the program sees it, and the pure rules about it: which ids and
  * DNS names are valid, and how a port block maps public ports to VM ports (seed 000's
- * layout: offset 0 -> 22/tcp for SSH, then TCP, then UDP, VM port = 10000 + offset).
+ * layout: offset 0 -> 22/tcp for SSH, then TCP, then UDP, VM port = 10000 + offset), and
+ * the per-VM options of the SNI proxy (PROXY protocol, plain HTTP passthrough, allow-list).
  */
 #pragma once
 
@@ -16,6 +17,16 @@
 #define SLUG_LEN 6
 #define DNS_NAME_MAX 253
 #define PORTS_PER_VM_MAX 1000
+#define VM_ALLOW_MAX 16 /* equal to ROUTE_ALLOW_MAX in proxy/routes.h */
+
+/* Which PROXY protocol header the SNI proxy sends to the VM before the client's bytes.
+ * enum proxy_protocol in proxy/routes.h has the same values, so the reconciler copies one
+ * into the other; the model does not include the proxy (it sits below it). */
+enum vm_proxy_protocol { VM_PROXY_NONE = 0, VM_PROXY_V1 = 1, VM_PROXY_V2 = 2 };
+/* "none", "v1", "v2" (the API's and the store's spelling); NULL for any other value. */
+const char *vm_proxy_protocol_to_string(enum vm_proxy_protocol p);
+/* The reverse, exact and case-sensitive. Returns 0, or -EINVAL with *ret untouched. */
+int vm_proxy_protocol_from_string(const char *s, enum vm_proxy_protocol *ret);
 
 struct vm {
         char id[VM_ID_MAX + 1];
@@ -24,6 +35,11 @@ struct vm {
         uint16_t block_start; /* first public port of the block */
         uint16_t block_size; /* ports in the block, as allocated (config may change later) */
         int64_t created_at; /* unix seconds */
+        /* SNI proxy options (for the VM's name on :443 and :80) */
+        uint8_t proxy_protocol; /* enum vm_proxy_protocol */
+        bool http_passthrough; /* plain HTTP on :80 is relayed to VM:80 (ACME HTTP-01), not redirected */
+        uint8_t n_allow; /* 0 = any source; else only sources inside allow[0..n_allow) */
+        struct ip_cidr allow[VM_ALLOW_MAX]; /* canonical (host bits zero), no duplicates */
 };
 
 enum proto { PROTO_TCP, PROTO_UDP };

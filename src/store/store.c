@@ -43,6 +43,14 @@ static const char *const migrations[] = {
         "  kind TEXT NOT NULL,"
         "  key TEXT NOT NULL"
         ");",
+        /* 2: the SNI proxy's per-VM options. Existing VMs get the defaults: no PROXY header,
+         * plain HTTP redirected to HTTPS, any source allowed. `allow` holds canonical CIDRs
+         * separated by one space ('' = any source). */
+        "ALTER TABLE vms ADD COLUMN proxy_protocol TEXT NOT NULL DEFAULT 'none'"
+        "  CHECK (proxy_protocol IN ('none','v1','v2'));"
+        "ALTER TABLE vms ADD COLUMN http_passthrough INTEGER NOT NULL DEFAULT 0"
+        "  CHECK (http_passthrough IN (0,1));"
+        "ALTER TABLE vms ADD COLUMN allow TEXT NOT NULL DEFAULT '';",
 };
 
 int store_schema_version(void) {
@@ -168,17 +176,75 @@ struct store *store_close(struct store *s) {
         return NULL;
 }
 
-static void vm_from_row(sqlite3_stmt *st, struct vm *vm) {
-        *vm = (struct vm){0};
-        snprintf(vm->id, sizeof vm->id, "%s", (const char *)sqlite3_column_text(st, 0));
-        snprintf(vm->slug, sizeof vm->slug, "%s", (const char *)sqlite3_column_text(st, 1));
-        (void)ip_addr_parse((const char *)sqlite3_column_text(st, 2), &vm->ip);
-        vm->block_start = (uint16_t)sqlite3_column_int(st, 3);
-        vm->block_size = (uint16_t)sqlite3_column_int(st, 4);
-        vm->created_at = sqlite3_column_int64(st, 5);
+/* The allow column: canonical CIDRs separated by one space; "" for none. */
+#define ALLOW_TEXT_MAX (VM_ALLOW_MAX * (IP_ADDR_STRLEN + 4 + 1))
+
+static void allow_format(const struct vm *vm, char buf[static ALLOW_TEXT_MAX]) {
+        size_t len = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < vm->n_allow; i++) {
+                char cidr[IP_ADDR_STRLEN + 4];
+                len += (size_t)snprintf(buf + len, ALLOW_TEXT_MAX - len, "%s%s", i ? " " : "",
+                                        ip_cidr_format(&vm->allow[i], cidr));
+        }
 }
 
-#define VM_COLUMNS "id, slug, ip, block_start, block_size, created_at"
+static int allow_parse(const char *text, struct vm *vm) {
+        char copy[ALLOW_TEXT_MAX], *save = NULL;
+        if (strcpy_bounded(copy, sizeof copy, text) < 0)
+                return -EBADMSG;
+        vm->n_allow = 0;
+        for (char *t = strtok_r(copy, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+                if (vm->n_allow == VM_ALLOW_MAX || ip_cidr_parse(t, &vm->allow[vm->n_allow]) < 0)
+                        return -EBADMSG;
+                vm->n_allow++;
+        }
+        return 0;
+}
+
+/* Whether the store can write vm's options so that they read back the same. */
+static bool vm_options_valid(const struct vm *vm) {
+        if (!vm_proxy_protocol_to_string(vm->proxy_protocol) || vm->n_allow > VM_ALLOW_MAX)
+                return false;
+        for (size_t i = 0; i < vm->n_allow; i++) {
+                const struct ip_cidr *c = &vm->allow[i];
+                char text[IP_ADDR_STRLEN + 4];
+                struct ip_cidr back;
+                if ((c->addr.family != AF_INET && c->addr.family != AF_INET6) ||
+                    ip_cidr_parse(ip_cidr_format(c, text), &back) < 0 || !ip_addr_equal(&back.addr, &c->addr))
+                        return false;
+        }
+        return true;
+}
+
+/* Reads a row of VM_COLUMNS. -EBADMSG (and errmsg) for a row this build cannot read: an
+ * allow-list that does not parse is refused rather than read as "any source". */
+static int vm_from_row(struct store *s, sqlite3_stmt *st, struct vm *ret) {
+        struct vm vm = {0};
+        snprintf(vm.id, sizeof vm.id, "%s", (const char *)sqlite3_column_text(st, 0));
+        snprintf(vm.slug, sizeof vm.slug, "%s", (const char *)sqlite3_column_text(st, 1));
+        (void)ip_addr_parse((const char *)sqlite3_column_text(st, 2), &vm.ip);
+        vm.block_start = (uint16_t)sqlite3_column_int(st, 3);
+        vm.block_size = (uint16_t)sqlite3_column_int(st, 4);
+        vm.created_at = sqlite3_column_int64(st, 5);
+        const char *proxy = (const char *)sqlite3_column_text(st, 6);
+        enum vm_proxy_protocol p;
+        if (!proxy || vm_proxy_protocol_from_string(proxy, &p) < 0) {
+                snprintf(s->errmsg, sizeof s->errmsg, "VM '%s': unreadable proxy_protocol in the store", vm.id);
+                return -EBADMSG;
+        }
+        vm.proxy_protocol = (uint8_t)p;
+        vm.http_passthrough = sqlite3_column_int(st, 7) != 0;
+        const char *allow = (const char *)sqlite3_column_text(st, 8);
+        if (!allow || allow_parse(allow, &vm) < 0) {
+                snprintf(s->errmsg, sizeof s->errmsg, "VM '%s': unreadable allow-list in the store", vm.id);
+                return -EBADMSG;
+        }
+        *ret = vm;
+        return 0;
+}
+
+#define VM_COLUMNS "id, slug, ip, block_start, block_size, created_at, proxy_protocol, http_passthrough, allow"
 
 static int log_change(struct store *s, const char *kind, const char *key) {
         sqlite3_stmt *st;
@@ -204,12 +270,17 @@ static enum store_conflict conflict_from_message(const char *msg) {
 }
 
 int store_vm_insert(struct store *s, const struct vm *vm, enum store_conflict *ret_conflict) {
-        char ip[IP_ADDR_STRLEN];
+        char ip[IP_ADDR_STRLEN], allow[ALLOW_TEXT_MAX];
         sqlite3_stmt *st = NULL;
+        if (!vm_options_valid(vm)) {
+                snprintf(s->errmsg, sizeof s->errmsg, "VM '%s': invalid proxy options", vm->id);
+                return -EINVAL;
+        }
+        allow_format(vm, allow);
         int r = exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = prepare(s, "INSERT INTO vms (" VM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?)", &st);
+        r = prepare(s, "INSERT INTO vms (" VM_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &st);
         if (r < 0)
                 goto rollback;
         sqlite3_bind_text(st, 1, vm->id, -1, SQLITE_STATIC);
@@ -218,6 +289,9 @@ int store_vm_insert(struct store *s, const struct vm *vm, enum store_conflict *r
         sqlite3_bind_int(st, 4, vm->block_start);
         sqlite3_bind_int(st, 5, vm->block_size);
         sqlite3_bind_int64(st, 6, vm->created_at);
+        sqlite3_bind_text(st, 7, vm_proxy_protocol_to_string(vm->proxy_protocol), -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 8, vm->http_passthrough ? 1 : 0);
+        sqlite3_bind_text(st, 9, allow, -1, SQLITE_TRANSIENT);
         int rc = sqlite3_step(st);
         sqlite3_finalize(st);
         if (rc != SQLITE_DONE) {
@@ -246,10 +320,9 @@ int store_vm_get(struct store *s, const char *id, struct vm *ret) {
                 return r;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                vm_from_row(st, ret);
-                r = 0;
-        } else
+        if (rc == SQLITE_ROW)
+                r = vm_from_row(s, st, ret);
+        else
                 r = rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
         sqlite3_finalize(st);
         return r;
@@ -319,7 +392,12 @@ static int vm_list_query(struct store *s, struct vm **ret, size_t *ret_n) {
                         vms = nv;
                         cap = ncap;
                 }
-                vm_from_row(st, &vms[n++]);
+                if ((r = vm_from_row(s, st, &vms[n])) < 0) {
+                        free(vms);
+                        sqlite3_finalize(st);
+                        return r;
+                }
+                n++;
         }
         if (rc != SQLITE_DONE) {
                 r = store_fail(s, rc);

@@ -38,13 +38,17 @@ const char *store_errmsg(const struct store *s);
 /* The schema version this build writes. */
 int store_schema_version(void);
 
-/* Inserts vm and its change-log entry in one transaction. Returns 0; -EEXIST with
- * *ret_conflict saying which constraint; -EBUSY if the database stayed locked; other
- * negative errno on failure. */
+/* Inserts vm (with its proxy options) and its change-log entry in one transaction. Returns
+ * 0; -EINVAL if the options cannot be stored (proxy_protocol out of range, n_allow over
+ * VM_ALLOW_MAX, an allow entry that is not a canonical CIDR); -EEXIST with *ret_conflict
+ * saying which constraint; -EBUSY if the database stayed locked; other negative errno on
+ * failure. */
 int store_vm_insert(struct store *s, const struct vm *vm, enum store_conflict *ret_conflict);
 /* Deletes the VM by id, returning what it was in *ret_removed (optional). -ENOENT if absent. */
 int store_vm_delete(struct store *s, const char *id, struct vm *ret_removed);
-/* -ENOENT if absent. */
+/* -ENOENT if absent. The reads (get, list, snapshot, delete's *ret_removed) return -EBADMSG
+ * for a row whose options do not parse (edited by hand): an unreadable allow-list is never
+ * read as "any source". */
 int store_vm_get(struct store *s, const char *id, struct vm *ret);
 /* The id of the VM that targets ip, into ret_id. -ENOENT if none. */
 int store_vm_find_by_ip(struct store *s, const struct ip_addr *ip, char ret_id[static VM_ID_MAX + 1]);

@@ -559,3 +559,256 @@ if errs:
 vm_field() {
         cli --json vm show "$1" | json "d[\"$2\"]"
 }
+
+# ---- the :443 / :80 proxy (test-sni.sh, test-http.sh, test-proxy-load.sh) ---------------
+
+# vm_ns NAME ADDR...: one more VM-side namespace "$PFX-NAME" on gw's br0 (veth NAME in gw)
+# holding every ADDR (IPv4 in 10.0.1.0/24, IPv6 in 2001:db8:1::/64), default routes via gw.
+# One namespace with several addresses plays several VMs, each listener bound to its own.
+vm_ns() {
+        local name=$1 ns=$PFX-$1 a v4=0 v6=0
+        shift
+        ns_add "$ns" || return 1
+        bridge_port "$ns" "$name" || return 1
+        for a in "$@"; do
+                if [[ $a == *:* ]]; then
+                        ip -n "$ns" addr add "$a/64" dev eth0 nodad || return 1
+                        v6=1
+                else
+                        ip -n "$ns" addr add "$a/24" dev eth0 || return 1
+                        v4=1
+                fi
+        done
+        if ((v4)); then ip -n "$ns" route add default via 10.0.1.1 || return 1; fi
+        if ((v6)); then ip -n "$ns" -6 route add default via 2001:db8:1::1 || return 1; fi
+}
+
+# make_cert NAME PREFIX: a self-signed certificate for NAME (CN and subjectAltName DNS:NAME)
+# in PREFIX.crt, its key in PREFIX.key. The gateway never sees either.
+make_cert() {
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+                -subj "/CN=$1" -addext "subjectAltName=DNS:$1" -keyout "$2.key" -out "$2.crt" 2>&1
+}
+
+# https_server NS ACCEPT PREFIX DIR: `openssl s_server -WWW` in NS on ACCEPT ("443",
+# "[::]:443"), with the certificate PREFIX.crt/.key, answering GET /FILE with DIR/FILE.
+https_server() {
+        local ns=$1 accept=$2 pfx=$3 dir=$4 v6=()
+        [[ $accept == \[* ]] && v6=(-6)
+        (cd "$dir" && exec ip netns exec "$ns" openssl s_server -quiet "${v6[@]}" -accept "$accept" \
+                -cert "$pfx.crt" -key "$pfx.key" -WWW </dev/null >>"$E2E_TMP/s_server.log" 2>&1) &
+        BG_PIDS+=($!)
+}
+
+# https_get NAME CAFILE [ADDR] [PATH]: curl in the client for https://NAME/PATH with NAME
+# resolved to ADDR (default the public IPv4), trusting only CAFILE. Prints the body.
+https_get() {
+        local name=$1 ca=$2 addr=${3:-$PUBLIC4} path=${4:-index.html}
+        [[ $addr == *:* ]] && addr="[$addr]"
+        ip netns exec "$NS_CLIENT" curl -sS --fail -m 8 --connect-timeout 3 --resolve "$name:443:$addr" \
+                --cacert "$ca" "https://$name/$path"
+}
+
+# tcp_send HOST PORT < DATA: sends stdin from the client, half-closes, prints the answer.
+tcp_send() {
+        local host=$1 port=$2 addr
+        if [[ $host == *:* ]]; then addr="TCP6:[$host]:$port"; else addr="TCP4:$host:$port"; fi
+        ip netns exec "$NS_CLIENT" timeout 8 socat -t 5 -T 5 - "$addr,connect-timeout=3"
+}
+
+# kv KEY < "key=value" lines: the value of KEY.
+kv() {
+        sed -n "s/^$1=//p" | head -n 1
+}
+
+# A TLS ClientHello written by hand, for what curl cannot do: trickle it one byte at a time,
+# pad it to any size (padding extension, type 21), split it over several records, leave
+# out the SNI, or send nothing at all. Prints key=value lines: sent (bytes written),
+# send_error, reply_hex / reply_text (what came back before EOF or --wait seconds),
+# eof (1 if the server closed), elapsed (seconds from connect to EOF or give-up).
+E2E_PY_HELLO='
+import argparse, os, socket, struct, sys, time
+ap = argparse.ArgumentParser()
+ap.add_argument("host"); ap.add_argument("port", type=int)
+ap.add_argument("--sni"); ap.add_argument("--pad", type=int, default=0)
+ap.add_argument("--frag", type=int, default=16384, help="bytes of handshake per TLS record")
+ap.add_argument("--delay", type=float, default=-1, help=">= 0: one byte per write, sleeping this long after each")
+ap.add_argument("--save", help="write the bytes of the hello here")
+ap.add_argument("--silent", action="store_true", help="connect and send nothing")
+ap.add_argument("--wait", type=float, default=5)
+a = ap.parse_args()
+def ext(t, body): return struct.pack("!HH", t, len(body)) + body
+exts = b""
+if a.sni:
+    n = a.sni.encode()
+    entry = b"\x00" + struct.pack("!H", len(n)) + n
+    exts += ext(0, struct.pack("!H", len(entry)) + entry)
+exts += ext(10, b"\x00\x02\x00\x1d")                                     # supported_groups: x25519
+exts += ext(13, b"\x00\x04\x04\x03\x08\x04")                             # signature_algorithms
+exts += ext(43, b"\x02\x03\x04")                                         # supported_versions: TLS 1.3
+exts += ext(51, b"\x00\x24\x00\x1d\x00\x20" + os.urandom(32))            # key_share
+if a.pad:
+    exts += ext(21, b"\x00" * a.pad)                                     # padding
+body = (b"\x03\x03" + os.urandom(32) + b"\x20" + os.urandom(32) + b"\x00\x06\x13\x01\x13\x02\x13\x03"
+        + b"\x01\x00" + struct.pack("!H", len(exts)) + exts)
+hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
+hello = b"".join(b"\x16\x03\x01" + struct.pack("!H", len(hs[i:i + a.frag])) + hs[i:i + a.frag]
+                 for i in range(0, len(hs), a.frag))
+if a.save:
+    open(a.save, "wb").write(hello)
+fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect((a.host, a.port))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+t0 = time.monotonic()
+sent, err = 0, ""
+if not a.silent:
+    try:
+        if a.delay < 0:
+            s.sendall(hello); sent = len(hello)
+        else:
+            for i in range(len(hello)):
+                s.sendall(hello[i:i + 1]); sent += 1
+                time.sleep(a.delay)
+    except OSError as e:
+        err = type(e).__name__
+reply, eof = b"", 0
+end = time.monotonic() + a.wait
+try:
+    while time.monotonic() < end:
+        s.settimeout(max(0.01, end - time.monotonic()))
+        d = s.recv(65536)
+        if not d:
+            eof = 1; break
+        reply += d
+except socket.timeout:
+    pass
+except OSError as e:
+    eof = 1; err = err or type(e).__name__
+print("sent=%d" % sent)
+print("send_error=%s" % err)
+print("reply_hex=%s" % reply.hex())
+print("reply_text=%s" % reply.decode(errors="replace").strip().replace("\n", " | "))
+print("eof=%d" % eof)
+print("elapsed=%.3f" % (time.monotonic() - t0))
+'
+
+# hello_probe HOST PORT [OPTIONS]: E2E_PY_HELLO from the client namespace (bounded).
+hello_probe() {
+        ip netns exec "$NS_CLIENT" timeout 30 python3 -c "$E2E_PY_HELLO" "$@"
+}
+
+# A backend that records what the proxy delivers: an optional PROXY header (v1 or v2,
+# parsed), then the TLS handshake records up to the end of the ClientHello. Connection N
+# leaves DIR/conn-N.bin (the TLS bytes) and DIR/conn-N.txt (peer=, proxy=, error=, bytes=),
+# then gets the line "backend got BYTES bytes" and is closed.
+E2E_PY_BACKEND='
+import os, socket, struct, sys, threading
+bind, port, outdir = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((bind, port)); s.listen(128)
+lock, count = threading.Lock(), [0]
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+def readn(c, buf, n):
+    while len(buf) < n:
+        d = c.recv(65536)
+        if not d:
+            raise EOFError("EOF after %d bytes" % len(buf))
+        buf += d
+    return buf
+def handle(c, peer):
+    with lock:
+        count[0] += 1; n = count[0]
+    c.settimeout(10)
+    buf, proxy, err, tls = b"", "none", "", b""
+    try:
+        buf = readn(c, buf, 16)
+        if buf.startswith(V2SIG):
+            ln = struct.unpack("!H", buf[14:16])[0]
+            buf = readn(c, buf, 16 + ln)
+            vc, fb, ad = buf[12], buf[13], buf[16:16 + ln]
+            if fb == 0x11 and ln >= 12:
+                src, dst = socket.inet_ntop(socket.AF_INET, ad[0:4]), socket.inet_ntop(socket.AF_INET, ad[4:8])
+                sp, dp = struct.unpack("!HH", ad[8:12])
+            elif fb == 0x21 and ln >= 36:
+                src, dst = socket.inet_ntop(socket.AF_INET6, ad[0:16]), socket.inet_ntop(socket.AF_INET6, ad[16:32])
+                sp, dp = struct.unpack("!HH", ad[32:36])
+            else:
+                src, dst, sp, dp = "?", "?", 0, 0
+            proxy = "v2 ver_cmd=0x%02x fam=0x%02x src=%s sport=%d dst=%s dport=%d" % (vc, fb, src, sp, dst, dp)
+            buf = buf[16 + ln:]
+        elif buf.startswith(b"PROXY "):
+            while b"\r\n" not in buf:
+                buf = readn(c, buf, len(buf) + 1)
+            line, buf = buf.split(b"\r\n", 1)
+            proxy = "v1 " + line.decode(errors="replace")
+        hs, off = b"", 0
+        while True:
+            buf = readn(c, buf, off + 5)
+            ln = struct.unpack("!H", buf[off + 3:off + 5])[0]
+            buf = readn(c, buf, off + 5 + ln)
+            hs += buf[off + 5:off + 5 + ln]; off += 5 + ln
+            if len(hs) >= 4 and len(hs) >= 4 + int.from_bytes(hs[1:4], "big"):
+                break
+        tls = buf[:off]
+    except Exception as e:
+        err, tls = "%s: %s" % (type(e).__name__, e), buf
+    p = os.path.join(outdir, "conn-%d" % n)
+    open(p + ".bin", "wb").write(tls)
+    open(p + ".tmp", "w").write("peer=%s\nproxy=%s\nerror=%s\nbytes=%d\n" % (peer[0], proxy, err, len(tls)))
+    os.rename(p + ".tmp", p + ".txt")
+    try:
+        c.sendall(b"backend got %d bytes\n" % len(tls))
+    except OSError:
+        pass
+    c.close()
+while True:
+    c, peer = s.accept()
+    threading.Thread(target=handle, args=(c, peer), daemon=True).start()
+'
+
+# record_backend NS ADDR PORT DIR: starts E2E_PY_BACKEND in NS on ADDR:PORT, files in DIR.
+record_backend() {
+        mkdir -p "$4"
+        ip netns exec "$1" python3 -c "$E2E_PY_BACKEND" "$2" "$3" "$4" </dev/null >>"$E2E_TMP/backend.log" 2>&1 &
+        BG_PIDS+=($!)
+}
+
+# backend_conns DIR: how many connections a record_backend has finished.
+backend_conns() {
+        local f n=0
+        for f in "$1"/conn-*.txt; do [[ -e $f ]] && n=$((n + 1)); done
+        echo "$n"
+}
+
+# wait_backend_conns DIR N: bounded (5 s) wait until DIR has N finished connections.
+wait_backend_conns() {
+        local i
+        for ((i = 0; i < 50; i++)); do
+                (($(backend_conns "$1") >= $2)) && return 0
+                sleep 0.1
+        done
+        echo "$1 has $(backend_conns "$1") connections, expected $2"
+        return 1
+}
+
+# add_vm VAR ID ARGS...: `vm add ID ARGS... --json` as a check; VAR gets the VM's name (its
+# "subdomain"), or "ID.not-added.invalid" if the add failed, so later checks fail cleanly.
+add_vm() {
+        local var=$1 id=$2 name
+        shift 2
+        run cli --json vm add "$id" "$@"
+        check "vm add $id $* exits 0" rc_is 0
+        name=$(json 'd["subdomain"]' <<<"$OUT" 2>/dev/null)
+        [[ -n $name ]] || name=$id.not-added.invalid
+        printf -v "$var" %s "$name"
+}
+
+# between VALUE LOW HIGH: LOW <= VALUE <= HIGH (decimals allowed).
+between() {
+        awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v + 0 >= lo + 0 && v + 0 <= hi + 0) }' && return 0
+        echo "expected a value in [$2, $3], got '$1'"
+        return 1
+}

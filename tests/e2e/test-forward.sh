@@ -5,7 +5,8 @@
 # A user adds two VMs and reaches each one from the internet: the SSH port of its block goes
 # to VM:22, the TCP ports to VM:10001.., the UDP ports to VM:10005.. and replies come back;
 # `vm ls` / `vm show` give the connection details, `check` is clean, and the VM's byte
-# counters move.
+# counters move. A VM's HTTPS options (PROXY protocol, plain HTTP passthrough, allow-list)
+# are stored and shown; a bad one is refused and changes nothing.
 source "$(dirname "$0")/lib.sh"
 setup_default
 
@@ -75,6 +76,41 @@ check "vm show --json has ssh_command with host and port" \
 
 run cli vm show vm2 --json
 check "options go after the command too: vm show vm2 --json" eq "$(json 'd["id"]' <<<"$OUT")" vm2
+
+# -- per-VM HTTPS options: stored, shown, and a bad one refused without a trace
+run cli vm show vm1
+check "vm show vm1 (added without options) says 'HTTPS options: none'" contains "$OUT" "HTTPS options: none"
+check "vm1's options are the defaults in JSON" \
+        eq "$(cli --json vm show vm1 | json '(d["proxy_protocol"], d["http_passthrough"], d["allow"])')" "('none', False, [])"
+run cli vm add vm3 --ip 10.0.1.7 --proxy-protocol v2 --http-passthrough --allow 203.0.113.0/24
+check "vm add vm3 --proxy-protocol v2 --http-passthrough --allow 203.0.113.0/24 exits 0" rc_is 0
+run cli --json vm show vm3
+check "vm show vm3 --json round-trips the options" \
+        eq "$(json '(d["proxy_protocol"], d["http_passthrough"], d["allow"])' <<<"$OUT")" "('v2', True, ['203.0.113.0/24'])"
+run cli vm show vm3
+check "vm show vm3 prints the options under the box" \
+        contains "$OUT" "HTTPS options: PROXY protocol v2, plain HTTP passthrough, allowed from 203.0.113.0/24"
+run cli --json vm add vm5 --ip 10.0.1.9 --allow '198.51.100.0/24, 2001:DB8::/32' --proxy-protocol=v1 --allow=192.0.2.7
+check "--allow repeats and takes comma lists; the daemon answers canonical networks" \
+        eq "$(json '(d["proxy_protocol"], d["http_passthrough"], d["allow"])' <<<"$OUT")" \
+        "('v1', False, ['198.51.100.0/24', '2001:db8::/32', '192.0.2.7/32'])"
+run cli vm show vm5
+check "vm show vm5 lists every allowed network" \
+        contains "$OUT" "HTTPS options: PROXY protocol v1, allowed from 198.51.100.0/24, 2001:db8::/32, 192.0.2.7/32"
+
+before=$(cli --json vm ls)
+run cli vm add vm4 --ip 10.0.1.8 --allow 10.0.0.1/8
+check "a bad --allow (10.0.0.1/8) exits 7 (rejected by the daemon)" rc_is 7
+check "the message names the field and the problem" contains "$ERR" "field 'allow'[0]: '10.0.0.1/8' is not a network (host bits set"
+run cli vm add vm4 --ip 10.0.1.8 --proxy-protocol v3
+check "a bad --proxy-protocol (v3) exits 7" rc_is 7
+run cli vm add vm4 --ip 10.0.1.8 --allow 10.0.0.0/8,
+check "an empty item in --allow is a usage error (exit 2)" rc_is 2
+check "the refused adds changed nothing" eq "$(cli --json vm ls)" "$before"
+run cli vm show vm4
+check "vm4 does not exist (exit 4)" rc_is 4
+run cli vm rm vm5
+check "vm rm vm5 exits 0" rc_is 0
 
 # -- the CLI's socket selection and the unreachable case
 run ip netns exec "$NS_GW" "$EDGEGW" --socket "$E2E_SOCK" vm ls

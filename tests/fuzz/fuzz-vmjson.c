@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for the API's create-VM body: arbitrary bytes to vm_request_decode().
- * Asserts what the API handler relies on: an accepted request carries a valid id and an
- * address that may be a forwarding target, and encodes back to a VM object with the same
- * id and ip; a refused one leaves the request untouched and has an error message that fits
- * in a JSON error object. Leaks are caught by the sanitizer.
+ * Asserts what the API handler and the store rely on: an accepted request carries a valid
+ * id, an address that may be a forwarding target, a known PROXY protocol and an allow-list
+ * of at most VM_ALLOW_MAX distinct canonical networks (host bits zero, none IPv4-mapped), and
+ * encodes back to a VM object with the same values, which decodes again to the same request;
+ * a refused one leaves the request untouched and has an error message that fits in a JSON
+ * error object. Leaks are caught by the sanitizer.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,26 +27,72 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
                 }                                                                                   \
         } while (0)
 
+static bool cidr_equal(const struct ip_cidr *a, const struct ip_cidr *b) {
+        return a->prefix == b->prefix && ip_addr_equal(&a->addr, &b->addr);
+}
+
+/* The allow-list is what the store can write and the proxy can match. */
+static void check_allow(const struct vm_request *req) {
+        CHECK(req->n_allow <= VM_ALLOW_MAX);
+        for (size_t i = 0; i < req->n_allow; i++) {
+                const struct ip_cidr *c = &req->allow[i];
+                CHECK(c->addr.family == AF_INET || c->addr.family == AF_INET6);
+                CHECK(c->prefix <= (c->addr.family == AF_INET ? 32 : 128));
+                /* Canonical: its text parses back to the same network (so host bits are zero). */
+                char text[IP_ADDR_STRLEN + 4];
+                struct ip_cidr back;
+                CHECK(ip_cidr_parse(ip_cidr_format(c, text), &back) == 0);
+                CHECK(cidr_equal(&back, c));
+                struct ip_addr unmapped = ip_addr_unmap(&c->addr);
+                CHECK(!(c->addr.family == AF_INET6 && c->prefix >= 96 && unmapped.family == AF_INET));
+                for (size_t j = 0; j < i; j++)
+                        CHECK(!cidr_equal(&req->allow[j], c));
+        }
+}
+
 static void check_accepted(const struct vm_request *req) {
         CHECK(memchr(req->id, '\0', sizeof req->id) != NULL);
         CHECK(vm_id_valid(req->id));
         CHECK(req->ip.family == AF_INET || req->ip.family == AF_INET6);
         CHECK(ip_target_check(&req->ip) == IP_TARGET_OK);
+        CHECK(vm_proxy_protocol_to_string(req->proxy_protocol) != NULL);
+        uint8_t passthrough_byte;
+        memcpy(&passthrough_byte, &req->http_passthrough, 1);
+        CHECK(passthrough_byte <= 1);
+        check_allow(req);
 
-        /* Encode as the VM object and decode the id/ip back out of it. */
-        struct vm vm = {.block_start = 20000, .block_size = 10};
+        /* Encode as the VM object and decode the values back out of it. */
+        struct vm vm = {.block_start = 20000,
+                        .block_size = 10,
+                        .proxy_protocol = req->proxy_protocol,
+                        .http_passthrough = req->http_passthrough,
+                        .n_allow = req->n_allow};
         memcpy(vm.id, req->id, sizeof vm.id);
         memcpy(vm.slug, "k7m2p4", SLUG_LEN + 1);
         vm.ip = req->ip;
+        memcpy(vm.allow, req->allow, sizeof vm.allow);
         json_t *o = vm_to_json(&vm, "dc-lk", "example.net");
         CHECK(o);
         CHECK(strcmp(json_string_value(json_object_get(o, "id")), req->id) == 0);
         struct ip_addr back;
         CHECK(ip_addr_parse(json_string_value(json_object_get(o, "ip")), &back) == 0);
         CHECK(ip_addr_equal(&back, &req->ip));
+        const char *proxy = json_string_value(json_object_get(o, "proxy_protocol"));
+        CHECK(proxy && strcmp(proxy, vm_proxy_protocol_to_string(req->proxy_protocol)) == 0);
+        json_t *passthrough = json_object_get(o, "http_passthrough");
+        CHECK(json_is_boolean(passthrough) && json_is_true(passthrough) == req->http_passthrough);
+        json_t *allow = json_object_get(o, "allow");
+        CHECK(json_is_array(allow) && json_array_size(allow) == req->n_allow);
+        for (size_t i = 0; i < req->n_allow; i++) {
+                struct ip_cidr c;
+                CHECK(ip_cidr_parse(json_string_value(json_array_get(allow, i)), &c) == 0);
+                CHECK(cidr_equal(&c, &req->allow[i]));
+        }
 
-        /* A request made of the decoded values is accepted again, to the same values. */
-        json_t *again = json_pack("{s:s, s:s}", "id", req->id, "ip", json_string_value(json_object_get(o, "ip")));
+        /* A request made of the encoded values is accepted again, to the same values. */
+        json_t *again = json_pack("{s:s, s:s, s:O, s:O, s:O}", "id", req->id, "ip",
+                                  json_string_value(json_object_get(o, "ip")), "proxy_protocol",
+                                  json_object_get(o, "proxy_protocol"), "http_passthrough", passthrough, "allow", allow);
         CHECK(again);
         char *text = json_dumps(again, JSON_COMPACT);
         CHECK(text);
@@ -52,6 +101,11 @@ static void check_accepted(const struct vm_request *req) {
         CHECK(vm_request_decode(text, strlen(text), &req2, err) == API_DECODE_OK);
         CHECK(strcmp(req2.id, req->id) == 0);
         CHECK(ip_addr_equal(&req2.ip, &req->ip));
+        CHECK(req2.proxy_protocol == req->proxy_protocol);
+        CHECK(req2.http_passthrough == req->http_passthrough);
+        CHECK(req2.n_allow == req->n_allow);
+        for (size_t i = 0; i < req->n_allow; i++)
+                CHECK(cidr_equal(&req2.allow[i], &req->allow[i]));
         free(text);
         json_decref(again);
         json_decref(o);

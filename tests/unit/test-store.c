@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the SQLite store, each on a fresh database in its own temporary directory:
- * schema creation and version checks, VM round trips, every uniqueness and overlap
- * conflict, the change log, and two connections (and threads) sharing one file.
+ * schema creation, version checks and the migration from schema 1, VM round trips (with the
+ * proxy options), every uniqueness and overlap conflict, the change log, and two
+ * connections (and threads) sharing one file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,6 +83,30 @@ static void assert_vm_equal(const struct vm *a, const struct vm *b) {
         assert_int_equal(a->block_start, b->block_start);
         assert_int_equal(a->block_size, b->block_size);
         assert_int_equal(a->created_at, b->created_at);
+        assert_int_equal(a->proxy_protocol, b->proxy_protocol);
+        assert_int_equal(a->http_passthrough, b->http_passthrough);
+        assert_int_equal(a->n_allow, b->n_allow);
+        for (size_t i = 0; i < a->n_allow; i++) {
+                assert_true(ip_addr_equal(&a->allow[i].addr, &b->allow[i].addr));
+                assert_int_equal(a->allow[i].prefix, b->allow[i].prefix);
+        }
+}
+
+/* Appends the CIDR text to vm's allow-list. */
+static void add_allow(struct vm *vm, const char *cidr) {
+        assert_true(vm->n_allow < VM_ALLOW_MAX);
+        if (ip_cidr_parse(cidr, &vm->allow[vm->n_allow]) < 0)
+                fail_msg("bad CIDR in the test: %s", cidr);
+        vm->n_allow++;
+}
+
+/* Runs SQL through a separate plain connection (what a hand edit or an old build does). */
+static int raw_exec(const char *path, const char *sql) {
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        sqlite3_close(db);
+        return rc;
 }
 
 static void insert_ok(struct store *s, const struct vm *vm) {
@@ -575,6 +600,265 @@ static void test_two_connections(void **state) {
         store_close(other);
 }
 
+static void test_options_round_trip(void **state) {
+        struct fixture *f = *state;
+        struct vm plain = make_vm("plain", "aaaaaa", "10.0.1.1", 20000, 10);
+        struct vm v1 = make_vm("v1", "bbbbbb", "10.0.1.2", 20010, 10);
+        v1.proxy_protocol = VM_PROXY_V1;
+        add_allow(&v1, "203.0.113.0/24");
+        struct vm v2 = make_vm("v2", "cccccc", "2001:db8::2", 20020, 10);
+        v2.proxy_protocol = VM_PROXY_V2;
+        v2.http_passthrough = true;
+        add_allow(&v2, "2001:db8:ff::/48");
+        add_allow(&v2, "198.51.100.7"); /* a host: stored as /32 */
+        add_allow(&v2, "0.0.0.0/0");
+        add_allow(&v2, "::/0");
+        struct vm full = make_vm("full", "dddddd", "10.0.1.4", 20030, 10);
+        full.http_passthrough = true;
+        for (int i = 0; i < VM_ALLOW_MAX; i++) {
+                char cidr[32];
+                snprintf(cidr, sizeof cidr, "10.%d.0.0/16", i);
+                add_allow(&full, cidr);
+        }
+        insert_ok(f->s, &plain);
+        insert_ok(f->s, &v1);
+        insert_ok(f->s, &v2);
+        insert_ok(f->s, &full);
+
+        struct vm got;
+        assert_int_equal(store_vm_get(f->s, "plain", &got), 0);
+        assert_vm_equal(&got, &plain);
+        assert_int_equal(got.proxy_protocol, VM_PROXY_NONE);
+        assert_false(got.http_passthrough);
+        assert_int_equal(got.n_allow, 0);
+        assert_int_equal(store_vm_get(f->s, "v2", &got), 0);
+        assert_vm_equal(&got, &v2);
+        assert_int_equal(got.allow[1].prefix, 32);
+        assert_int_equal(store_vm_get(f->s, "full", &got), 0);
+        assert_vm_equal(&got, &full);
+
+        /* Canonical text in the column: what other tools reading the file see. */
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT proxy_protocol, http_passthrough, allow FROM vms WHERE id = 'v2'",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(st, 0), "v2");
+        assert_int_equal(sqlite3_column_int(st, 1), 1);
+        assert_string_equal((const char *)sqlite3_column_text(st, 2),
+                            "2001:db8:ff::/48 198.51.100.7/32 0.0.0.0/0 ::/0");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+
+        /* List, snapshot and delete carry the options too. */
+        struct vm *vms;
+        size_t n;
+        int64_t seq;
+        assert_int_equal(store_vm_list(f->s, &vms, &n), 0);
+        assert_int_equal(n, 4);
+        assert_vm_equal(&vms[0], &plain);
+        assert_vm_equal(&vms[1], &v1);
+        assert_vm_equal(&vms[2], &v2);
+        assert_vm_equal(&vms[3], &full);
+        free(vms);
+        assert_int_equal(store_snapshot_load(f->s, &vms, &n, &seq), 0);
+        assert_int_equal(n, 4);
+        assert_vm_equal(&vms[2], &v2);
+        free(vms);
+        struct vm removed;
+        assert_int_equal(store_vm_delete(f->s, "v1", &removed), 0);
+        assert_vm_equal(&removed, &v1);
+
+        /* And they survive reopening. */
+        f->s = store_close(f->s);
+        char err[256];
+        assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
+        assert_int_equal(store_vm_get(f->s, "v2", &got), 0);
+        assert_vm_equal(&got, &v2);
+}
+
+static void test_options_refused(void **state) {
+        struct fixture *f = *state;
+        int64_t seq = snapshot_seq(f->s, NULL);
+        struct vm bad = make_vm("bad", "aaaaaa", "10.0.1.1", 20000, 10);
+        bad.proxy_protocol = 3;
+        assert_int_equal(store_vm_insert(f->s, &bad, NULL), -EINVAL);
+        assert_non_null(strstr(store_errmsg(f->s), "bad"));
+
+        bad = make_vm("bad", "aaaaaa", "10.0.1.1", 20000, 10);
+        bad.n_allow = VM_ALLOW_MAX + 1;
+        assert_int_equal(store_vm_insert(f->s, &bad, NULL), -EINVAL);
+
+        bad = make_vm("bad", "aaaaaa", "10.0.1.1", 20000, 10);
+        bad.n_allow = 1; /* allow[0] is all zero: no family */
+        assert_int_equal(store_vm_insert(f->s, &bad, NULL), -EINVAL);
+
+        bad = make_vm("bad", "aaaaaa", "10.0.1.1", 20000, 10);
+        add_allow(&bad, "10.0.0.0/8");
+        bad.allow[0].addr.bytes[3] = 1; /* host bits set: would not read back */
+        assert_int_equal(store_vm_insert(f->s, &bad, NULL), -EINVAL);
+
+        bad = make_vm("bad", "aaaaaa", "10.0.1.1", 20000, 10);
+        add_allow(&bad, "10.0.0.0/8");
+        bad.allow[0].prefix = 33;
+        assert_int_equal(store_vm_insert(f->s, &bad, NULL), -EINVAL);
+
+        /* Nothing was stored or logged, and the connection still works. */
+        assert_int_equal(vm_count(f->s), 0);
+        assert_int_equal(snapshot_seq(f->s, NULL), seq);
+        struct vm ok = make_vm("ok", "aaaaaa", "10.0.1.1", 20000, 10);
+        insert_ok(f->s, &ok);
+
+        /* The schema refuses values no build writes. */
+        assert_int_not_equal(raw_exec(f->path, "UPDATE vms SET proxy_protocol = 'v3'"), SQLITE_OK);
+        assert_int_not_equal(raw_exec(f->path, "UPDATE vms SET proxy_protocol = NULL"), SQLITE_OK);
+        assert_int_not_equal(raw_exec(f->path, "UPDATE vms SET http_passthrough = 2"), SQLITE_OK);
+        assert_int_not_equal(raw_exec(f->path, "UPDATE vms SET allow = NULL"), SQLITE_OK);
+        struct vm got;
+        assert_int_equal(store_vm_get(f->s, "ok", &got), 0);
+        assert_vm_equal(&got, &ok);
+}
+
+static void test_unreadable_allow(void **state) {
+        struct fixture *f = *state;
+        struct vm a = make_vm("a", "aaaaaa", "10.0.1.1", 20000, 10);
+        add_allow(&a, "203.0.113.0/24");
+        insert_ok(f->s, &a);
+        static const char *const corrupt[] = {
+                "UPDATE vms SET allow = 'garbage'",
+                "UPDATE vms SET allow = '203.0.113.0/24 10.0.0.1/8'", /* host bits set */
+                "UPDATE vms SET allow = '1.0.0.0/8 2.0.0.0/8 3.0.0.0/8 4.0.0.0/8 5.0.0.0/8 6.0.0.0/8 7.0.0.0/8 "
+                "8.0.0.0/8 9.0.0.0/8 10.0.0.0/8 11.0.0.0/8 12.0.0.0/8 13.0.0.0/8 14.0.0.0/8 15.0.0.0/8 16.0.0.0/8 "
+                "17.0.0.0/8'", /* 17 entries */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(corrupt); i++) {
+                assert_int_equal(raw_exec(f->path, corrupt[i]), SQLITE_OK);
+                /* Refused loudly, never read as "any source". */
+                struct vm got;
+                memset(&got, 0x5a, sizeof got);
+                struct vm untouched = got;
+                assert_int_equal(store_vm_get(f->s, "a", &got), -EBADMSG);
+                assert_memory_equal(&got, &untouched, sizeof got);
+                assert_non_null(strstr(store_errmsg(f->s), "allow"));
+                struct vm *vms = NULL;
+                size_t n = 0;
+                int64_t seq;
+                assert_int_equal(store_vm_list(f->s, &vms, &n), -EBADMSG);
+                assert_int_equal(store_snapshot_load(f->s, &vms, &n, &seq), -EBADMSG);
+        }
+        /* Repaired by hand, it reads again. */
+        assert_int_equal(raw_exec(f->path, "UPDATE vms SET allow = ' 203.0.113.0/24  '"), SQLITE_OK);
+        struct vm got;
+        assert_int_equal(store_vm_get(f->s, "a", &got), 0);
+        assert_vm_equal(&got, &a);
+}
+
+/* Schema 1 exactly as the first release created it (a copy of migration 1: never edit). */
+static const char schema_v1[] =
+        "CREATE TABLE vms ("
+        "  id TEXT PRIMARY KEY NOT NULL,"
+        "  slug TEXT NOT NULL UNIQUE,"
+        "  ip TEXT NOT NULL UNIQUE,"
+        "  block_start INTEGER NOT NULL UNIQUE CHECK (block_start BETWEEN 1 AND 65535),"
+        "  block_size INTEGER NOT NULL CHECK (block_size BETWEEN 1 AND 1000),"
+        "  created_at INTEGER NOT NULL,"
+        "  CHECK (block_start + block_size - 1 <= 65535)"
+        ");"
+        "CREATE TRIGGER vms_block_no_overlap BEFORE INSERT ON vms "
+        "WHEN EXISTS (SELECT 1 FROM vms o WHERE o.block_start > NEW.block_start - 1000"
+        "  AND o.block_start < NEW.block_start + NEW.block_size"
+        "  AND o.block_start + o.block_size > NEW.block_start) "
+        "BEGIN SELECT RAISE(ABORT, 'port block overlaps another VM'); END;"
+        "CREATE TABLE changes ("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  kind TEXT NOT NULL,"
+        "  key TEXT NOT NULL"
+        ");"
+        "PRAGMA user_version = 1;";
+
+static void test_migration_from_v1(void **state) {
+        struct fixture *f = *state;
+        char path[160];
+        snprintf(path, sizeof path, "%s/v1.db", f->dir);
+        assert_int_equal(raw_exec(path, schema_v1), SQLITE_OK);
+        assert_int_equal(raw_exec(path,
+                                  "INSERT INTO vms VALUES ('old-1', 'k7m2p4', '10.0.1.5', 20000, 10, 1700000000);"
+                                  "INSERT INTO vms VALUES ('old-6', 'a1b2c3', '2001:db8::5', 20010, 10, 1700000001);"
+                                  "INSERT INTO changes (kind, key) VALUES ('vm', 'old-1'), ('vm', 'old-6');"),
+                         SQLITE_OK);
+        assert_int_equal(file_user_version(path), 1);
+
+        struct store *s = NULL;
+        char err[256] = "";
+        if (store_open(path, &s, err, sizeof err) < 0)
+                fail_msg("store_open of a schema-1 database: %s", err);
+        assert_int_equal(file_user_version(path), store_schema_version());
+        assert_int_equal(store_schema_version(), 2);
+
+        /* The VMs are all there, with the defaults. */
+        struct vm old1 = make_vm("old-1", "k7m2p4", "10.0.1.5", 20000, 10);
+        struct vm old6 = make_vm("old-6", "a1b2c3", "2001:db8::5", 20010, 10);
+        old6.created_at = 1700000001;
+        struct vm *vms = NULL;
+        size_t n = 0;
+        int64_t seq = 0;
+        assert_int_equal(store_snapshot_load(s, &vms, &n, &seq), 0);
+        assert_int_equal(n, 2);
+        assert_vm_equal(&vms[0], &old1);
+        assert_vm_equal(&vms[1], &old6);
+        assert_int_equal(vms[0].proxy_protocol, VM_PROXY_NONE);
+        assert_false(vms[0].http_passthrough);
+        assert_int_equal(vms[0].n_allow, 0);
+        free(vms);
+        /* The change log continues where it was. */
+        assert_int_equal(seq, 2);
+
+        /* The constraints of schema 1 still hold, and new VMs get options. */
+        struct vm overlap = make_vm("new", "zzzzzz", "10.0.1.9", 20005, 10);
+        insert_conflict(s, &overlap, STORE_CONFLICT_BLOCK);
+        struct vm dup_ip = make_vm("new", "zzzzzz", "10.0.1.5", 20020, 10);
+        insert_conflict(s, &dup_ip, STORE_CONFLICT_IP);
+        struct vm fresh = make_vm("new", "zzzzzz", "10.0.1.9", 20020, 10);
+        fresh.proxy_protocol = VM_PROXY_V2;
+        fresh.http_passthrough = true;
+        add_allow(&fresh, "203.0.113.0/24");
+        insert_ok(s, &fresh);
+        struct vm got;
+        assert_int_equal(store_vm_get(s, "new", &got), 0);
+        assert_vm_equal(&got, &fresh);
+        assert_int_equal(snapshot_seq(s, NULL), 3);
+        s = store_close(s);
+
+        /* Opening again does not migrate again. */
+        assert_int_equal(store_open(path, &s, err, sizeof err), 0);
+        assert_int_equal(vm_count(s), 3);
+        assert_int_equal(file_user_version(path), 2);
+        store_close(s);
+}
+
+static void test_migration_failure_rolls_back(void **state) {
+        struct fixture *f = *state;
+        char path[160];
+        snprintf(path, sizeof path, "%s/v1-clash.db", f->dir);
+        /* A schema-1 file where someone already added a column named like migration 2's:
+         * the migration fails as a whole and leaves the file at version 1. */
+        assert_int_equal(raw_exec(path, schema_v1), SQLITE_OK);
+        assert_int_equal(raw_exec(path, "ALTER TABLE vms ADD COLUMN allow TEXT;"
+                                        "INSERT INTO vms (id, slug, ip, block_start, block_size, created_at) "
+                                        "VALUES ('old-1', 'k7m2p4', '10.0.1.5', 20000, 10, 1700000000);"),
+                         SQLITE_OK);
+        struct store *s = NULL;
+        char err[256] = "";
+        assert_true(store_open(path, &s, err, sizeof err) < 0);
+        assert_null(s);
+        assert_non_null(strstr(err, "migration to schema 2 failed"));
+        assert_int_equal(file_user_version(path), 1);
+        /* Not even the first ALTER TABLE of the migration stayed. */
+        assert_int_not_equal(raw_exec(path, "SELECT proxy_protocol FROM vms"), SQLITE_OK);
+}
+
 /* Threads racing for the same blocks, each through its own connection. */
 #define RACERS 4
 #define RACE_BLOCKS 40
@@ -668,6 +952,11 @@ int main(void) {
                 T(test_changes_since),
                 T(test_two_connections),
                 T(test_concurrent_inserts),
+                T(test_options_round_trip),
+                T(test_options_refused),
+                T(test_unreadable_allow),
+                T(test_migration_from_v1),
+                T(test_migration_failure_rolls_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the VM rules: the port layout of a block (seed 000's for 10 ports, and
- * other sizes), which VM ids and DNS names are valid, and the VM's subdomain.
+ * other sizes), which VM ids and DNS names are valid, the VM's subdomain, and the spelling
+ * of the PROXY protocol option.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,6 +206,31 @@ static void test_vm_subdomain(void **state) {
         assert_int_equal(vm_subdomain("k7m2p4", "dc-lk", domain, buf), -ENAMETOOLONG);
 }
 
+static void test_proxy_protocol_strings(void **state) {
+        static const struct {
+                enum vm_proxy_protocol p;
+                const char *text;
+        } known[] = {{VM_PROXY_NONE, "none"}, {VM_PROXY_V1, "v1"}, {VM_PROXY_V2, "v2"}};
+        for (size_t i = 0; i < ELEMENTSOF(known); i++) {
+                assert_string_equal(vm_proxy_protocol_to_string(known[i].p), known[i].text);
+                enum vm_proxy_protocol p = (enum vm_proxy_protocol)99;
+                assert_int_equal(vm_proxy_protocol_from_string(known[i].text, &p), 0);
+                assert_int_equal(p, known[i].p);
+        }
+        /* The numbers are a contract with proxy/routes.h (and the store's spelling). */
+        assert_int_equal(VM_PROXY_NONE, 0);
+        assert_int_equal(VM_PROXY_V1, 1);
+        assert_int_equal(VM_PROXY_V2, 2);
+        assert_null(vm_proxy_protocol_to_string((enum vm_proxy_protocol)3));
+
+        static const char *const bad[] = {"", "V2", "v3", "v2 ", " v1", "1", "2", "proxy", "nonee"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                enum vm_proxy_protocol p = (enum vm_proxy_protocol)99;
+                assert_int_equal(vm_proxy_protocol_from_string(bad[i], &p), -EINVAL);
+                assert_int_equal(p, 99); /* untouched */
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_port_map_seed_layout),
@@ -215,6 +241,7 @@ int main(void) {
                 cmocka_unit_test(test_dns_label_valid),
                 cmocka_unit_test(test_dns_name_valid),
                 cmocka_unit_test(test_vm_subdomain),
+                cmocka_unit_test(test_proxy_protocol_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the VM JSON codecs: a table of create-request bodies with the status and
- * the words of the error each must give, and every field of the VM object for a fixed VM.
+ * Unit tests of the VM JSON codecs: tables of create-request bodies (the required fields,
+ * then the optional proxy options) with the status and the words of the error each must
+ * give, and every field of the VM object for a fixed VM.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -120,62 +121,232 @@ static const struct decode_case decode_cases[] = {
         {"NUL in ip", "{\"id\":\"x\",\"ip\":\"10.0.0.1\\u0000\"}", 0, ANY_ERROR, NULL, NULL, NULL, NULL},
 };
 
-static void run_decode_case(const struct decode_case *c) {
-        size_t len = c->len ? c->len : strlen(c->body);
-        /* An exact-size heap copy: reading past the body is caught by ASan. */
-        char *body = malloc(len ? len : 1);
-        assert_non_null(body);
-        memcpy(body, c->body, len);
+/* Decodes an exact-size heap copy of body (reading past it is caught by ASan) into *req,
+ * which starts filled with 0x5a bytes (a copy in *before). */
+static enum api_decode_status decode_copy(const char *body, size_t len, struct vm_request *req,
+                                          struct vm_request *before, char err[static API_ERROR_MAX]) {
+        char *copy = malloc(len ? len : 1);
+        assert_non_null(copy);
+        memcpy(copy, body, len);
+        memset(req, 0x5a, sizeof *req);
+        *before = *req;
+        memset(err, 0, API_ERROR_MAX);
+        enum api_decode_status st = vm_request_decode(copy, len, req, err);
+        free(copy);
+        return st;
+}
 
-        struct vm_request req;
-        memset(&req, 0x5a, sizeof req);
-        struct vm_request before = req;
-        char err[API_ERROR_MAX];
-        memset(err, 0, sizeof err);
-        enum api_decode_status st = vm_request_decode(body, len, &req, err);
-        free(body);
-
-        switch (c->expect) {
-        case OK:
-                if (st != API_DECODE_OK)
-                        fail_msg("%s: status %d: %s", c->name, st, err);
-                assert_string_equal(req.id, c->id);
-                assert_true(vm_id_valid(req.id));
-                char ip[IP_ADDR_STRLEN];
-                assert_string_equal(ip_addr_format(&req.ip, ip), c->ip);
-                assert_int_equal(ip_target_check(&req.ip), IP_TARGET_OK);
-                return;
+/* A refused body: the status wanted, *ret untouched, a message that says what is wrong. */
+static void check_refused(const char *name, enum expect expect, enum api_decode_status st,
+                          const struct vm_request *req, const struct vm_request *before, const char *err,
+                          const char *err1, const char *err2) {
+        switch (expect) {
+        case OK: fail_msg("%s: check_refused on an OK case", name); return;
         case BAD_JSON:
                 if (st != API_DECODE_INVALID_JSON)
-                        fail_msg("%s: status %d, want INVALID_JSON (%s)", c->name, st, err);
+                        fail_msg("%s: status %d, want INVALID_JSON (%s)", name, st, err);
                 break;
         case BAD_ARG:
                 if (st != API_DECODE_INVALID_ARGUMENT)
-                        fail_msg("%s: status %d, want INVALID_ARGUMENT (%s)", c->name, st, err);
+                        fail_msg("%s: status %d, want INVALID_ARGUMENT (%s)", name, st, err);
                 break;
         case ANY_ERROR:
                 if (st == API_DECODE_OK)
-                        fail_msg("%s: accepted", c->name);
+                        fail_msg("%s: accepted", name);
                 break;
         }
-        /* Failure: *ret untouched, a message that says what is wrong. */
-        if (memcmp(&req, &before, sizeof req) != 0)
-                fail_msg("%s: request written on failure", c->name);
-        assert_non_null(memchr(err, '\0', sizeof err));
+        if (memcmp(req, before, sizeof *req) != 0)
+                fail_msg("%s: request written on failure", name);
+        assert_non_null(memchr(err, '\0', API_ERROR_MAX));
         if (!err[0])
-                fail_msg("%s: no error message", c->name);
-        if ((c->err1 && !strstr(err, c->err1)) || (c->err2 && !strstr(err, c->err2)))
-                fail_msg("%s: error '%s' lacks '%s' / '%s'", c->name, err, c->err1, c->err2 ? c->err2 : "");
+                fail_msg("%s: no error message", name);
+        if ((err1 && !strstr(err, err1)) || (err2 && !strstr(err, err2)))
+                fail_msg("%s: error '%s' lacks '%s' / '%s'", name, err, err1, err2 ? err2 : "");
         /* The message can always be sent back in an API error object (valid UTF-8). */
         json_t *e = api_error_json("invalid_argument", err);
         if (!e)
-                fail_msg("%s: error '%s' cannot be put in a JSON error", c->name, err);
+                fail_msg("%s: error '%s' cannot be put in a JSON error", name, err);
         json_decref(e);
+}
+
+static void run_decode_case(const struct decode_case *c) {
+        struct vm_request req, before;
+        char err[API_ERROR_MAX];
+        enum api_decode_status st = decode_copy(c->body, c->len ? c->len : strlen(c->body), &req, &before, err);
+        if (c->expect != OK) {
+                check_refused(c->name, c->expect, st, &req, &before, err, c->err1, c->err2);
+                return;
+        }
+        if (st != API_DECODE_OK)
+                fail_msg("%s: status %d: %s", c->name, st, err);
+        assert_string_equal(req.id, c->id);
+        assert_true(vm_id_valid(req.id));
+        char ip[IP_ADDR_STRLEN];
+        assert_string_equal(ip_addr_format(&req.ip, ip), c->ip);
+        assert_int_equal(ip_target_check(&req.ip), IP_TARGET_OK);
+        /* Options left out are the defaults. */
+        assert_int_equal(req.proxy_protocol, VM_PROXY_NONE);
+        assert_false(req.http_passthrough);
+        assert_int_equal(req.n_allow, 0);
 }
 
 static void test_decode_table(void **state) {
         for (size_t i = 0; i < ELEMENTSOF(decode_cases); i++)
                 run_decode_case(&decode_cases[i]);
+}
+
+/* The optional fields; each body is {"id":"x","ip":"10.0.0.1", FIELDS}. */
+struct option_case {
+        const char *name;
+        const char *fields; /* JSON members after id and ip */
+        enum expect expect;
+        const char *proxy; /* when OK: the decoded proxy_protocol spelled out */
+        bool passthrough; /* when OK */
+        const char *allow; /* when OK: the canonical CIDRs joined by one space ("" = none) */
+        const char *err1, *err2; /* words the error must contain (optional) */
+};
+
+#define SIXTEEN_V4 "\"10.0.0.0/16\",\"10.1.0.0/16\",\"10.2.0.0/16\",\"10.3.0.0/16\",\"10.4.0.0/16\",\"10.5.0.0/16\"," \
+                   "\"10.6.0.0/16\",\"10.7.0.0/16\",\"10.8.0.0/16\",\"10.9.0.0/16\",\"10.10.0.0/16\",\"10.11.0.0/16\"," \
+                   "\"10.12.0.0/16\",\"10.13.0.0/16\",\"10.14.0.0/16\",\"10.15.0.0/16\""
+#define SIXTEEN_V4_CANONICAL                                                                                       \
+        "10.0.0.0/16 10.1.0.0/16 10.2.0.0/16 10.3.0.0/16 10.4.0.0/16 10.5.0.0/16 10.6.0.0/16 10.7.0.0/16 "         \
+        "10.8.0.0/16 10.9.0.0/16 10.10.0.0/16 10.11.0.0/16 10.12.0.0/16 10.13.0.0/16 10.14.0.0/16 10.15.0.0/16"
+
+static const struct option_case option_cases[] = {
+        /* Valid options. */
+        {"all three", "\"proxy_protocol\":\"v2\",\"http_passthrough\":true,\"allow\":[\"203.0.113.0/24\"]", OK, "v2",
+         true, "203.0.113.0/24", NULL, NULL},
+        {"proxy none", "\"proxy_protocol\":\"none\"", OK, "none", false, "", NULL, NULL},
+        {"proxy v1", "\"proxy_protocol\":\"v1\"", OK, "v1", false, "", NULL, NULL},
+        {"proxy v2", "\"proxy_protocol\":\"v2\"", OK, "v2", false, "", NULL, NULL},
+        {"passthrough true", "\"http_passthrough\":true", OK, "none", true, "", NULL, NULL},
+        {"passthrough false", "\"http_passthrough\":false", OK, "none", false, "", NULL, NULL},
+        {"allow empty: anyone", "\"allow\":[]", OK, "none", false, "", NULL, NULL},
+        {"allow a host is a /32", "\"allow\":[\"198.51.100.7\"]", OK, "none", false, "198.51.100.7/32", NULL, NULL},
+        {"allow a v6 host is a /128", "\"allow\":[\"2001:db8::7\"]", OK, "none", false, "2001:db8::7/128", NULL, NULL},
+        {"allow v6, canonicalized", "\"allow\":[\"2001:0DB8:0::/32\"]", OK, "none", false, "2001:db8::/32", NULL, NULL},
+        {"allow everything, both families", "\"allow\":[\"0.0.0.0/0\",\"::/0\"]", OK, "none", false, "0.0.0.0/0 ::/0",
+         NULL, NULL},
+        {"allow overlapping but distinct", "\"allow\":[\"10.0.0.0/8\",\"10.1.0.0/16\"]", OK, "none", false,
+         "10.0.0.0/8 10.1.0.0/16", NULL, NULL},
+        {"allow ::/96 is not IPv4-mapped", "\"allow\":[\"::/96\"]", OK, "none", false, "::/96", NULL, NULL},
+        {"allow sixteen", "\"allow\":[" SIXTEEN_V4 "]", OK, "none", false, SIXTEEN_V4_CANONICAL, NULL, NULL},
+        {"options first, any order", NULL, OK, "v1", true, "192.0.2.0/24", NULL, NULL},
+
+        /* proxy_protocol: one of three strings, exactly. */
+        {"proxy upper case", "\"proxy_protocol\":\"V2\"", BAD_ARG, NULL, false, NULL, "'proxy_protocol'", "'V2'"},
+        {"proxy v3", "\"proxy_protocol\":\"v3\"", BAD_ARG, NULL, false, NULL, "'proxy_protocol'", "none, v1, v2"},
+        {"proxy empty", "\"proxy_protocol\":\"\"", BAD_ARG, NULL, false, NULL, "'proxy_protocol'", NULL},
+        {"proxy padded", "\"proxy_protocol\":\" v1\"", BAD_ARG, NULL, false, NULL, "'proxy_protocol'", NULL},
+        {"proxy number", "\"proxy_protocol\":2", BAD_ARG, NULL, false, NULL, "'proxy_protocol'", "string"},
+        {"proxy null", "\"proxy_protocol\":null", BAD_ARG, NULL, false, NULL, "'proxy_protocol'", "string"},
+        {"proxy bool", "\"proxy_protocol\":true", BAD_ARG, NULL, false, NULL, "'proxy_protocol'", "string"},
+        {"proxy array", "\"proxy_protocol\":[\"v2\"]", BAD_ARG, NULL, false, NULL, "'proxy_protocol'", "string"},
+        {"proxy NUL", "\"proxy_protocol\":\"v2\\u0000\"", ANY_ERROR, NULL, false, NULL, NULL, NULL},
+        {"proxy control char", "\"proxy_protocol\":\"v2\\n\"", BAD_ARG, NULL, false, NULL, "'v2?'", NULL},
+
+        /* http_passthrough: a JSON boolean, nothing truthy. */
+        {"passthrough string", "\"http_passthrough\":\"true\"", BAD_ARG, NULL, false, NULL, "'http_passthrough'",
+         "true or false"},
+        {"passthrough number", "\"http_passthrough\":1", BAD_ARG, NULL, false, NULL, "'http_passthrough'", NULL},
+        {"passthrough null", "\"http_passthrough\":null", BAD_ARG, NULL, false, NULL, "'http_passthrough'", NULL},
+        {"passthrough object", "\"http_passthrough\":{}", BAD_ARG, NULL, false, NULL, "'http_passthrough'", NULL},
+
+        /* allow: an array of at most 16 distinct networks. */
+        {"allow string", "\"allow\":\"203.0.113.0/24\"", BAD_ARG, NULL, false, NULL, "'allow'", "array"},
+        {"allow null", "\"allow\":null", BAD_ARG, NULL, false, NULL, "'allow'", "array"},
+        {"allow object", "\"allow\":{\"cidr\":\"10.0.0.0/8\"}", BAD_ARG, NULL, false, NULL, "'allow'", "array"},
+        {"allow seventeen", "\"allow\":[" SIXTEEN_V4 ",\"10.16.0.0/16\"]", BAD_ARG, NULL, false, NULL, "'allow'",
+         "at most 16 networks, got 17"},
+        {"allow number entry", "\"allow\":[\"10.0.0.0/8\",167772160]", BAD_ARG, NULL, false, NULL, "'allow'[1]",
+         "string"},
+        {"allow null entry", "\"allow\":[null]", BAD_ARG, NULL, false, NULL, "'allow'[0]", "string"},
+        {"allow nested array", "\"allow\":[[\"10.0.0.0/8\"]]", BAD_ARG, NULL, false, NULL, "'allow'[0]", "string"},
+        {"allow host bits set, named by index", "\"allow\":[\"10.0.0.0/8\",\"192.168.0.0/16\",\"10.0.0.1/8\"]", BAD_ARG,
+         NULL, false, NULL, "field 'allow'[2]: '10.0.0.1/8' is not a network (host bits set", "10.0.0.0/8"},
+        {"allow v6 host bits set", "\"allow\":[\"2001:db8::1/32\"]", BAD_ARG, NULL, false, NULL, "host bits set",
+         "2001:db8::/32"},
+        {"allow prefix too long", "\"allow\":[\"10.0.0.0/33\"]", BAD_ARG, NULL, false, NULL, "'allow'[0]", "0-32"},
+        {"allow v6 prefix too long", "\"allow\":[\"2001:db8::/129\"]", BAD_ARG, NULL, false, NULL, "'allow'[0]", "0-128"},
+        {"allow prefix leading zero", "\"allow\":[\"10.0.0.0/08\"]", BAD_ARG, NULL, false, NULL, "prefix length", NULL},
+        {"allow empty prefix", "\"allow\":[\"10.0.0.0/\"]", BAD_ARG, NULL, false, NULL, "prefix length", NULL},
+        {"allow negative prefix", "\"allow\":[\"10.0.0.0/-8\"]", BAD_ARG, NULL, false, NULL, "prefix length", NULL},
+        {"allow two slashes", "\"allow\":[\"10.0.0.0/8/8\"]", BAD_ARG, NULL, false, NULL, "'allow'[0]", NULL},
+        {"allow not an address", "\"allow\":[\"office\"]", BAD_ARG, NULL, false, NULL, "'office' is not a network",
+         NULL},
+        {"allow empty entry", "\"allow\":[\"\"]", BAD_ARG, NULL, false, NULL, "'allow'[0]", "not a network"},
+        {"allow trailing space", "\"allow\":[\"10.0.0.0/8 \"]", BAD_ARG, NULL, false, NULL, "'allow'[0]", NULL},
+        {"allow comma list in one string", "\"allow\":[\"10.0.0.0/8,192.168.0.0/16\"]", BAD_ARG, NULL, false, NULL,
+         "'allow'[0]", NULL},
+        {"allow zone", "\"allow\":[\"fe80::%eth0/64\"]", BAD_ARG, NULL, false, NULL, "'allow'[0]", NULL},
+        {"allow NUL", "\"allow\":[\"10.0.0.0/8\\u0000\"]", ANY_ERROR, NULL, false, NULL, NULL, NULL},
+        {"allow control char", "\"allow\":[\"10.0.0.0/8\\n\"]", BAD_ARG, NULL, false, NULL, "'10.0.0.0/8?'", NULL},
+        {"allow duplicate", "\"allow\":[\"10.0.0.0/8\",\"10.0.0.0/8\"]", BAD_ARG, NULL, false, NULL, "'allow'[1]",
+         "repeats entry [0]"},
+        {"allow duplicate spelled differently", "\"allow\":[\"203.0.113.0/24\",\"198.51.100.7\",\"198.51.100.7/32\"]",
+         BAD_ARG, NULL, false, NULL, "'allow'[2]", "repeats entry [1]"},
+        {"allow v6 duplicate", "\"allow\":[\"2001:db8::/32\",\"2001:DB8:0::/32\"]", BAD_ARG, NULL, false, NULL,
+         "'allow'[1]", "repeats entry [0]"},
+        {"allow IPv4-mapped", "\"allow\":[\"::ffff:10.0.0.0/104\"]", BAD_ARG, NULL, false, NULL, "IPv4-mapped",
+         "write it as 10.0.0.0/8"},
+        {"allow IPv4-mapped host", "\"allow\":[\"::ffff:198.51.100.7\"]", BAD_ARG, NULL, false, NULL, "IPv4-mapped",
+         "198.51.100.7/32"},
+
+        /* Still strict about everything else. */
+        {"unknown field next to options", "\"proxy_protocol\":\"v2\",\"allowed\":[]", BAD_ARG, NULL, false, NULL,
+         "unknown field 'allowed'", "allow"},
+        {"duplicate option", "\"http_passthrough\":true,\"http_passthrough\":false", BAD_JSON, NULL, false, NULL,
+         "duplicate", NULL},
+};
+
+static void run_option_case(const struct option_case *c) {
+        char body[2048];
+        if (c->fields)
+                snprintf(body, sizeof body, "{\"id\":\"x\",\"ip\":\"10.0.0.1\",%s}", c->fields);
+        else
+                snprintf(body, sizeof body,
+                         "{\"allow\":[\"192.0.2.0/24\"],\"http_passthrough\":true,\"ip\":\"10.0.0.1\","
+                         "\"proxy_protocol\":\"v1\",\"id\":\"x\"}");
+        struct vm_request req, before;
+        char err[API_ERROR_MAX];
+        enum api_decode_status st = decode_copy(body, strlen(body), &req, &before, err);
+        if (c->expect != OK) {
+                check_refused(c->name, c->expect, st, &req, &before, err, c->err1, c->err2);
+                return;
+        }
+        if (st != API_DECODE_OK)
+                fail_msg("%s: status %d: %s", c->name, st, err);
+        assert_string_equal(req.id, "x");
+        assert_string_equal(vm_proxy_protocol_to_string(req.proxy_protocol), c->proxy);
+        assert_int_equal(req.http_passthrough, c->passthrough);
+        char allow[VM_ALLOW_MAX * (IP_ADDR_STRLEN + 5)] = "";
+        assert_true(req.n_allow <= VM_ALLOW_MAX);
+        for (size_t i = 0, len = 0; i < req.n_allow; i++) {
+                char cidr[IP_ADDR_STRLEN + 4];
+                len += (size_t)snprintf(allow + len, sizeof allow - len, "%s%s", i ? " " : "",
+                                        ip_cidr_format(&req.allow[i], cidr));
+        }
+        if (!streq(allow, c->allow))
+                fail_msg("%s: allow '%s', want '%s'", c->name, allow, c->allow);
+}
+
+static void test_decode_options(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(option_cases); i++)
+                run_option_case(&option_cases[i]);
+}
+
+static void test_decode_first_problem_wins(void **state) {
+        /* A bad id is reported before a bad option, and a bad option before a later one. */
+        static const char body[] = "{\"id\":\"-x\",\"ip\":\"10.0.0.1\",\"allow\":[\"10.0.0.1/8\"]}";
+        struct vm_request req, before;
+        char err[API_ERROR_MAX];
+        enum api_decode_status st = decode_copy(body, strlen(body), &req, &before, err);
+        check_refused("bad id and bad allow", BAD_ARG, st, &req, &before, err, "'id'", NULL);
+        static const char body2[] =
+                "{\"id\":\"x\",\"ip\":\"10.0.0.1\",\"proxy_protocol\":\"v9\",\"allow\":[\"10.0.0.1/8\"]}";
+        st = decode_copy(body2, strlen(body2), &req, &before, err);
+        check_refused("bad proxy and bad allow", BAD_ARG, st, &req, &before, err, "'proxy_protocol'", NULL);
 }
 
 static void test_decode_embedded_nul_bytes(void **state) {
@@ -257,10 +428,17 @@ static void test_vm_to_json(void **state) {
                 assert_int_equal(get_int(p, "vm_port"), i == 0 ? 22 : 10000 + (json_int_t)i);
                 assert_string_equal(get_string(p, "proto"), i <= 4 ? "tcp" : "udp");
         }
+        /* The options default to none, false, []. */
+        assert_string_equal(get_string(o, "proxy_protocol"), "none");
+        assert_true(json_is_false(json_object_get(o, "http_passthrough")));
+        assert_true(json_is_array(json_object_get(o, "allow")));
+        assert_int_equal(json_array_size(json_object_get(o, "allow")), 0);
+
         /* Exactly the documented fields (docs/api.md), nothing else. */
-        static const char *const fields[] = {"id",       "ip",       "slug", "subdomain",        "web_url",
-                                             "ssh_command", "ssh_port", "port_range_start", "port_range_end", "ports",
-                                             "created_at"};
+        static const char *const fields[] = {
+                "id", "ip", "slug", "subdomain", "web_url", "ssh_command", "ssh_port", "port_range_start",
+                "port_range_end", "ports", "created_at", "proxy_protocol", "http_passthrough", "allow",
+        };
         assert_int_equal(json_object_size(o), ELEMENTSOF(fields));
         for (size_t i = 0; i < ELEMENTSOF(fields); i++)
                 if (!json_object_get(o, fields[i]))
@@ -306,6 +484,41 @@ static void test_vm_to_json_other(void **state) {
         json_decref(o);
 }
 
+static void test_vm_to_json_options(void **state) {
+        struct vm vm = fixed_vm();
+        vm.proxy_protocol = VM_PROXY_V2;
+        vm.http_passthrough = true;
+        assert_int_equal(ip_cidr_parse("203.0.113.0/24", &vm.allow[0]), 0);
+        assert_int_equal(ip_cidr_parse("2001:0db8::/32", &vm.allow[1]), 0);
+        assert_int_equal(ip_cidr_parse("198.51.100.7", &vm.allow[2]), 0);
+        vm.n_allow = 3;
+        json_t *o = vm_to_json(&vm, "dc-lk", "example.net");
+        assert_non_null(o);
+        assert_string_equal(get_string(o, "proxy_protocol"), "v2");
+        assert_true(json_is_true(json_object_get(o, "http_passthrough")));
+        char *allow = json_dumps(json_object_get(o, "allow"), JSON_COMPACT);
+        assert_string_equal(allow, "[\"203.0.113.0/24\",\"2001:db8::/32\",\"198.51.100.7/32\"]");
+        free(allow);
+        json_decref(o);
+
+        vm.proxy_protocol = VM_PROXY_V1;
+        vm.http_passthrough = false;
+        vm.n_allow = 0;
+        o = vm_to_json(&vm, "dc-lk", "example.net");
+        assert_non_null(o);
+        assert_string_equal(get_string(o, "proxy_protocol"), "v1");
+        assert_true(json_is_false(json_object_get(o, "http_passthrough")));
+        assert_int_equal(json_array_size(json_object_get(o, "allow")), 0);
+        json_decref(o);
+
+        /* Out-of-range options are not encoded as something else. */
+        vm.proxy_protocol = 3;
+        assert_null(vm_to_json(&vm, "dc-lk", "example.net"));
+        vm.proxy_protocol = VM_PROXY_NONE;
+        vm.n_allow = VM_ALLOW_MAX + 1;
+        assert_null(vm_to_json(&vm, "dc-lk", "example.net"));
+}
+
 static void test_decode_encode_agree(void **state) {
         /* What a client sends comes back in the VM object unchanged (ip canonical). */
         static const char body[] = "{\"id\":\"contract-9\",\"ip\":\"2001:DB8::a\"}";
@@ -319,6 +532,23 @@ static void test_decode_encode_agree(void **state) {
         assert_non_null(o);
         assert_string_equal(get_string(o, "id"), "contract-9");
         assert_string_equal(get_string(o, "ip"), "2001:db8::a");
+        json_decref(o);
+
+        /* The options too: allow entries come back canonical, in the order sent. */
+        static const char body2[] = "{\"id\":\"c\",\"ip\":\"10.0.0.1\",\"proxy_protocol\":\"v1\","
+                                    "\"http_passthrough\":true,\"allow\":[\"2001:DB8::/32\",\"192.0.2.1\"]}";
+        assert_int_equal(vm_request_decode(body2, strlen(body2), &req, err), API_DECODE_OK);
+        vm.proxy_protocol = req.proxy_protocol;
+        vm.http_passthrough = req.http_passthrough;
+        vm.n_allow = req.n_allow;
+        memcpy(vm.allow, req.allow, sizeof vm.allow);
+        o = vm_to_json(&vm, "dc-lk", "example.net");
+        assert_non_null(o);
+        assert_string_equal(get_string(o, "proxy_protocol"), "v1");
+        assert_true(json_is_true(json_object_get(o, "http_passthrough")));
+        char *allow = json_dumps(json_object_get(o, "allow"), JSON_COMPACT);
+        assert_string_equal(allow, "[\"2001:db8::/32\",\"192.0.2.1/32\"]");
+        free(allow);
         json_decref(o);
 }
 
@@ -335,10 +565,13 @@ static void test_api_error_json(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_decode_table),
+                cmocka_unit_test(test_decode_options),
+                cmocka_unit_test(test_decode_first_problem_wins),
                 cmocka_unit_test(test_decode_embedded_nul_bytes),
                 cmocka_unit_test(test_decode_deep_nesting),
                 cmocka_unit_test(test_vm_to_json),
                 cmocka_unit_test(test_vm_to_json_other),
+                cmocka_unit_test(test_vm_to_json_options),
                 cmocka_unit_test(test_decode_encode_agree),
                 cmocka_unit_test(test_api_error_json),
         };

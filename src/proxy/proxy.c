@@ -1,0 +1,968 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Proxy workers (see proxy.h). Each worker owns its listeners, connections, pipe pool and
+ * deadline lists; nothing is shared between workers but the published route table (read
+ * only), the statistics (atomics) and the per-source connection counters (atomics).
+ *
+ * A connection is one state machine driven by edge-triggered epoll events on either of
+ * its two sockets. Deadlines are constants per state, so each state's connections sit in
+ * a FIFO list that is already sorted by deadline: expiring them is O(expired).
+ */
+#include "proxy.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/util.h"
+#include "http_head.h"
+#include "proxy_proto.h"
+#include "tls_sni.h"
+
+#define HTTP_HEAD_MAX 8192
+#define PIPE_POOL_MAX 64
+#define PIPE_CHUNK (64 * 1024)
+#define SOURCE_BUCKETS 65536
+#define DRAIN_MS 1000
+#define EVENTS_MAX 256
+#define WORKERS_MAX 64
+
+enum listener_kind { LISTEN_HTTPS, LISTEN_HTTP };
+
+enum conn_state {
+        CONN_READ_HELLO, /* :443, waiting for the whole ClientHello */
+        CONN_READ_HEAD, /* :80, waiting for the request head */
+        CONN_CONNECTING, /* backend connect in flight */
+        CONN_SEND_PREFIX, /* PROXY header + buffered client bytes to the backend */
+        CONN_RELAY, /* splicing both ways */
+        CONN_RESPOND, /* writing our own answer (redirect, error, alert) */
+        CONN_DRAIN, /* answer written; waiting for the client to close */
+        CONN_CLOSED, /* freed after the current event batch */
+};
+
+enum list_id { LIST_HANDSHAKE, LIST_CONNECT, LIST_IDLE, LIST_DRAIN, LIST_N };
+
+struct conn;
+
+/* What an epoll event points at: a listener or one side of a connection. */
+struct ep_ref {
+        enum { REF_LISTENER, REF_CLIENT, REF_BACKEND, REF_WAKE } kind;
+        struct conn *conn;
+        int fd;
+        enum listener_kind listener;
+};
+
+struct direction {
+        int pipe[2]; /* -1 while no bytes are in flight */
+        size_t in_pipe;
+        bool eof; /* read side returned 0 */
+        bool shut; /* write side shut down after eof */
+};
+
+struct conn {
+        struct conn *prev, *next;
+        enum list_id list;
+        uint64_t deadline;
+        enum conn_state state;
+        enum listener_kind kind;
+        struct ep_ref client_ref, backend_ref;
+        int cfd, bfd;
+        uint32_t source_bucket;
+        struct sockaddr_storage peer, local;
+        uint8_t *buf; /* hello/head bytes read so far, then the prefix to send */
+        size_t len, off, cap;
+        struct route route; /* copied: the table may be freed while we relay */
+        bool has_route;
+        struct direction up, down; /* up: client -> backend */
+};
+
+struct worker {
+        struct proxy *proxy;
+        pthread_t thread;
+        int epfd;
+        int wakefd;
+        struct ep_ref wake_ref;
+        struct ep_ref listeners[2 * PROXY_LISTEN_MAX];
+        size_t n_listeners;
+        struct conn *heads[LIST_N], *tails[LIST_N];
+        struct conn *zombies;
+        int pipes[PIPE_POOL_MAX][2];
+        size_t n_pipes;
+        uint64_t now;
+        _Atomic uint64_t seen_gen;
+        uint64_t table_gen;
+        const struct route_table *table;
+        /* statistics, written by this worker only */
+        _Atomic uint64_t accepted, active, relayed, redirected, bytes_in, bytes_out, rejected_limit,
+                rejected_no_route, rejected_not_allowed, rejected_bad_request, rejected_timeout, backend_failed,
+                closed_removed;
+};
+
+struct retired {
+        struct route_table *table;
+        uint64_t gen;
+        struct retired *next;
+};
+
+struct proxy {
+        struct proxy_config cfg;
+        _Atomic(struct route_table *) table;
+        _Atomic uint64_t gen;
+        _Atomic bool stopping;
+        _Atomic uint32_t total;
+        _Atomic uint16_t per_source[SOURCE_BUCKETS];
+        struct retired *retired; /* main thread only */
+        struct worker *workers;
+        unsigned n_workers;
+};
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void stat_add(_Atomic uint64_t *s, uint64_t v) {
+        atomic_fetch_add_explicit(s, v, memory_order_relaxed);
+}
+
+/* ---- deadline lists ---- */
+
+static void list_unlink(struct worker *w, struct conn *c) {
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                w->heads[c->list] = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        else
+                w->tails[c->list] = c->prev;
+        c->prev = c->next = NULL;
+}
+
+static void list_append(struct worker *w, struct conn *c, enum list_id l, unsigned timeout_ms) {
+        c->list = l;
+        c->deadline = w->now + timeout_ms;
+        c->next = NULL;
+        c->prev = w->tails[l];
+        if (w->tails[l])
+                w->tails[l]->next = c;
+        else
+                w->heads[l] = c;
+        w->tails[l] = c;
+}
+
+static void list_move(struct worker *w, struct conn *c, enum list_id l, unsigned timeout_ms) {
+        list_unlink(w, c);
+        list_append(w, c, l, timeout_ms);
+}
+
+/* ---- pipes ---- */
+
+static int pipe_get(struct worker *w, int ret[2]) {
+        if (w->n_pipes > 0) {
+                w->n_pipes--;
+                ret[0] = w->pipes[w->n_pipes][0];
+                ret[1] = w->pipes[w->n_pipes][1];
+                return 0;
+        }
+        if (pipe2(ret, O_NONBLOCK | O_CLOEXEC) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Only empty pipes come back: a pipe with bytes in it would leak them into another stream. */
+static void pipe_put(struct worker *w, int p[2]) {
+        if (p[0] < 0)
+                return;
+        if (w->n_pipes < PIPE_POOL_MAX) {
+                w->pipes[w->n_pipes][0] = p[0];
+                w->pipes[w->n_pipes][1] = p[1];
+                w->n_pipes++;
+        } else {
+                close(p[0]);
+                close(p[1]);
+        }
+        p[0] = p[1] = -1;
+}
+
+static void pipe_discard(int p[2]) {
+        if (p[0] >= 0) {
+                close(p[0]);
+                close(p[1]);
+        }
+        p[0] = p[1] = -1;
+}
+
+/* ---- connections ---- */
+
+static struct ip_addr sockaddr_ip(const struct sockaddr_storage *ss) {
+        struct ip_addr a = {0};
+        if (ss->ss_family == AF_INET) {
+                a.family = AF_INET;
+                memcpy(a.bytes, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+        } else if (ss->ss_family == AF_INET6) {
+                a.family = AF_INET6;
+                memcpy(a.bytes, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+        }
+        return ip_addr_unmap(&a);
+}
+
+static uint32_t source_bucket(const struct sockaddr_storage *ss) {
+        struct ip_addr a = sockaddr_ip(ss);
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < (a.family == AF_INET ? 4u : 16u); i++)
+                h = (h ^ a.bytes[i]) * 16777619u;
+        return h & (SOURCE_BUCKETS - 1);
+}
+
+static void conn_close(struct worker *w, struct conn *c) {
+        if (c->state == CONN_CLOSED)
+                return;
+        struct proxy *p = w->proxy;
+        list_unlink(w, c);
+        if (c->cfd >= 0)
+                close(c->cfd);
+        if (c->bfd >= 0)
+                close(c->bfd);
+        c->cfd = c->bfd = -1;
+        /* A pipe still holding bytes belongs to no stream any more: close it. */
+        if (c->up.in_pipe)
+                pipe_discard(c->up.pipe);
+        else
+                pipe_put(w, c->up.pipe);
+        if (c->down.in_pipe)
+                pipe_discard(c->down.pipe);
+        else
+                pipe_put(w, c->down.pipe);
+        free(c->buf);
+        c->buf = NULL;
+        c->state = CONN_CLOSED;
+        atomic_fetch_sub(&p->total, 1);
+        atomic_fetch_sub(&p->per_source[c->source_bucket], 1);
+        atomic_fetch_sub_explicit(&w->active, 1, memory_order_relaxed);
+        c->next = w->zombies;
+        w->zombies = c;
+}
+
+static void zombies_free(struct worker *w) {
+        while (w->zombies) {
+                struct conn *c = w->zombies;
+                w->zombies = c->next;
+                free(c);
+        }
+}
+
+/* Queue our own answer (redirect, HTTP error, TLS alert) and close after it is written. */
+static void conn_respond(struct worker *w, struct conn *c, const void *data, size_t len) {
+        uint8_t *b = realloc(c->buf, len ? len : 1);
+        if (!b)
+                return conn_close(w, c);
+        memcpy(b, data, len);
+        c->buf = b;
+        c->len = len;
+        c->cap = len;
+        c->off = 0;
+        c->state = CONN_RESPOND;
+        list_move(w, c, LIST_DRAIN, DRAIN_MS);
+}
+
+static void respond_http_error(struct worker *w, struct conn *c, unsigned status) {
+        char out[256];
+        int n = http_error_build(status, out, sizeof out);
+        if (n < 0)
+                return conn_close(w, c);
+        conn_respond(w, c, out, (size_t)n);
+}
+
+static void respond_alert(struct worker *w, struct conn *c) {
+        uint8_t alert[7];
+        size_t n = tls_alert_unrecognized_name(alert);
+        conn_respond(w, c, alert, n);
+}
+
+static int set_nodelay(int fd) {
+        int one = 1;
+        return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* Starts the backend connect for c->route; the prefix to send is built here too. */
+static void conn_connect(struct worker *w, struct conn *c, uint16_t port) {
+        struct sockaddr_storage ss = {0};
+        socklen_t sl;
+        const struct ip_addr *b = &c->route.backend;
+        if (b->family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+                in->sin_family = AF_INET;
+                in->sin_port = htons(port);
+                memcpy(&in->sin_addr, b->bytes, 4);
+                sl = sizeof *in;
+        } else {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(port);
+                memcpy(&in6->sin6_addr, b->bytes, 16);
+                sl = sizeof *in6;
+        }
+
+        /* The prefix: PROXY header (if the route wants one), then what the client sent. */
+        uint8_t header[232];
+        ssize_t hl = 0;
+        if (c->route.proxy_protocol == PROXY_PROTOCOL_V2)
+                hl = proxy_v2_build((struct sockaddr *)&c->peer, (struct sockaddr *)&c->local, header, sizeof header);
+        else if (c->route.proxy_protocol == PROXY_PROTOCOL_V1)
+                hl = proxy_v1_build((struct sockaddr *)&c->peer, (struct sockaddr *)&c->local, (char *)header,
+                                    sizeof header);
+        if (hl < 0)
+                hl = 0;
+        if (hl > 0) {
+                uint8_t *nb = malloc(c->len + (size_t)hl);
+                if (!nb)
+                        return conn_close(w, c);
+                memcpy(nb, header, (size_t)hl);
+                memcpy(nb + hl, c->buf, c->len);
+                free(c->buf);
+                c->buf = nb;
+                c->len += (size_t)hl;
+                c->cap = c->len;
+        }
+        c->off = 0;
+
+        int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+                stat_add(&w->backend_failed, 1);
+                return conn_close(w, c);
+        }
+        set_nodelay(fd);
+        c->bfd = fd;
+        c->backend_ref = (struct ep_ref){.kind = REF_BACKEND, .conn = c, .fd = fd};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &c->backend_ref};
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                stat_add(&w->backend_failed, 1);
+                return conn_close(w, c);
+        }
+        c->state = CONN_CONNECTING;
+        list_move(w, c, LIST_CONNECT, w->proxy->cfg.connect_timeout_ms);
+        if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+                stat_add(&w->backend_failed, 1);
+                if (c->kind == LISTEN_HTTP)
+                        return respond_http_error(w, c, 502);
+                return conn_close(w, c);
+        }
+        /* Completion (or failure) arrives as EPOLLOUT/EPOLLERR on the backend socket. */
+}
+
+/* Routes a parsed name; on success starts the connect. */
+static void conn_route(struct worker *w, struct conn *c, const char *host, size_t len, bool http) {
+        const struct route *r = w->table ? route_table_lookup(w->table, host, len) : NULL;
+        if (!r || (http && !r->http_passthrough)) {
+                if (http)
+                        return; /* the caller redirects */
+                stat_add(&w->rejected_no_route, 1);
+                return respond_alert(w, c);
+        }
+        struct ip_addr src = sockaddr_ip(&c->peer);
+        if (!route_allows(r, &src)) {
+                stat_add(&w->rejected_not_allowed, 1);
+                if (http)
+                        return respond_http_error(w, c, 403);
+                return conn_close(w, c);
+        }
+        c->route = *r;
+        c->has_route = true;
+        conn_connect(w, c, http ? r->http_port : r->https_port);
+}
+
+/* Reads what is available into c->buf (up to limit). Returns 1 on progress, 0 on EAGAIN,
+ * -1 on EOF/error. */
+static int read_some(struct conn *c, size_t limit) {
+        if (c->cap < limit) {
+                uint8_t *nb = realloc(c->buf, limit);
+                if (!nb)
+                        return -1;
+                c->buf = nb;
+                c->cap = limit;
+        }
+        bool progress = false;
+        while (c->len < limit) {
+                ssize_t n = read(c->cfd, c->buf + c->len, limit - c->len);
+                if (n > 0) {
+                        c->len += (size_t)n;
+                        progress = true;
+                        continue;
+                }
+                if (n == 0)
+                        return -1;
+                if (errno == EINTR)
+                        continue;
+                if (errno == EAGAIN)
+                        return progress ? 1 : 0;
+                return -1;
+        }
+        return 1;
+}
+
+static void drive_hello(struct worker *w, struct conn *c) {
+        /* Room for the handshake message plus the record headers around its fragments. */
+        size_t limit = w->proxy->cfg.hello_max + 1024;
+        int r = read_some(c, limit);
+        if (r < 0 && c->len == 0)
+                return conn_close(w, c);
+        struct sni_result sni;
+        enum sni_status st = sni_parse(c->buf, c->len, w->proxy->cfg.hello_max, &sni);
+        switch (st) {
+        case SNI_NEED_MORE:
+                if (r < 0 || c->len >= limit) {
+                        stat_add(&w->rejected_bad_request, 1);
+                        return conn_close(w, c);
+                }
+                return;
+        case SNI_OK:
+                return conn_route(w, c, sni.name, sni.name_len, false);
+        case SNI_ABSENT:
+        case SNI_SSLV2:
+                /* No name: only a default route can take it. */
+                return conn_route(w, c, "", 0, false);
+        default:
+                stat_add(&w->rejected_bad_request, 1);
+                return conn_close(w, c);
+        }
+}
+
+static void drive_head(struct worker *w, struct conn *c) {
+        int r = read_some(c, HTTP_HEAD_MAX);
+        if (r < 0 && c->len == 0)
+                return conn_close(w, c);
+        struct http_head h;
+        enum http_head_status st = http_head_parse(c->buf, c->len, HTTP_HEAD_MAX, &h);
+        switch (st) {
+        case HTTP_HEAD_NEED_MORE:
+                if (r < 0) {
+                        stat_add(&w->rejected_bad_request, 1);
+                        return conn_close(w, c);
+                }
+                return;
+        case HTTP_HEAD_OK: {
+                conn_route(w, c, h.host, h.host_len, true);
+                if (c->state != CONN_READ_HEAD)
+                        return;
+                char out[HTTP_HEAD_MAX + 256];
+                int n = http_redirect_build(&h, out, sizeof out);
+                if (n < 0)
+                        return respond_http_error(w, c, 414);
+                stat_add(&w->redirected, 1);
+                return conn_respond(w, c, out, (size_t)n);
+        }
+        case HTTP_HEAD_TOO_LARGE:
+                stat_add(&w->rejected_bad_request, 1);
+                return respond_http_error(w, c, 431);
+        default:
+                stat_add(&w->rejected_bad_request, 1);
+                return respond_http_error(w, c, 400);
+        }
+}
+
+static void drive_connecting(struct worker *w, struct conn *c) {
+        int err = 0;
+        socklen_t el = sizeof err;
+        if (getsockopt(c->bfd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+                err = errno;
+        if (err == EINPROGRESS || err == EALREADY)
+                return;
+        if (err) {
+                stat_add(&w->backend_failed, 1);
+                if (c->kind == LISTEN_HTTP)
+                        return respond_http_error(w, c, 502);
+                return conn_close(w, c);
+        }
+        /* connect() finished when the socket became writable; a zero SO_ERROR before that
+         * happens too, so make sure we really are connected. */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(c->bfd, (struct sockaddr *)&ss, &sl) < 0)
+                return;
+        c->state = CONN_SEND_PREFIX;
+        list_move(w, c, LIST_IDLE, w->proxy->cfg.idle_timeout_ms);
+}
+
+static void drive_prefix(struct worker *w, struct conn *c) {
+        while (c->off < c->len) {
+                ssize_t n = send(c->bfd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
+                if (n > 0) {
+                        c->off += (size_t)n;
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                stat_add(&w->backend_failed, 1);
+                return conn_close(w, c);
+        }
+        free(c->buf);
+        c->buf = NULL;
+        c->len = c->off = c->cap = 0;
+        c->state = CONN_RELAY;
+        stat_add(&w->relayed, 1);
+}
+
+/* Moves bytes from one socket to the other through a pipe. Returns 1 if bytes moved, 0 if
+ * it must wait, -1 if the connection is broken. */
+static int pump(struct worker *w, int from, int to, struct direction *d, _Atomic uint64_t *counter) {
+        bool moved = false;
+        for (;;) {
+                if (d->in_pipe > 0) {
+                        ssize_t n = splice(d->pipe[0], NULL, to, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                        if (n > 0) {
+                                d->in_pipe -= (size_t)n;
+                                stat_add(counter, (uint64_t)n);
+                                moved = true;
+                                continue;
+                        }
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0 && errno == EAGAIN)
+                                return moved;
+                        return -1;
+                }
+                if (d->eof) {
+                        if (!d->shut) {
+                                shutdown(to, SHUT_WR);
+                                d->shut = true;
+                        }
+                        pipe_put(w, d->pipe);
+                        return moved;
+                }
+                if (d->pipe[0] < 0 && pipe_get(w, d->pipe) < 0)
+                        return -1;
+                ssize_t n = splice(from, NULL, d->pipe[1], NULL, PIPE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                if (n > 0) {
+                        d->in_pipe = (size_t)n;
+                        moved = true;
+                        continue;
+                }
+                if (n == 0) {
+                        d->eof = true;
+                        continue;
+                }
+                if (errno == EINTR)
+                        continue;
+                if (errno == EAGAIN) {
+                        /* Nothing in flight: an idle connection holds no pipe. */
+                        pipe_put(w, d->pipe);
+                        return moved;
+                }
+                return -1;
+        }
+}
+
+static void drive_relay(struct worker *w, struct conn *c) {
+        int a = pump(w, c->cfd, c->bfd, &c->up, &w->bytes_in);
+        int b = a < 0 ? -1 : pump(w, c->bfd, c->cfd, &c->down, &w->bytes_out);
+        if (a < 0 || b < 0)
+                return conn_close(w, c);
+        if (c->up.shut && c->down.shut)
+                return conn_close(w, c);
+        if (a > 0 || b > 0)
+                list_move(w, c, LIST_IDLE, w->proxy->cfg.idle_timeout_ms);
+}
+
+static void drive_respond(struct worker *w, struct conn *c) {
+        while (c->off < c->len) {
+                ssize_t n = send(c->cfd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
+                if (n > 0) {
+                        c->off += (size_t)n;
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                return conn_close(w, c);
+        }
+        /* Closing with unread request bytes would send a reset that can destroy the answer
+         * in flight: half-close and let the client hang up first (bounded by DRAIN_MS). */
+        shutdown(c->cfd, SHUT_WR);
+        if (c->bfd >= 0) {
+                close(c->bfd);
+                c->bfd = -1;
+        }
+        c->state = CONN_DRAIN;
+}
+
+static void drive_drain(struct worker *w, struct conn *c) {
+        char sink[4096];
+        for (;;) {
+                ssize_t n = read(c->cfd, sink, sizeof sink);
+                if (n > 0)
+                        continue;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                return conn_close(w, c);
+        }
+}
+
+static void conn_drive(struct worker *w, struct conn *c) {
+        /* Each step may complete the state and enable the next one: run until nothing moves. */
+        for (;;) {
+                enum conn_state before = c->state;
+                switch (c->state) {
+                case CONN_READ_HELLO: drive_hello(w, c); break;
+                case CONN_READ_HEAD: drive_head(w, c); break;
+                case CONN_CONNECTING: drive_connecting(w, c); break;
+                case CONN_SEND_PREFIX: drive_prefix(w, c); break;
+                case CONN_RELAY: drive_relay(w, c); return;
+                case CONN_RESPOND: drive_respond(w, c); break;
+                case CONN_DRAIN: drive_drain(w, c); return;
+                case CONN_CLOSED: return;
+                }
+                if (c->state == before)
+                        return;
+        }
+}
+
+static void accept_all(struct worker *w, struct ep_ref *l) {
+        struct proxy *p = w->proxy;
+        for (;;) {
+                struct sockaddr_storage peer;
+                socklen_t pl = sizeof peer;
+                int fd = accept4(l->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                        if (errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        return; /* EAGAIN, or EMFILE: the listener stays armed */
+                }
+                stat_add(&w->accepted, 1);
+                uint32_t bucket = source_bucket(&peer);
+                uint32_t total = atomic_fetch_add(&p->total, 1) + 1;
+                uint16_t mine = atomic_fetch_add(&p->per_source[bucket], 1) + 1;
+                struct conn *c = NULL;
+                if (total > p->cfg.max_connections || mine > p->cfg.max_connections_per_source ||
+                    !(c = calloc(1, sizeof *c))) {
+                        atomic_fetch_sub(&p->total, 1);
+                        atomic_fetch_sub(&p->per_source[bucket], 1);
+                        stat_add(&w->rejected_limit, 1);
+                        close(fd);
+                        continue;
+                }
+                stat_add(&w->active, 1);
+                c->cfd = fd;
+                c->bfd = -1;
+                c->up.pipe[0] = c->up.pipe[1] = c->down.pipe[0] = c->down.pipe[1] = -1;
+                c->source_bucket = bucket;
+                c->peer = peer;
+                socklen_t ll = sizeof c->local;
+                getsockname(fd, (struct sockaddr *)&c->local, &ll);
+                c->kind = l->listener;
+                c->state = l->listener == LISTEN_HTTPS ? CONN_READ_HELLO : CONN_READ_HEAD;
+                set_nodelay(fd);
+                list_append(w, c, LIST_HANDSHAKE, p->cfg.hello_timeout_ms);
+                c->client_ref = (struct ep_ref){.kind = REF_CLIENT, .conn = c, .fd = fd};
+                struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+                                         .data.ptr = &c->client_ref};
+                if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                        conn_close(w, c);
+                        continue;
+                }
+                /* Clients usually send at once: try reading now instead of waiting a round. */
+                conn_drive(w, c);
+        }
+}
+
+static void expire(struct worker *w) {
+        for (enum list_id l = 0; l < LIST_N; l++)
+                while (w->heads[l] && w->heads[l]->deadline <= w->now) {
+                        struct conn *c = w->heads[l];
+                        if (l == LIST_HANDSHAKE || l == LIST_CONNECT) {
+                                stat_add(&w->rejected_timeout, 1);
+                                if (c->kind == LISTEN_HTTP && (l == LIST_CONNECT || c->len > 0)) {
+                                        /* Sockets are edge-triggered: write the answer now. */
+                                        respond_http_error(w, c, l == LIST_CONNECT ? 504 : 408);
+                                        conn_drive(w, c);
+                                        continue;
+                                }
+                        }
+                        conn_close(w, c);
+                }
+}
+
+/* A new table arrived: with close_removed, drop relays whose route is gone or changed. */
+static void close_removed_routes(struct worker *w) {
+        for (enum list_id l = 0; l < LIST_N; l++) {
+                struct conn *c = w->heads[l];
+                while (c) {
+                        struct conn *next = c->next;
+                        if (c->has_route && c->route.name[0]) {
+                                const struct route *r = w->table ? route_table_lookup(w->table, c->route.name,
+                                                                                      strlen(c->route.name))
+                                                                 : NULL;
+                                if (!r || !streq(r->name, c->route.name) ||
+                                    !ip_addr_equal(&r->backend, &c->route.backend)) {
+                                        stat_add(&w->closed_removed, 1);
+                                        conn_close(w, c);
+                                }
+                        }
+                        c = next;
+                }
+        }
+}
+
+static void *worker_main(void *arg) {
+        struct worker *w = arg;
+        struct proxy *p = w->proxy;
+        struct epoll_event events[EVENTS_MAX];
+        while (!atomic_load(&p->stopping)) {
+                int timeout = 250;
+                int n = epoll_wait(w->epfd, events, EVENTS_MAX, timeout);
+                if (n < 0 && errno != EINTR)
+                        break;
+                w->now = now_ms();
+                /* Generation first, then the table: the table we use is at least that new,
+                 * so announcing the generation frees only tables we no longer hold. */
+                uint64_t gen = atomic_load(&p->gen);
+                w->table = atomic_load(&p->table);
+                atomic_store(&w->seen_gen, gen);
+                if (gen != w->table_gen) {
+                        w->table_gen = gen;
+                        if (p->cfg.close_removed)
+                                close_removed_routes(w);
+                }
+                for (int i = 0; i < n; i++) {
+                        struct ep_ref *ref = events[i].data.ptr;
+                        if (ref->kind == REF_WAKE) {
+                                uint64_t v;
+                                (void)!read(w->wakefd, &v, sizeof v);
+                        } else if (ref->kind == REF_LISTENER)
+                                accept_all(w, ref);
+                        else
+                                conn_drive(w, ref->conn);
+                }
+                expire(w);
+                zombies_free(w);
+        }
+        /* Shutdown: close everything this worker owns. */
+        for (enum list_id l = 0; l < LIST_N; l++)
+                while (w->heads[l])
+                        conn_close(w, w->heads[l]);
+        zombies_free(w);
+        return NULL;
+}
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl) {
+        struct ip_addr a;
+        uint16_t port;
+        if (ip_endpoint_parse(s, &a, &port) < 0)
+                return -EINVAL;
+        memset(ss, 0, sizeof *ss);
+        if (a.family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *)ss;
+                in->sin_family = AF_INET;
+                in->sin_port = htons(port);
+                memcpy(&in->sin_addr, a.bytes, 4);
+                *sl = sizeof *in;
+        } else {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(port);
+                memcpy(&in6->sin6_addr, a.bytes, 16);
+                *sl = sizeof *in6;
+        }
+        return 0;
+}
+
+static int listen_on(const char *addr, int *ret_fd, char *err, size_t err_size) {
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (parse_listen(addr, &ss, &sl) < 0) {
+                snprintf(err, err_size, "listen address '%s' is not ADDR:PORT (IPv6 in brackets)", addr);
+                return -EINVAL;
+        }
+        _cleanup_close_ int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                goto fail;
+        int one = 1, zero = 0;
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
+                goto fail;
+        /* [::] takes IPv4 too (as mapped addresses), so one listener serves both. */
+        if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
+                goto fail;
+        if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 4096) < 0)
+                goto fail;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+fail:;
+        int e = errno;
+        snprintf(err, err_size, "cannot listen on %s: %s", addr, strerror(e));
+        return -e;
+}
+
+static void workers_close(struct proxy *p) {
+        for (unsigned i = 0; i < p->n_workers; i++) {
+                struct worker *w = &p->workers[i];
+                for (size_t j = 0; j < w->n_listeners; j++)
+                        close(w->listeners[j].fd);
+                for (size_t j = 0; j < w->n_pipes; j++) {
+                        close(w->pipes[j][0]);
+                        close(w->pipes[j][1]);
+                }
+                if (w->epfd >= 0)
+                        close(w->epfd);
+                if (w->wakefd >= 0)
+                        close(w->wakefd);
+        }
+}
+
+int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, size_t err_size) {
+        struct proxy *p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->cfg = *cfg;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        p->n_workers = cfg->workers ? cfg->workers : (unsigned)(cores > 0 ? cores : 1);
+        if (p->n_workers > WORKERS_MAX)
+                p->n_workers = WORKERS_MAX;
+        p->workers = calloc(p->n_workers, sizeof *p->workers);
+        if (!p->workers) {
+                free(p);
+                return -ENOMEM;
+        }
+        int r = 0;
+        unsigned started = 0;
+        for (unsigned i = 0; i < p->n_workers; i++) {
+                struct worker *w = &p->workers[i];
+                w->proxy = p;
+                w->epfd = epoll_create1(EPOLL_CLOEXEC);
+                w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+                if (w->epfd < 0 || w->wakefd < 0) {
+                        r = -errno;
+                        snprintf(err, err_size, "epoll/eventfd: %s", strerror(errno));
+                        goto fail;
+                }
+                w->wake_ref = (struct ep_ref){.kind = REF_WAKE, .fd = w->wakefd};
+                struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->wake_ref};
+                epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev);
+                for (int kind = 0; kind < 2; kind++)
+                        for (size_t j = 0; j < PROXY_LISTEN_MAX; j++) {
+                                const char *a = kind == LISTEN_HTTPS ? cfg->https_listen[j] : cfg->http_listen[j];
+                                if (!a[0])
+                                        continue;
+                                int fd;
+                                if ((r = listen_on(a, &fd, err, err_size)) < 0)
+                                        goto fail;
+                                struct ep_ref *l = &w->listeners[w->n_listeners++];
+                                *l = (struct ep_ref){.kind = REF_LISTENER, .fd = fd, .listener = kind};
+                                ev = (struct epoll_event){.events = EPOLLIN | EPOLLET, .data.ptr = l};
+                                epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev);
+                        }
+        }
+        for (; started < p->n_workers; started++)
+                if ((r = -pthread_create(&p->workers[started].thread, NULL, worker_main, &p->workers[started])) < 0) {
+                        snprintf(err, err_size, "cannot start proxy worker: %s", strerror(-r));
+                        goto fail;
+                }
+        *ret = p;
+        return 0;
+fail:
+        atomic_store(&p->stopping, true);
+        for (unsigned i = 0; i < started; i++)
+                pthread_join(p->workers[i].thread, NULL);
+        workers_close(p);
+        free(p->workers);
+        free(p);
+        return r;
+}
+
+struct proxy *proxy_stop(struct proxy *p) {
+        if (!p)
+                return NULL;
+        atomic_store(&p->stopping, true);
+        for (unsigned i = 0; i < p->n_workers; i++) {
+                uint64_t one = 1;
+                (void)!write(p->workers[i].wakefd, &one, sizeof one);
+        }
+        for (unsigned i = 0; i < p->n_workers; i++)
+                pthread_join(p->workers[i].thread, NULL);
+        workers_close(p);
+        route_table_free(atomic_load(&p->table));
+        while (p->retired) {
+                struct retired *r = p->retired;
+                p->retired = r->next;
+                route_table_free(r->table);
+                free(r);
+        }
+        free(p->workers);
+        free(p);
+        return NULL;
+}
+
+void proxy_publish(struct proxy *p, struct route_table *t) {
+        struct route_table *old = atomic_exchange(&p->table, t);
+        uint64_t gen = atomic_fetch_add(&p->gen, 1) + 1;
+        if (old) {
+                struct retired *r = malloc(sizeof *r);
+                if (r) {
+                        *r = (struct retired){.table = old, .gen = gen, .next = p->retired};
+                        p->retired = r;
+                }
+                /* Out of memory: leaking one table is better than freeing it under a reader. */
+        }
+        /* Wake the workers so the new routes (and closing removed ones) apply now. */
+        for (unsigned i = 0; i < p->n_workers; i++) {
+                uint64_t one = 1;
+                (void)!write(p->workers[i].wakefd, &one, sizeof one);
+        }
+        proxy_reclaim(p);
+}
+
+void proxy_reclaim(struct proxy *p) {
+        uint64_t oldest = UINT64_MAX;
+        for (unsigned i = 0; i < p->n_workers; i++) {
+                uint64_t s = atomic_load(&p->workers[i].seen_gen);
+                if (s < oldest)
+                        oldest = s;
+        }
+        struct retired **pp = &p->retired;
+        while (*pp) {
+                struct retired *r = *pp;
+                if (r->gen <= oldest) {
+                        *pp = r->next;
+                        route_table_free(r->table);
+                        free(r);
+                } else
+                        pp = &r->next;
+        }
+}
+
+void proxy_get_stats(struct proxy *p, struct proxy_stats *ret) {
+        *ret = (struct proxy_stats){0};
+        for (unsigned i = 0; i < p->n_workers; i++) {
+                struct worker *w = &p->workers[i];
+                ret->accepted += atomic_load(&w->accepted);
+                ret->active += atomic_load(&w->active);
+                ret->relayed += atomic_load(&w->relayed);
+                ret->redirected += atomic_load(&w->redirected);
+                ret->bytes_in += atomic_load(&w->bytes_in);
+                ret->bytes_out += atomic_load(&w->bytes_out);
+                ret->rejected_limit += atomic_load(&w->rejected_limit);
+                ret->rejected_no_route += atomic_load(&w->rejected_no_route);
+                ret->rejected_not_allowed += atomic_load(&w->rejected_not_allowed);
+                ret->rejected_bad_request += atomic_load(&w->rejected_bad_request);
+                ret->rejected_timeout += atomic_load(&w->rejected_timeout);
+                ret->backend_failed += atomic_load(&w->backend_failed);
+                ret->closed_removed += atomic_load(&w->closed_removed);
+        }
+}
