@@ -13,12 +13,14 @@
 #include "model/portmap.h"
 #include "model/slug.h"
 
+struct proxy;
 struct reconciler;
 struct store;
 
 /* What handlers share. Everything below `lock` is guarded by it. */
 struct api_env {
         struct reconciler *reconciler; /* borrowed */
+        struct proxy *proxy; /* borrowed; NULL when the proxy is off */
         random_fn random; /* slug source */
         void *random_userdata;
         int apply_wait_ms; /* how long a change waits for its rules */

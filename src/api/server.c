@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "daemon/reconcile.h"
+#include "proxy/proxy.h"
 #include "store/store.h"
 #include "vmjson.h"
 
@@ -92,6 +93,21 @@ static void status_json(struct api_env *env, struct api_response *resp) {
                                "last_run", when[0] ? when : NULL, "ok", st.last_ok, "error",
                                st.last_error[0] ? st.last_error : NULL, "duration_ms", st.last_duration_ms, "mode",
                                st.last_full ? "full" : "incremental", "vms", (json_int_t)st.vms);
+        if (resp->body && env->proxy) {
+                struct proxy_stats ps;
+                proxy_get_stats(env->proxy, &ps);
+                json_object_set_new(
+                        resp->body, "proxy",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "accepted",
+                                  (json_int_t)ps.accepted, "active", (json_int_t)ps.active, "relayed",
+                                  (json_int_t)ps.relayed, "redirected", (json_int_t)ps.redirected, "bytes_in",
+                                  (json_int_t)ps.bytes_in, "bytes_out", (json_int_t)ps.bytes_out, "rejected", "limit",
+                                  (json_int_t)ps.rejected_limit, "no_route", (json_int_t)ps.rejected_no_route,
+                                  "not_allowed", (json_int_t)ps.rejected_not_allowed, "bad_request",
+                                  (json_int_t)ps.rejected_bad_request, "timeout", (json_int_t)ps.rejected_timeout,
+                                  "backend_failed", (json_int_t)ps.backend_failed, "closed_removed",
+                                  (json_int_t)ps.closed_removed));
+        }
 }
 
 static void check_json(struct api_env *env, struct api_response *resp) {

@@ -189,12 +189,9 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
-        /* Start-up is "reconcile everything, then open listeners": the rules are restored
-         * before anyone can ask for a change. A failure is retried with backoff. */
-        reconciler_set_config(rec, &cfg);
-        reconciler_request_full(rec);
-        (void)reconciler_run(rec);
-
+        /* Bind the proxy's ports first: if another program holds :443 we must stop before
+         * touching the kernel table. Its workers accept nothing until the first routes
+         * are published, so early clients wait in the backlog. */
         struct proxy *proxy = NULL;
         struct proxy_config pcfg;
         proxy_config_from(&cfg, &pcfg);
@@ -205,8 +202,16 @@ int main(int argc, char **argv) {
                         reconciler_free(rec);
                         return 1;
                 }
-                reconciler_set_proxy(rec, proxy);
+                env.proxy = proxy;
         }
+
+        /* Then "reconcile everything, then open the API": the rules are restored before
+         * anyone can ask for a change. A failure is retried with backoff. */
+        reconciler_set_config(rec, &cfg);
+        reconciler_request_full(rec);
+        (void)reconciler_run(rec);
+        if (proxy)
+                reconciler_set_proxy(rec, proxy);
 
         struct api_server *server = NULL;
         if ((r = api_server_start(&env, sock_path, &server, err, sizeof err)) < 0) {

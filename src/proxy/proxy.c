@@ -736,17 +736,26 @@ static void *worker_main(void *arg) {
                 w->table = atomic_load(&p->table);
                 atomic_store(&w->seen_gen, gen);
                 if (gen != w->table_gen) {
+                        bool first = w->table_gen == 0;
                         w->table_gen = gen;
                         if (p->cfg.close_removed)
                                 close_removed_routes(w);
+                        /* Until the first routes arrive, clients wait in the listen backlog
+                         * instead of being refused; the listeners are edge-triggered, so
+                         * collect what queued meanwhile now. */
+                        if (first)
+                                for (size_t j = 0; j < w->n_listeners; j++)
+                                        accept_all(w, &w->listeners[j]);
                 }
                 for (int i = 0; i < n; i++) {
                         struct ep_ref *ref = events[i].data.ptr;
                         if (ref->kind == REF_WAKE) {
                                 uint64_t v;
                                 (void)!read(w->wakefd, &v, sizeof v);
-                        } else if (ref->kind == REF_LISTENER)
-                                accept_all(w, ref);
+                        } else if (ref->kind == REF_LISTENER) {
+                                if (w->table_gen)
+                                        accept_all(w, ref);
+                        }
                         else
                                 conn_drive(w, ref->conn);
                 }
@@ -783,17 +792,34 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *s
         return 0;
 }
 
-static int listen_on(const char *addr, int *ret_fd, char *err, size_t err_size) {
+/* probed: an earlier worker already bound this address, so the port is ours. */
+static int listen_on(const char *addr, bool probed, int *ret_fd, char *err, size_t err_size) {
         struct sockaddr_storage ss;
         socklen_t sl;
         if (parse_listen(addr, &ss, &sl) < 0) {
                 snprintf(err, err_size, "listen address '%s' is not ADDR:PORT (IPv6 in brackets)", addr);
                 return -EINVAL;
         }
+        int one = 1, zero = 0;
+        /* SO_REUSEPORT would let us share the port with any other root process that set it
+         * too, silently splitting the traffic: first make sure nobody else listens there. */
+        if (!probed) {
+                _cleanup_close_ int probe = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (probe < 0)
+                        goto fail;
+                if (setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+                    (ss.ss_family == AF_INET6 && setsockopt(probe, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0))
+                        goto fail;
+                if (bind(probe, (struct sockaddr *)&ss, sl) < 0) {
+                        int e = errno;
+                        snprintf(err, err_size, "cannot listen on %s: %s%s", addr, strerror(e),
+                                 e == EADDRINUSE ? " (another program, or another edgegwd, listens there)" : "");
+                        return -e;
+                }
+        }
         _cleanup_close_ int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 goto fail;
-        int one = 1, zero = 0;
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
                 goto fail;
@@ -861,7 +887,7 @@ int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, s
                                 if (!a[0])
                                         continue;
                                 int fd;
-                                if ((r = listen_on(a, &fd, err, err_size)) < 0)
+                                if ((r = listen_on(a, i > 0, &fd, err, err_size)) < 0)
                                         goto fail;
                                 struct ep_ref *l = &w->listeners[w->n_listeners++];
                                 *l = (struct ep_ref){.kind = REF_LISTENER, .fd = fd, .listener = kind};
