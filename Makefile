@@ -2,7 +2,9 @@
 # The README's two commands live here: `make run` and `make test`. Both install the
 # Debian packages that are missing, build, and go. Nothing else is ever needed by hand.
 
-# Build and run-time dependencies, plus the peers the end-to-end tests drive.
+# Build and run-time dependencies, plus the peers the end-to-end tests drive. Packages
+# that ship a service (nginx) are installed with a temporary policy-rc.d so nothing is
+# started on the host: the tests run their own copies inside network namespaces.
 DEPS := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
         libsqlite3-dev libnftables-dev libnftnl-dev libmnl-dev libmicrohttpd-dev libjansson-dev \
         libcurl4-openssl-dev libcmocka-dev libsystemd-dev \
