@@ -219,19 +219,14 @@ static bool vm_same(const struct vm *a, const struct vm *b) {
                a->proxy_protocol == b->proxy_protocol && a->http_passthrough == b->http_passthrough;
 }
 
-/* Reads the live counters so a full replace keeps bandwidth totals. Best effort. */
-static void live_counters(struct reconciler *r, struct nft_counter_value **ret, size_t *ret_n) {
+/* Reads the live counters so a full replace keeps bandwidth totals. Best effort: without
+ * them (no table yet, or the dump failed) counters start from zero. */
+static void live_counters(struct nft_counter_value **ret, size_t *ret_n) {
         *ret = NULL;
         *ret_n = 0;
-        _cleanup_free_ char *json = NULL;
-        if (nft_apply_list_json(r->nft, &json) < 0)
-                return;
-        struct nft_items items = {0};
-        if (nft_live_parse_json(json, &items, ret, ret_n) < 0) {
-                *ret = NULL;
-                *ret_n = 0;
-        }
-        nft_items_done(&items);
+        int k = nft_read_counters(ret, ret_n);
+        if (k < 0 && k != -ENOENT)
+                log_warning_errno(k, "reconcile: cannot read counter values, they restart from zero: %m");
 }
 
 static int run_full(struct reconciler *r, char *err, size_t err_size) {
@@ -245,7 +240,7 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
         }
         struct nft_counter_value *counters;
         size_t n_counters;
-        live_counters(r, &counters, &n_counters);
+        live_counters(&counters, &n_counters);
 
         _cleanup_strbuf_ struct strbuf script = {0};
         k = nft_render_full(vms, n, counters, n_counters, &script);

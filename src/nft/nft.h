@@ -78,6 +78,11 @@ int nft_live_parse_json(const char *json, struct nft_items *ret, struct nft_coun
  * NULL) and returns the number of differences. */
 size_t nft_items_diff(const struct nft_items *want, const struct nft_items *have, struct strbuf *report);
 
+/* ---- edge: counter values straight from the kernel (counters.c, libnftnl) ---- */
+/* Every counter of the edgegw table with its values (malloc'd array, NULL when there are
+ * none, e.g. no table yet). A negative errno if the dump failed. */
+int nft_read_counters(struct nft_counter_value **ret, size_t *ret_n);
+
 /* ---- edge: libnftables (apply.c) ---- */
 struct nft_apply;
 /* Returns 0 or -ENOMEM. */
