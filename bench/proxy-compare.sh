@@ -212,6 +212,7 @@ rec() { echo "$CUR_N $1 $2 $3" >>"$RES"; } # TARGET METRIC VALUE
 with_hosts() {
         local t=$1
         shift
+        # shellcheck disable=SC2016 # $0 and $@ belong to the inner sh
         ip netns exec "$BENCH_PREFIX-client" unshare -m --propagation private \
                 sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$BENCH_TMP/hosts-$t" "$@"
 }
@@ -248,31 +249,52 @@ rotated() {
         echo "${TARGETS[@]:r}" "${TARGETS[@]:0:r}"
 }
 
+# hold_open TARGET: starts pc.py hold through TARGET (HOLD_PID, fd 8 its stdin) and waits
+# until it holds PC_IDLE_CONNS connections. Fails (1) with HOLD_OUT set otherwise.
+HOLD_PID=
+HOLD_OUT=
+hold_open() {
+        local p=$1 i
+        rm -f "$BENCH_TMP/hold.in"
+        mkfifo "$BENCH_TMP/hold.in"
+        ip netns exec "$BENCH_PREFIX-client" "$PYTHON" "$PC" hold --addr "${ADDR[$p]}" --port "${PORT[$p]}" \
+                --sni "$NAME" --count "$PC_IDLE_CONNS" <"$BENCH_TMP/hold.in" >"$BENCH_TMP/hold.out" 2>&1 &
+        HOLD_PID=$!
+        exec 8>"$BENCH_TMP/hold.in"
+        for ((i = 0; i < 1200; i++)); do
+                grep -qE '^(ready|failed)' "$BENCH_TMP/hold.out" && break
+                kill -0 "$HOLD_PID" 2>/dev/null || break
+                sleep 0.1
+        done
+        HOLD_OUT=$(cat "$BENCH_TMP/hold.out")
+        [[ $HOLD_OUT == "ready $PC_IDLE_CONNS" ]] && return 0
+        hold_close
+        HOLD_OUT="${HOLD_OUT:-no output} (exit status $HOLD_RC)"
+        return 1
+}
+
+hold_close() {
+        exec 8>&- # the client aborts its connections and exits
+        wait "$HOLD_PID"
+        HOLD_RC=$?
+        HOLD_PID=
+}
+HOLD_RC=
+
 memory() {
-        local p st out hpid i
+        local p rss0 rss1 np
         for p in "${PROXIES[@]}"; do
                 read -r _ rss0 np _ < <(pstat "$p")
-                rm -f "$BENCH_TMP/hold.in"
-                mkfifo "$BENCH_TMP/hold.in"
-                ip netns exec "$BENCH_PREFIX-client" "$PYTHON" "$PC" hold --addr "${ADDR[$p]}" --port "${PORT[$p]}" \
-                        --sni "$NAME" --count "$PC_IDLE_CONNS" <"$BENCH_TMP/hold.in" >"$BENCH_TMP/hold.out" 2>&1 &
-                hpid=$!
-                exec 8>"$BENCH_TMP/hold.in"
-                for ((i = 0; i < 1200; i++)); do
-                        grep -qE '^(ready|failed)' "$BENCH_TMP/hold.out" && break
-                        kill -0 "$hpid" 2>/dev/null || break
-                        sleep 0.1
-                done
-                out=$(head -n 1 "$BENCH_TMP/hold.out")
-                [[ $out == "ready $PC_IDLE_CONNS" ]] || {
-                        exec 8>&-
-                        fail "holding $PC_IDLE_CONNS connections through $p: ${out:-no answer}"
-                }
+                if ! hold_open "$p"; then
+                        msg "holding $PC_IDLE_CONNS connections through $p failed: $HOLD_OUT; once more"
+                        sleep 3
+                        read -r _ rss0 np _ < <(pstat "$p")
+                        hold_open "$p" || fail "holding $PC_IDLE_CONNS connections through $p: $HOLD_OUT;" \
+                                "$p's log: $(tail -n 5 "$BENCH_TMP/$p.log" "$BENCH_TMP/nginx-stream-error.log" 2>/dev/null)"
+                fi
                 sleep 1
-                st=$(pstat "$p")
-                read -r _ rss1 _ _ <<<"$st"
-                exec 8>&- # the client aborts its connections and exits
-                wait "$hpid"
+                read -r _ rss1 _ _ < <(pstat "$p")
+                hold_close
                 rec "$p" rss_idle_kib "$rss0"
                 rec "$p" rss_5k_kib "$rss1"
                 rec "$p" idle_conns "$PC_IDLE_CONNS"
@@ -284,7 +306,7 @@ memory() {
 }
 
 phase() {
-        local n=$1 r t p0 p1 c0 c1 res b rps reqs errs bytes
+        local n=$1 r t p c0 c1 res b rps reqs errs bytes mode line out
         CUR_N=$n
         echo
         echo "## workers = $n"
@@ -404,7 +426,6 @@ echo "edgegw bench" >"$BENCH_TMP/www/index.html"
 head -c 104857600 /dev/urandom >"$BENCH_TMP/www/big"
 # nginx's workers run as www-data: let them reach the pages (nothing else in here is secret).
 chmod 711 "$BENCH_TMP" && chmod 755 "$BENCH_TMP/www" && chmod 644 "$BENCH_TMP"/www/*
-echo "$GW_IP $NAME" >"$BENCH_TMP/hosts-gw"
 for t in "${TARGETS[@]}"; do echo "${ADDR[$t]} $NAME" >"$BENCH_TMP/hosts-$t"; done
 
 t0=$SECONDS

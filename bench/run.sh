@@ -3,8 +3,9 @@
 #
 # `make bench`: every edgegw benchmark, in one run, on this machine. Needs root (network
 # namespaces) and a built tree (BUILD=dir, default build). Prints everything and also writes
-# it to bench/results/issue2-YYYYMMDD.txt. About 5 minutes, most of it the 2 x 2 x 5
-# ten-second iperf3 runs. docs/benchmarks.md explains the numbers.
+# it to bench/results/issue2-YYYYMMDD.txt. About 15 minutes: 5 for the first three steps
+# (most of it the 2 x 2 x 5 ten-second iperf3 runs), 10 for the proxy comparison.
+# docs/benchmarks.md explains the numbers.
 #
 #   1. vm-add.py scale          N sequential POST /v1/vms for N = 100, 1000, 10000, each on
 #                               a fresh store and namespace; CLI vs API; full-apply time
@@ -12,6 +13,9 @@
 #   2. vm-add.py nft-cache      why an add costs what it costs: one VM's libnftables
 #                               transaction against tables of different shapes
 #   3. forward-throughput.sh    iperf3 through the gateway: DNAT vs routed, 1 and 10,001 VMs
+#   4. proxy-compare.sh         the SNI proxy vs HAProxy, nginx stream, sniproxy and direct,
+#                               1 and 2 workers (about 10 minutes; also writes its own
+#                               bench/results/issue3-YYYYMMDD.txt)
 #
 # Each step cleans up after itself; this script's trap also removes any namespace named
 # "$BENCH_PREFIX-*" that an interrupted step left behind. Nothing touches the host's network.
@@ -101,6 +105,7 @@ start=$SECONDS
 step "$PYTHON" "$BENCH_DIR/vm-add.py" scale --build "$BUILD" --counts 100,1000,10000 || exit $?
 step "$PYTHON" "$BENCH_DIR/vm-add.py" nft-cache || exit $?
 step "$BENCH_DIR/forward-throughput.sh" || exit $?
+step "$BENCH_DIR/proxy-compare.sh" || exit $?
 
 echo
 echo "# all benchmarks done in $((SECONDS - start)) s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -67,6 +67,9 @@ struct direction {
         int pipe[2]; /* -1 while no bytes are in flight */
         size_t in_pipe;
         bool eof; /* read side returned 0 */
+        bool src_ready; /* the source may hold unread bytes (no EAGAIN or short read since its last event) */
+        bool src_hup; /* the source signalled its FIN: read on to the end, no further edge will come */
+        bool drain_once; /* read to EAGAIN once: events may have been consumed before the relay began */
         bool shut; /* write side shut down after eof */
 };
 
@@ -517,8 +520,12 @@ static void drive_prefix(struct worker *w, struct conn *c) {
         stat_add(&w->relayed, 1);
 }
 
-/* Moves bytes from one socket to the other through a pipe. Returns 1 if bytes moved, 0 if
- * it must wait, -1 if the connection is broken. */
+/* Moves bytes from one socket to the other through a pipe. readable says whether the
+ * source may have data (its socket signalled, or we do not know); a short read means its
+ * queue is empty, so we stop there instead of paying for a read that says EAGAIN — the
+ * edge-triggered socket signals again when more arrives. Once the source has signalled
+ * its FIN (src_hup) no further edge will come, so from then on we read to the end.
+ * Returns 1 if bytes moved, 0 if it must wait, -1 if broken. */
 static int pump(struct worker *w, int from, int to, struct direction *d, _Atomic uint64_t *counter) {
         bool moved = false;
         for (;;) {
@@ -533,7 +540,7 @@ static int pump(struct worker *w, int from, int to, struct direction *d, _Atomic
                         if (n < 0 && errno == EINTR)
                                 continue;
                         if (n < 0 && errno == EAGAIN)
-                                return moved;
+                                return moved; /* src_ready stays: resume reading once the sink drains */
                         return -1;
                 }
                 if (d->eof) {
@@ -544,11 +551,17 @@ static int pump(struct worker *w, int from, int to, struct direction *d, _Atomic
                         pipe_put(w, d->pipe);
                         return moved;
                 }
+                if (!d->src_ready) {
+                        /* Nothing in flight: an idle connection holds no pipe. */
+                        pipe_put(w, d->pipe);
+                        return moved;
+                }
                 if (d->pipe[0] < 0 && pipe_get(w, d->pipe) < 0)
                         return -1;
                 ssize_t n = splice(from, NULL, d->pipe[1], NULL, PIPE_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 if (n > 0) {
                         d->in_pipe = (size_t)n;
+                        d->src_ready = d->src_hup || d->drain_once || n == PIPE_CHUNK;
                         moved = true;
                         continue;
                 }
@@ -559,17 +572,38 @@ static int pump(struct worker *w, int from, int to, struct direction *d, _Atomic
                 if (errno == EINTR)
                         continue;
                 if (errno == EAGAIN) {
-                        /* Nothing in flight: an idle connection holds no pipe. */
-                        pipe_put(w, d->pipe);
-                        return moved;
+                        d->src_ready = d->drain_once = false;
+                        continue;
                 }
                 return -1;
         }
 }
 
-static void drive_relay(struct worker *w, struct conn *c) {
-        int a = pump(w, c->cfd, c->bfd, &c->up, &w->bytes_in);
-        int b = a < 0 ? -1 : pump(w, c->bfd, c->cfd, &c->down, &w->bytes_out);
+/* Which of a relay's four half-directions an event can have unblocked. */
+#define EV_READABLE (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)
+
+static void drive_relay(struct worker *w, struct conn *c, const struct ep_ref *ref, uint32_t events) {
+        bool all = !ref;
+        bool client = ref && ref->kind == REF_CLIENT, backend = ref && ref->kind == REF_BACKEND;
+        /* up = client -> backend: runs when the client has bytes, or the backend has room
+         * for bytes already in the pipe; down likewise the other way. */
+        if (all || (client && (events & EV_READABLE)))
+                c->up.src_ready = true;
+        if (all || (backend && (events & EV_READABLE)))
+                c->down.src_ready = true;
+        if (client && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+                c->up.src_hup = true;
+        if (backend && (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+                c->down.src_hup = true;
+        if (all)
+                c->up.drain_once = c->down.drain_once = true;
+        bool up_write = backend && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->up.in_pipe;
+        bool down_write = client && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->down.in_pipe;
+        int a = 0, b = 0;
+        if (c->up.src_ready || up_write)
+                a = pump(w, c->cfd, c->bfd, &c->up, &w->bytes_in);
+        if (a >= 0 && (c->down.src_ready || down_write))
+                b = pump(w, c->bfd, c->cfd, &c->down, &w->bytes_out);
         if (a < 0 || b < 0)
                 return conn_close(w, c);
         if (c->up.shut && c->down.shut)
@@ -615,8 +649,11 @@ static void drive_drain(struct worker *w, struct conn *c) {
         }
 }
 
-static void conn_drive(struct worker *w, struct conn *c) {
-        /* Each step may complete the state and enable the next one: run until nothing moves. */
+/* Runs c's state machine after an event on ref (NULL: no particular event, e.g. right
+ * after accept or a timeout answer). Each step may complete its state and enable the next:
+ * run until nothing moves. The first pass of a relay pumps both ways, since bytes may have
+ * arrived while we were connecting. */
+static void conn_drive(struct worker *w, struct conn *c, const struct ep_ref *ref, uint32_t events) {
         for (;;) {
                 enum conn_state before = c->state;
                 switch (c->state) {
@@ -624,13 +661,14 @@ static void conn_drive(struct worker *w, struct conn *c) {
                 case CONN_READ_HEAD: drive_head(w, c); break;
                 case CONN_CONNECTING: drive_connecting(w, c); break;
                 case CONN_SEND_PREFIX: drive_prefix(w, c); break;
-                case CONN_RELAY: drive_relay(w, c); return;
+                case CONN_RELAY: drive_relay(w, c, ref, events); return;
                 case CONN_RESPOND: drive_respond(w, c); break;
                 case CONN_DRAIN: drive_drain(w, c); return;
                 case CONN_CLOSED: return;
                 }
                 if (c->state == before)
                         return;
+                ref = NULL;
         }
 }
 
@@ -678,7 +716,7 @@ static void accept_all(struct worker *w, struct ep_ref *l) {
                         continue;
                 }
                 /* Clients usually send at once: try reading now instead of waiting a round. */
-                conn_drive(w, c);
+                conn_drive(w, c, NULL, 0);
         }
 }
 
@@ -691,7 +729,7 @@ static void expire(struct worker *w) {
                                 if (c->kind == LISTEN_HTTP && (l == LIST_CONNECT || c->len > 0)) {
                                         /* Sockets are edge-triggered: write the answer now. */
                                         respond_http_error(w, c, l == LIST_CONNECT ? 504 : 408);
-                                        conn_drive(w, c);
+                                        conn_drive(w, c, NULL, 0);
                                         continue;
                                 }
                         }
@@ -757,7 +795,7 @@ static void *worker_main(void *arg) {
                                         accept_all(w, ref);
                         }
                         else
-                                conn_drive(w, ref->conn);
+                                conn_drive(w, ref->conn, ref, events[i].events);
                 }
                 expire(w);
                 zombies_free(w);
@@ -886,7 +924,7 @@ int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, s
                                 const char *a = kind == LISTEN_HTTPS ? cfg->https_listen[j] : cfg->http_listen[j];
                                 if (!a[0])
                                         continue;
-                                int fd;
+                                int fd = -1;
                                 if ((r = listen_on(a, i > 0, &fd, err, err_size)) < 0)
                                         goto fail;
                                 struct ep_ref *l = &w->listeners[w->n_listeners++];

@@ -86,6 +86,35 @@ check "every line sent came back (sent $(kv sent <<<"$session"))" \
 check "the echoed lines came back in order" eq "$(kv in_order <<<"$session")" 1
 check "the session carried lines for the whole 8 s (>= 20)" test "$(kv sent <<<"$session")" -ge 20
 
+# Bulk both ways at once: 16 MiB written while reading the echo, then a half-close; every
+# byte must come back in order and the close must follow.
+E2E_PY_BULK='
+import hashlib, os, socket, struct, sys, threading
+host, name = sys.argv[1], sys.argv[2]
+n = name.encode()
+entry = b"\x00" + struct.pack("!H", len(n)) + n
+ext = struct.pack("!HH", 0, len(entry) + 2) + struct.pack("!H", len(entry)) + entry
+body = b"\x03\x03" + os.urandom(32) + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + struct.pack("!H", len(ext)) + ext
+hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
+data = b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs + os.urandom(16 << 20)
+s = socket.create_connection((host, 443), timeout=20)
+def send():
+    s.sendall(data); s.shutdown(socket.SHUT_WR)
+t = threading.Thread(target=send); t.start()
+h, got = hashlib.sha256(), 0
+while True:
+    d = s.recv(1 << 20)
+    if not d: break
+    h.update(d); got += len(d)
+t.join()
+print("sent=%d\ngot=%d\nsame=%d" % (len(data), got, h.digest() == hashlib.sha256(data).digest()))
+'
+bulk=$(ip netns exec "$NS_CLIENT" timeout 60 python3 -c "$E2E_PY_BULK" "$PUBLIC4" "$n1" 2>&1)
+log "bulk: $(tr '\n' ' ' <<<"$bulk")"
+check "16 MiB echoed through the relay come back complete" eq "$(kv got <<<"$bulk")" "$((16 * 1024 * 1024 + $(kv sent <<<"$bulk") - 16 * 1024 * 1024))"
+check "...all 16 MiB and the hello were sent" test "${bulk_sent:=$(kv sent <<<"$bulk")}" -gt $((16 * 1024 * 1024))
+check "...byte for byte, and the half-close reached the VM and came back" eq "$(kv same <<<"$bulk")" 1
+
 # A VM routes on the first try after `vm add` returns: the API waits for the reconciler,
 # which publishes the routes and wakes the workers before it answers.
 record_backend "$NS_VM2" 10.0.1.6 443 "$E2E_TMP/be2"
