@@ -52,9 +52,10 @@ $(TEST_BUILD)/build.ninja:
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
 
-# Unit tests and corpus replays, end-to-end tests (root, network namespaces) and a short
+# The release build first (so `make run` binaries compile with -O2 warnings as errors),
+# then unit tests and corpus replays, end-to-end tests (root, network namespaces) and a short
 # fuzz run, all under ASan+UBSan; ends with one "N passed, N failed" line.
-test: deps $(TEST_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
+test: build $(TEST_BUILD)/build.ninja $(FUZZ_BUILD)/build.ninja
 	ninja -C $(TEST_BUILD)
 	ninja -C $(FUZZ_BUILD)
 	BUILD=$(TEST_BUILD) FUZZ_BUILD=$(FUZZ_BUILD) tests/run-all.sh

@@ -838,6 +838,7 @@ static int listen_on(const char *addr, bool probed, int *ret_fd, char *err, size
                 snprintf(err, err_size, "listen address '%s' is not ADDR:PORT (IPv6 in brackets)", addr);
                 return -EINVAL;
         }
+        _cleanup_close_ int fd = -1;
         int one = 1, zero = 0;
         /* SO_REUSEPORT would let us share the port with any other root process that set it
          * too, silently splitting the traffic: first make sure nobody else listens there. */
@@ -855,7 +856,7 @@ static int listen_on(const char *addr, bool probed, int *ret_fd, char *err, size
                         return -e;
                 }
         }
-        _cleanup_close_ int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 goto fail;
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
