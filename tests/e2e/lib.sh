@@ -61,6 +61,9 @@ CFG_PORT_START=20000
 CFG_PORT_END=59999
 CFG_PORTS_PER_VM=10
 CFG_EXTRA="" # more lines, e.g. a [daemon] section
+# kernel (nftables DNAT, the default) or userspace (the proxy relays the forwards); the
+# foundation tests run in both (test-userspace.sh re-runs them with userspace).
+E2E_FORWARD_MODE=${E2E_FORWARD_MODE:-kernel}
 
 PASS=0
 FAIL=0
@@ -411,6 +414,7 @@ port_range_start = $CFG_PORT_START
 port_range_end = $CFG_PORT_END
 ports_per_vm = $CFG_PORTS_PER_VM
 state_dir = "$E2E_STATE"
+forward_mode = "$E2E_FORWARD_MODE"
 $CFG_EXTRA
 EOF
         mv "$E2E_CONF.tmp" "$E2E_CONF"
@@ -506,6 +510,36 @@ cli() {
 # gw_nft ARGS...: nft inside gw (never on the host).
 gw_nft() {
         ip netns exec "$NS_GW" nft "$@"
+}
+
+# userspace: true when the test runs with forward_mode = userspace.
+userspace() {
+        [[ $E2E_FORWARD_MODE == userspace ]]
+}
+
+# no_nft_table: in userspace mode edgegw creates no `inet edgegw` table at all.
+no_nft_table() {
+        if gw_nft list table inet edgegw >/dev/null 2>&1; then
+                echo "table inet edgegw exists in gw although forward_mode = userspace"
+                return 1
+        fi
+}
+
+# vm_bytes ID in|out: bytes through a VM's forwards: the nft counter in kernel mode, the
+# relay's count (GET /v1/vms/ID/traffic) in userspace mode.
+vm_bytes() {
+        local id=$1 dir=$2 slug
+        if userspace; then
+                curl -sf -m 5 --unix-socket "$E2E_SOCK" "http://edgegw/v1/vms/$id/traffic" | json "d[\"bytes_$dir\"]"
+        else
+                slug=$(cli --json vm show "$id" | json 'd["slug"]')
+                counter_bytes "${dir}_$slug"
+        fi
+}
+
+# forward_listening PROTO PORT: gw has a socket bound to PORT (userspace mode).
+forward_listening() {
+        ip netns exec "$NS_GW" ss -Hln --"$1" "sport = :$2" | grep -q .
 }
 
 # counter_bytes NAME: byte count of a named counter in table inet edgegw.

@@ -124,12 +124,24 @@ check "edgegw check exits 0 (no drift)" rc_is 0
 run cli --json check
 check "edgegw check --json says clean" eq "$(json 'd["clean"]' <<<"$OUT")" True
 
+# (kernel mode: the nft counters in_<slug>/out_<slug>; userspace: the relay's per-VM count)
 for v in vm1 vm2; do
-        slug=$(json 'd["slug"]' <<<"${!v}")
-        b=$(counter_bytes "in_$slug" 2>&1)
-        check "$v: counter in_$slug counted the traffic to it (bytes $b)" test "${b:-0}" -gt 0 2>/dev/null
-        b=$(counter_bytes "out_$slug" 2>&1)
-        check "$v: counter out_$slug counted the traffic from it (bytes $b)" test "${b:-0}" -gt 0 2>/dev/null
+        b=$(vm_bytes "$v" in 2>&1)
+        check "$v: its byte counter counted the traffic to it (bytes $b)" test "${b:-0}" -gt 0 2>/dev/null
+        b=$(vm_bytes "$v" out 2>&1)
+        check "$v: its byte counter counted the traffic from it (bytes $b)" test "${b:-0}" -gt 0 2>/dev/null
 done
+if userspace; then
+        check "userspace: edgegw created no nft table inet edgegw" no_nft_table
+        check "userspace: gw listens on vm1's TCP :$p1 and UDP :$((p1 + 5))" \
+                eval "forward_listening tcp $p1 && forward_listening udp $((p1 + 5))"
+        run cli --json vm add vm9 --ip 10.0.1.9
+        check "userspace: a VM without a server behind its ports is added" rc_is 0
+        p9=$(json 'd["ssh_port"]' <<<"$OUT")
+        check "userspace: its TCP :$p9 accepts and closes (nothing listens on the VM)" not reaches tcp "$PUBLIC4" "$p9" x
+        run cli vm rm vm9
+        check "userspace: vm rm vm9 exits 0" rc_is 0
+        check "userspace: the daemon is still running" daemon_alive
+fi
 
 finish
