@@ -542,6 +542,16 @@ forward_listening() {
         ip netns exec "$NS_GW" ss -Hln --"$1" "sport = :$2" | grep -q .
 }
 
+# forward_state: what carries the forwards, for before/after comparisons: the nft table in
+# kernel mode, gw's sorted list of bound sockets in userspace mode.
+forward_state() {
+        if userspace; then
+                ip netns exec "$NS_GW" ss -Hlntu | awk '{print $1, $5}' | sort
+        else
+                gw_nft list table inet edgegw 2>&1
+        fi
+}
+
 # counter_bytes NAME: byte count of a named counter in table inet edgegw.
 counter_bytes() {
         gw_nft -j list counter inet edgegw "$1" | json '[o["counter"]["bytes"] for o in d["nftables"] if "counter" in o][0]'
