@@ -78,4 +78,28 @@ check "...and the two winners hold 20000-20009 and 20010-20019" \
 run cli check
 check "edgegw check exits 0 after the race" rc_is 0
 
+# Userspace: more forward ports than the open-files limit leaves room for. With 2 workers
+# and max_connections chosen so that 15 ports fit, the VM holding 20000-20009 is forwarded
+# whole and the one at 20010 is refused, loudly, and the daemon keeps running.
+if userspace; then
+        nofile=$(ulimit -n)
+        maxc=$(((nofile - 2 * 136 - 256 - 2 * 15) / 2))
+        daemon_stop
+        CFG_EXTRA=$'[proxy]\nworkers = 2\nmax_connections = '"$maxc"
+        step "edgegwd starts with max_connections = $maxc (15 forward ports fit in $nofile open files)" daemon_start
+        run curl -sf -m 5 --unix-socket "$E2E_SOCK" http://edgegw/v1/status
+        check "status: 10 ports forwarded, limit 15" \
+                eq "$(json '(d["reconcilers"]["forwards"]["ports"], d["reconcilers"]["forwards"]["limit"])' <<<"$OUT")" "(10, 15)"
+        check "status: not ok, and the error says 20 ports were wanted" \
+                contains "$(json '(d["reconcilers"]["forwards"]["ok"], d["reconcilers"]["forwards"]["error"])' <<<"$OUT")" \
+                "(False, 'userspace forwards: 20 ports wanted, only 15 fit the open-files limit"
+        check "the log says so too" grep -q "20 ports wanted, only 15 fit" "$DAEMON_LOG"
+        check "the first VM's :20000 is listening" forward_listening tcp 20000
+        check "the refused VM's :20010 is not" not forward_listening tcp 20010
+        run cli --json check
+        check "edgegw check names the refused VM's listeners" \
+                contains "$(json 'd["differences"]' <<<"$OUT")" "missing: listener tcp 20010"
+        check "edgegwd is still running" daemon_alive
+fi
+
 finish
