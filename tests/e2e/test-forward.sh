@@ -8,6 +8,7 @@
 # counters move. A VM's HTTPS options (PROXY protocol, plain HTTP passthrough, allow-list)
 # are stored and shown; a bad one is refused and changes nothing.
 source "$(dirname "$0")/lib.sh"
+if userspace; then CFG_EXTRA=$'[proxy]\nudp_timeout_ms = 1500'; fi
 setup_default
 
 # -- adding
@@ -142,6 +143,46 @@ if userspace; then
         run cli vm rm vm9
         check "userspace: vm rm vm9 exits 0" rc_is 0
         check "userspace: the daemon is still running" daemon_alive
+
+        # UDP sessions close after udp_timeout_ms (1500 here) without traffic.
+        sessions() { in_ns "$NS_GW" ss -Hun state established dst 10.0.1.5 | grep -c .; }
+        check "userspace: UDP :$((p1 + 6)) reaches vm1:10006" reaches udp "$PUBLIC4" $((p1 + 6)) vm1:10006
+        check "userspace: gw holds a UDP session socket towards vm1" test "$(sessions)" -ge 1
+        sleep 2.5
+        check "userspace: 2.5 s later (udp_timeout_ms = 1500) the sessions are gone" eq "$(sessions)" 0
+        check "userspace: and a new datagram opens a new one" reaches udp "$PUBLIC4" $((p1 + 6)) vm1:10006
+
+        # An open TCP relay survives the removal of its VM (removed_routes = "finish").
+        step "namespace vml (10.0.1.8)" vm_ns vml 10.0.1.8
+        listen "$PFX-vml" tcp 22 "cat"
+        step "an echo server on vml:22" wait_listening "$PFX-vml" tcp 22
+        run cli --json vm add vml --ip 10.0.1.8
+        check "userspace: vm add vml exits 0" rc_is 0
+        pl=$(json 'd["ssh_port"]' <<<"$OUT")
+        ip netns exec "$NS_CLIENT" timeout 20 python3 -c '
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+def line(t):
+    s.sendall(t + b"\n"); buf = b""
+    while not buf.endswith(b"\n"):
+        d = s.recv(100)
+        if not d: return "EOF"
+        buf += d
+    return buf.decode().strip()
+out = [line(b"one")]
+open(sys.argv[3] + ".ready", "w").close()
+while not os.path.exists(sys.argv[3] + ".go"): time.sleep(0.05)
+out.append(line(b"two"))
+print(" ".join(out))' "$PUBLIC4" "$pl" "$E2E_TMP/long" >"$E2E_TMP/long.out" 2>&1 &
+        long=$!
+        for ((i = 0; i < 100; i++)); do [[ -e $E2E_TMP/long.ready ]] && break; sleep 0.05; done
+        run cli vm rm vml
+        check "userspace: vm rm vml exits 0 while a relay to it is open" rc_is 0
+        check "userspace: vml's :$pl no longer listens" not forward_listening tcp "$pl"
+        touch "$E2E_TMP/long.go"
+        wait "$long"
+        check "userspace: the open relay kept working after the removal (one, two echoed)" \
+                eq "$(cat "$E2E_TMP/long.out")" "one two"
 fi
 
 finish
