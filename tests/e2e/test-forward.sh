@@ -136,6 +136,8 @@ if userspace; then
         check "userspace: edgegw created no nft table inet edgegw" no_nft_table
         check "userspace: gw listens on vm1's TCP :$p1 and UDP :$((p1 + 5))" \
                 eval "forward_listening tcp $p1 && forward_listening udp $((p1 + 5))"
+        # 10.0.1.9 answers but serves nothing; 10.0.1.8 gets an echo server further down.
+        step "namespace vml (10.0.1.8, 10.0.1.9)" vm_ns vml 10.0.1.8 10.0.1.9
         run cli --json vm add vm9 --ip 10.0.1.9
         check "userspace: a VM without a server behind its ports is added" rc_is 0
         p9=$(json 'd["ssh_port"]' <<<"$OUT")
@@ -153,7 +155,6 @@ if userspace; then
         check "userspace: and a new datagram opens a new one" reaches udp "$PUBLIC4" $((p1 + 6)) vm1:10006
 
         # An open TCP relay survives the removal of its VM (removed_routes = "finish").
-        step "namespace vml (10.0.1.8)" vm_ns vml 10.0.1.8
         listen "$PFX-vml" tcp 22 "cat"
         step "an echo server on vml:22" wait_listening "$PFX-vml" tcp 22
         run cli --json vm add vml --ip 10.0.1.8
