@@ -552,6 +552,52 @@ forward_state() {
         fi
 }
 
+# long_relay_start HOST PORT NAME: from the client, a TCP connection to an echo server
+# (listen ... "cat") that sends "one" and reads it back, then waits; long_relay_finish NAME
+# lets it send "two" and prints what came back ("one two", or "one EOF" if the relay was
+# closed meanwhile).
+long_relay_start() {
+        local host=$1 port=$2 f=$E2E_TMP/$3 i
+        ip netns exec "$NS_CLIENT" timeout 30 python3 -c '
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+def line(t):
+    try:
+        s.sendall(t + b"\n"); buf = b""
+        while not buf.endswith(b"\n"):
+            d = s.recv(100)
+            if not d: return "EOF"
+            buf += d
+    except OSError:
+        return "EOF"
+    return buf.decode().strip()
+out = [line(b"one")]
+open(sys.argv[3] + ".ready", "w").close()
+while not os.path.exists(sys.argv[3] + ".go"): time.sleep(0.05)
+out.append(line(b"two"))
+print(" ".join(out))' "$host" "$port" "$f" >"$f.out" 2>&1 &
+        echo $! >"$f.pid"
+        for ((i = 0; i < 100; i++)); do
+                [[ -e $f.ready ]] && return 0
+                sleep 0.05
+        done
+        cat "$f.out"
+        return 1
+}
+
+long_relay_finish() {
+        local f=$E2E_TMP/$1
+        local pid i
+        pid=$(cat "$f.pid")
+        touch "$f.go"
+        # (not `wait`: this usually runs in a command substitution, a subshell)
+        for ((i = 0; i < 200; i++)); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.05
+        done
+        cat "$f.out"
+}
+
 # counter_bytes NAME: byte count of a named counter in table inet edgegw.
 counter_bytes() {
         gw_nft -j list counter inet edgegw "$1" | json '[o["counter"]["bytes"] for o in d["nftables"] if "counter" in o][0]'

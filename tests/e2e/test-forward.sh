@@ -160,30 +160,12 @@ if userspace; then
         run cli --json vm add vml --ip 10.0.1.8
         check "userspace: vm add vml exits 0" rc_is 0
         pl=$(json 'd["ssh_port"]' <<<"$OUT")
-        ip netns exec "$NS_CLIENT" timeout 20 python3 -c '
-import os, socket, sys, time
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
-def line(t):
-    s.sendall(t + b"\n"); buf = b""
-    while not buf.endswith(b"\n"):
-        d = s.recv(100)
-        if not d: return "EOF"
-        buf += d
-    return buf.decode().strip()
-out = [line(b"one")]
-open(sys.argv[3] + ".ready", "w").close()
-while not os.path.exists(sys.argv[3] + ".go"): time.sleep(0.05)
-out.append(line(b"two"))
-print(" ".join(out))' "$PUBLIC4" "$pl" "$E2E_TMP/long" >"$E2E_TMP/long.out" 2>&1 &
-        long=$!
-        for ((i = 0; i < 100; i++)); do [[ -e $E2E_TMP/long.ready ]] && break; sleep 0.05; done
+        step "a relay to vml's :$pl says 'one'" long_relay_start "$PUBLIC4" "$pl" long
         run cli vm rm vml
         check "userspace: vm rm vml exits 0 while a relay to it is open" rc_is 0
         check "userspace: vml's :$pl no longer listens" not forward_listening tcp "$pl"
-        touch "$E2E_TMP/long.go"
-        wait "$long"
         check "userspace: the open relay kept working after the removal (one, two echoed)" \
-                eq "$(cat "$E2E_TMP/long.out")" "one two"
+                eq "$(long_relay_finish long)" "one two"
 fi
 
 finish

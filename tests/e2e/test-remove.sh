@@ -78,4 +78,24 @@ check "after rm vm2: vm3 still forwards" reaches tcp "$PUBLIC4" "$p1" vm1:22
 run cli check
 check "edgegw check exits 0" rc_is 0
 
+# Userspace with removed_routes = "close": removing a VM also closes the relays still open
+# to it (with the default "finish" they run on; test-forward checks that).
+if userspace; then
+        daemon_stop
+        CFG_EXTRA=$'[proxy]\nremoved_routes = "close"'
+        step "edgegwd starts with removed_routes = close" daemon_start
+        step "namespace vmc (10.0.1.8)" vm_ns vmc 10.0.1.8
+        listen "$PFX-vmc" tcp 22 "cat"
+        step "an echo server on vmc:22" wait_listening "$PFX-vmc" tcp 22
+        run cli --json vm add vmc --ip 10.0.1.8
+        check "vm add vmc exits 0" rc_is 0
+        pc=$(json 'd["ssh_port"]' <<<"$OUT")
+        step "a relay to vmc's :$pc says 'one'" long_relay_start "$PUBLIC4" "$pc" closing
+        run cli vm rm vmc
+        check "vm rm vmc exits 0 while a relay to it is open" rc_is 0
+        check "with removed_routes = close the open relay was closed (one, then EOF)" \
+                eq "$(long_relay_finish closing)" "one EOF"
+        check "vm3 still forwards" reaches tcp "$PUBLIC4" "$p1" vm1:22
+fi
+
 finish
