@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Proxy workers (see proxy.h). Each worker owns its listeners, connections, pipe pool and
- * deadline lists; nothing is shared between workers but the published route table (read
- * only), the statistics (atomics) and the per-source connection counters (atomics).
+ * deadline lists, and in userspace forward mode its forward sockets and UDP sessions;
+ * nothing is shared between workers but the published route and forwards tables (read
+ * only), the statistics, the per-source connection counters and the per-forward byte
+ * counters and bound-listener counts (all atomics).
  *
  * A connection is one state machine driven by edge-triggered epoll events on either of
  * its two sockets. Deadlines are constants per state, so each state's connections sit in
