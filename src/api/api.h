@@ -20,7 +20,7 @@ struct store;
 /* What handlers share. Everything below `lock` is guarded by it. */
 struct api_env {
         struct reconciler *reconciler; /* borrowed */
-        struct proxy *proxy; /* borrowed; NULL when the proxy is off */
+        struct proxy *proxy; /* borrowed; set before the server starts, may be NULL */
         random_fn random; /* slug source */
         void *random_userdata;
         int apply_wait_ms; /* how long a change waits for its rules */

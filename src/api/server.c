@@ -88,6 +88,23 @@ static void status_json(struct api_env *env, struct api_response *resp) {
         if (st.last_run && gmtime_r(&st.last_run, &tm))
                 strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
         resp->status = 200;
+        if (st.userspace) {
+                /* No nft in this mode: the reconciler feeds the proxy's forward listeners. */
+                resp->body = json_pack("{s:s, s:s, s:{s:{s:I, s:I, s:s?, s:b, s:s?, s:f, s:s, s:I, s:I}}}",
+                                       "version", EDGEGW_VERSION, "forward_mode", "userspace", "reconcilers", "forwards",
+                                       "runs", (json_int_t)st.runs, "failures", (json_int_t)st.failures, "last_run",
+                                       when[0] ? when : NULL, "ok", st.last_ok && !st.forwards_error[0], "error",
+                                       st.last_error[0]     ? st.last_error
+                                       : st.forwards_error[0] ? st.forwards_error
+                                                              : NULL,
+                                       "duration_ms", st.last_duration_ms, "mode", st.last_full ? "full" : "incremental",
+                                       "vms", (json_int_t)st.vms, "ports", (json_int_t)st.forward_ports);
+                if (env->proxy) {
+                        json_t *fw = json_object_get(json_object_get(resp->body, "reconcilers"), "forwards");
+                        json_object_set_new(fw, "limit", json_integer((json_int_t)proxy_forward_capacity(env->proxy)));
+                }
+                return;
+        }
         resp->body = json_pack("{s:s, s:{s:{s:I, s:I, s:s?, s:b, s:s?, s:f, s:s, s:I}}}", "version", EDGEGW_VERSION,
                                "reconcilers", "nft", "runs", (json_int_t)st.runs, "failures", (json_int_t)st.failures,
                                "last_run", when[0] ? when : NULL, "ok", st.last_ok, "error",
@@ -114,7 +131,11 @@ static void check_json(struct api_env *env, struct api_response *resp) {
         /* Let the reconciler catch up first, so a change still in flight is not drift. */
         reconciler_wait(env->reconciler, reconciler_request(env->reconciler), env->apply_wait_ms);
         _cleanup_strbuf_ struct strbuf report = {0};
-        int n = reconcile_check(env->db_path, &report);
+        pthread_mutex_lock(&env->lock);
+        bool userspace = streq(env->config.forward_mode, "userspace");
+        pthread_mutex_unlock(&env->lock);
+        int n = userspace ? reconcile_check_forwards(env->db_path, env->proxy, &report)
+                          : reconcile_check(env->db_path, &report);
         if (n < 0)
                 return api_error(resp, 500, "internal", "check failed: %s", strbuf_str(&report));
         json_t *diffs = json_array();

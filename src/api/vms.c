@@ -12,6 +12,7 @@
 #include "api.h"
 #include "core/log.h"
 #include "daemon/reconcile.h"
+#include "proxy/proxy.h"
 #include "store/store.h"
 #include "vmjson.h"
 
@@ -158,6 +159,35 @@ static void vm_show(struct api_env *env, const char *id, struct api_response *re
         pthread_mutex_unlock(&env->lock);
 }
 
+/* Bytes through a VM's user-space forwards, summed over its port block. In kernel mode the
+ * per-VM nft counters in_<slug> / out_<slug> hold them instead. */
+static void vm_traffic(struct api_env *env, const char *id, struct api_response *resp) {
+        struct vm vm;
+        pthread_mutex_lock(&env->lock);
+        int r = store_vm_get(env->store, id, &vm);
+        bool userspace = streq(env->config.forward_mode, "userspace");
+        pthread_mutex_unlock(&env->lock);
+        if (r == -ENOENT)
+                return api_error(resp, 404, "not_found", "no VM with id '%s'", id);
+        if (r < 0)
+                return api_error(resp, 500, "internal", "cannot read the VM");
+        if (!userspace || !env->proxy)
+                return api_error(resp, 409, "not_userspace",
+                                 "forward_mode is kernel: the nft counters in_%s / out_%s count this VM's bytes", vm.slug,
+                                 vm.slug);
+        struct port_map_entry pm[PORTS_PER_VM_MAX];
+        size_t n = vm_port_map(vm.block_start, vm.block_size, pm);
+        uint64_t in = 0, out = 0;
+        for (size_t i = 0; i < n; i++) {
+                uint64_t a, b;
+                proxy_forward_bytes(env->proxy, (uint8_t)pm[i].proto, pm[i].public_port, &a, &b);
+                in += a;
+                out += b;
+        }
+        resp->status = 200;
+        resp->body = json_pack("{s:s, s:I, s:I}", "id", vm.id, "bytes_in", (json_int_t)in, "bytes_out", (json_int_t)out);
+}
+
 static void vm_remove(struct api_env *env, const char *id, struct api_response *resp) {
         struct vm vm;
         pthread_mutex_lock(&env->lock);
@@ -193,7 +223,21 @@ void api_vms(struct api_env *env, const char *method, const char *rest, const ch
                 return api_error(resp, 405, "method_not_allowed", "%s is not allowed on /v1/vms (use GET or POST)",
                                  method);
         }
+        char idbuf[VM_ID_MAX + 2];
         const char *id = rest + 1;
+        const char *slash = strchr(id, '/');
+        if (slash && streq(slash, "/traffic") && (size_t)(slash - id) < sizeof idbuf) {
+                memcpy(idbuf, id, (size_t)(slash - id));
+                idbuf[slash - id] = '\0';
+                if (!vm_id_valid(idbuf))
+                        return api_error(resp, 400, "invalid_argument", "invalid VM id");
+                if (!streq(method, "GET")) {
+                        resp->allow = "GET";
+                        return api_error(resp, 405, "method_not_allowed", "%s is not allowed on /v1/vms/ID/traffic",
+                                         method);
+                }
+                return vm_traffic(env, idbuf, resp);
+        }
         if (!vm_id_valid(id))
                 return api_error(resp, 400, "invalid_argument",
                                  "invalid VM id: use 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or digit",

@@ -47,6 +47,7 @@ static const struct config_key config_keys[] = {
         UINT_KEY("gateway", port_range_end, 1, 65535),
         UINT_KEY("gateway", ports_per_vm, 1, PORTS_PER_VM_MAX),
         STR_KEY("gateway", state_dir),
+        STR_KEY("gateway", forward_mode),
         /* dc-agent.toml keys for Traefik and its JSON allocation file: edgegw has no use
          * for them, but the seed's [gateway] section must load unchanged. */
         IGNORED_KEY("gateway", "traefik_dynamic_dir"),
@@ -55,6 +56,8 @@ static const struct config_key config_keys[] = {
         STR_KEY("proxy", http_listen),
         STR_KEY("proxy", default_backend),
         STR_KEY("proxy", removed_routes),
+        STR_KEY("proxy", forward_listen),
+        UINT_KEY("proxy", udp_timeout_ms, 1000, 86400000),
         UINT_KEY("proxy", workers, 0, 64),
         UINT_KEY("proxy", hello_max, 512, 65536),
         UINT_KEY("proxy", hello_timeout_ms, 100, 600000),
@@ -98,7 +101,10 @@ void config_defaults(struct config *c) {
                 /* A relay holds two sockets; the host allows 20,000 open files per process. */
                 .max_connections = 8000,
                 .max_connections_per_source = 256,
+                .udp_timeout_ms = 60000,
         };
+        strcpy(c->forward_mode, "kernel");
+        strcpy(c->forward_listen, "[::]");
         strcpy(c->https_listen, "[::]:443");
         strcpy(c->http_listen, "[::]:80");
         strcpy(c->removed_routes, "finish");
@@ -316,6 +322,18 @@ int config_apply_env(struct config *c, char *const *envp, struct config_diag *di
         return 0;
 }
 
+/* "[ADDR]": ADDR is an IPv6 address. */
+static bool config_bracketed_ok(const char *s) {
+        char inner[64];
+        size_t l = strlen(s);
+        if (l < 3 || s[0] != '[' || s[l - 1] != ']' || l - 2 >= sizeof inner)
+                return false;
+        memcpy(inner, s + 1, l - 2);
+        inner[l - 2] = '\0';
+        struct ip_addr a;
+        return ip_addr_parse(inner, &a) == 0 && a.family == AF_INET6;
+}
+
 int config_validate(const struct config *c, struct config_diag *diag) {
         if (!dns_label_valid(c->datacenter, strlen(c->datacenter)))
                 return diag_error(diag, "datacenter '%s' is not a DNS label (lower-case letters, digits, '-')",
@@ -362,6 +380,11 @@ int config_validate(const struct config *c, struct config_diag *diag) {
         }
         if (!streq(c->removed_routes, "finish") && !streq(c->removed_routes, "close"))
                 return diag_error(diag, "removed_routes '%s' is not 'finish' or 'close'", c->removed_routes);
+        if (!streq(c->forward_mode, "kernel") && !streq(c->forward_mode, "userspace"))
+                return diag_error(diag, "forward_mode '%s' is not 'kernel' or 'userspace'", c->forward_mode);
+        if (ip_addr_parse(c->forward_listen, &a) < 0 && !config_bracketed_ok(c->forward_listen))
+                return diag_error(diag, "forward_listen '%s' is not an IP address (\"[::]\", \"0.0.0.0\", ...)",
+                                  c->forward_listen);
         if (!streq(c->log_level, "error") && !streq(c->log_level, "warning") && !streq(c->log_level, "info") &&
             !streq(c->log_level, "debug"))
                 return diag_error(diag, "log_level '%s' is not one of error, warning, info, debug", c->log_level);

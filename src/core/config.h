@@ -25,11 +25,14 @@ struct config {
         uint16_t port_range_end;
         uint16_t ports_per_vm;
         char state_dir[PATH_MAX];
+        char forward_mode[16]; /* "kernel" (nftables DNAT) or "userspace" (the proxy relays) */
         /* [proxy] */
         char https_listen[256]; /* space-separated ADDR:PORT list; "" = no :443 proxy */
         char http_listen[256];
         char default_backend[64]; /* "ADDR:PORT" for hellos without a known name; "" = none */
         char removed_routes[16]; /* "finish" or "close" */
+        char forward_listen[64]; /* address the user-space forwards bind their public ports to */
+        uint32_t udp_timeout_ms; /* a user-space UDP forward session idle this long is closed */
         uint32_t workers, hello_max, hello_timeout_ms, connect_timeout_ms, idle_timeout_ms;
         uint32_t max_connections, max_connections_per_source;
         /* [daemon] */

@@ -25,8 +25,9 @@ static void usage(FILE *f) {
         fprintf(f,
                 "Usage: edgegwd [--config FILE] [--check-config]\n"
                 "\n"
-                "The edgegw daemon: keeps the nftables table `inet edgegw` in line with the VMs in its\n"
-                "store and serves the API on STATE_DIR/edgegw.sock.\n"
+                "The edgegw daemon: keeps the nftables table `inet edgegw` (or, with forward_mode =\n"
+                "userspace, its own forward listeners) in line with the VMs in its store and serves\n"
+                "the API on STATE_DIR/edgegw.sock.\n"
                 "\n"
                 "  -c, --config FILE   configuration file (default %s if it exists)\n"
                 "      --check-config  load and validate the configuration, print it, and exit\n"
@@ -54,10 +55,13 @@ static int load_config(const char *path, struct config *ret) {
 static void print_config(const struct config *c) {
         printf("[gateway]\n"
                "datacenter = \"%s\"\ndomain = \"%s\"\npublic_ip = \"%s\"\npublic_ip6 = \"%s\"\n"
-               "port_range_start = %u\nport_range_end = %u\nports_per_vm = %u\nstate_dir = \"%s\"\n\n"
+               "port_range_start = %u\nport_range_end = %u\nports_per_vm = %u\nstate_dir = \"%s\"\n"
+               "forward_mode = \"%s\"\n\n"
+               "[proxy]\nforward_listen = \"%s\"\nudp_timeout_ms = %u\n\n"
                "[daemon]\nlog_level = \"%s\"\nresync_interval = %u\n",
                c->datacenter, c->domain, c->public_ip, c->public_ip6, c->port_range_start, c->port_range_end,
-               c->ports_per_vm, c->state_dir, c->log_level, c->resync_interval);
+               c->ports_per_vm, c->state_dir, c->forward_mode, c->forward_listen, c->udp_timeout_ms, c->log_level,
+               c->resync_interval);
 }
 
 /* The proxy's settings from the [proxy] section. */
@@ -71,7 +75,14 @@ static void proxy_config_from(const struct config *c, struct proxy_config *ret) 
                 .max_connections = c->max_connections,
                 .max_connections_per_source = c->max_connections_per_source,
                 .close_removed = streq(c->removed_routes, "close"),
+                .forwards = streq(c->forward_mode, "userspace"),
+                .udp_timeout_ms = c->udp_timeout_ms,
         };
+        /* A bare IPv6 address gets its brackets, so ADDR:PORT parses. */
+        if (strchr(c->forward_listen, ':') && c->forward_listen[0] != '[')
+                snprintf(ret->forward_listen, sizeof ret->forward_listen, "[%s]", c->forward_listen);
+        else
+                snprintf(ret->forward_listen, sizeof ret->forward_listen, "%s", c->forward_listen);
         const char *lists[] = {c->https_listen, c->http_listen};
         for (size_t i = 0; i < 2; i++) {
                 char copy[sizeof c->https_listen], *save = NULL;
@@ -94,6 +105,10 @@ static void reload(const char *path, struct config *cur, struct api_env *env, st
                         log_warning("reload: state_dir cannot change while running; keeping %s", cur->state_dir);
                         strcpy(next.state_dir, cur->state_dir);
                 }
+                if (!streq(next.forward_mode, cur->forward_mode)) {
+                        log_warning("reload: forward_mode cannot change while running; keeping %s", cur->forward_mode);
+                        strcpy(next.forward_mode, cur->forward_mode);
+                }
                 if (next.port_range_start != cur->port_range_start || next.port_range_end != cur->port_range_end ||
                     next.ports_per_vm != cur->ports_per_vm)
                         log_info("reload: new VMs get %u ports in %u-%u; existing VMs keep their blocks",
@@ -104,7 +119,8 @@ static void reload(const char *path, struct config *cur, struct api_env *env, st
                     next.connect_timeout_ms != cur->connect_timeout_ms ||
                     next.idle_timeout_ms != cur->idle_timeout_ms || next.max_connections != cur->max_connections ||
                     next.max_connections_per_source != cur->max_connections_per_source ||
-                    !streq(next.removed_routes, cur->removed_routes))
+                    !streq(next.removed_routes, cur->removed_routes) ||
+                    !streq(next.forward_listen, cur->forward_listen) || next.udp_timeout_ms != cur->udp_timeout_ms)
                         log_warning("reload: [proxy] listeners and limits apply at the next restart "
                                     "(open connections are never dropped by a reload)");
                 *cur = next;
@@ -195,7 +211,7 @@ int main(int argc, char **argv) {
         struct proxy *proxy = NULL;
         struct proxy_config pcfg;
         proxy_config_from(&cfg, &pcfg);
-        if (pcfg.https_listen[0][0] || pcfg.http_listen[0][0]) {
+        if (pcfg.https_listen[0][0] || pcfg.http_listen[0][0] || pcfg.forwards) {
                 if ((r = proxy_start(&pcfg, &proxy, err, sizeof err)) < 0) {
                         log_error_errno(r, "proxy: %s", err);
                         api_env_done(&env);
@@ -203,6 +219,10 @@ int main(int argc, char **argv) {
                         return 1;
                 }
                 env.proxy = proxy;
+                if (pcfg.forwards)
+                        log_info("forward_mode userspace: forwards listen on %s, at most %zu ports "
+                                 "(one socket per worker and port within the open-files limit)",
+                                 pcfg.forward_listen, proxy_forward_capacity(proxy));
         }
 
         /* Then "reconcile everything, then open the API": the rules are restored before

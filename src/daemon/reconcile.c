@@ -3,6 +3,8 @@
  * The nft reconciler (see reconcile.h): full replaces applied as nft script through
  * libnftables, change-log increments applied as one netlink batch (nft_apply_vm_changes,
  * which reads nothing back from the kernel), backoff on failure, periodic drift check.
+ * In userspace forward mode the nft steps are skipped and the applied VMs become the
+ * proxy's forwards table.
  */
 #include "reconcile.h"
 
@@ -17,6 +19,7 @@
 #include "core/hashmap.h"
 #include "core/log.h"
 #include "nft/nft.h"
+#include "proxy/forwards.h"
 #include "proxy/proxy.h"
 #include "proxy/routes.h"
 #include "store/store.h"
@@ -42,6 +45,8 @@ struct reconciler {
         int64_t pruned; /* change-log entries up to here are deleted */
         bool need_full;
         struct config config;
+        bool configured;
+        bool userspace; /* forward_mode = userspace, fixed at the first configuration */
         struct proxy *proxy;
         bool routes_dirty; /* the applied VMs or the names changed since the last publish */
         int backoff_ms;
@@ -113,8 +118,53 @@ static void wake(struct reconciler *r) {
 }
 
 void reconciler_set_config(struct reconciler *r, const struct config *cfg) {
+        if (!r->configured) {
+                r->userspace = streq(cfg->forward_mode, "userspace");
+                r->configured = true;
+        }
         r->config = *cfg;
         r->routes_dirty = true;
+        pthread_mutex_lock(&r->lock);
+        r->status.userspace = r->userspace;
+        pthread_mutex_unlock(&r->lock);
+}
+
+/* Userspace mode: the applied VMs' port maps as the proxy's forwards table, whole VMs in
+ * block order while they fit the open-files limit. */
+static int publish_forwards(struct reconciler *r) {
+        size_t n = hashmap_size(r->applied), i = 0, j = 0;
+        struct vm *vms = calloc(n ? n : 1, sizeof *vms);
+        if (!vms)
+                return -ENOMEM;
+        void *v;
+        while (hashmap_next(r->applied, &i, NULL, &v))
+                vms[j++] = *(struct vm *)v;
+        size_t cap = proxy_forward_capacity(r->proxy), m, wanted;
+        struct forward *f;
+        int k = forwards_from_vms(vms, j, cap, &f, &m, &wanted);
+        free(vms);
+        if (k < 0)
+                return k;
+        struct forward_table *t;
+        k = forward_table_new(f, m, &t);
+        free(f);
+        if (k < 0)
+                return k;
+        proxy_publish_forwards(r->proxy, t);
+        char why[256] = "";
+        if (m < wanted) {
+                snprintf(why, sizeof why,
+                         "userspace forwards: %zu ports wanted, only %zu fit the open-files limit; "
+                         "the VMs beyond are not forwarded (raise LimitNOFILE, lower max_connections or workers)",
+                         wanted, cap);
+                log_error("reconcile: %s", why);
+        }
+        pthread_mutex_lock(&r->lock);
+        r->status.forward_ports = m;
+        snprintf(r->status.forwards_error, sizeof r->status.forwards_error, "%s", why);
+        pthread_mutex_unlock(&r->lock);
+        log_debug("reconcile: proxy forwards published (%zu ports)", m);
+        return 0;
 }
 
 /* Every applied VM's name -> VM:443 (and :80 for passthrough). O(VMs): a few ms at
@@ -153,6 +203,8 @@ static int publish_routes(struct reconciler *r) {
         if (k < 0)
                 return k;
         proxy_publish(r->proxy, t);
+        if (r->userspace && (k = publish_forwards(r)) < 0)
+                return k;
         r->routes_dirty = false;
         log_debug("reconcile: proxy routes published (%zu names)", j);
         return 0;
@@ -238,24 +290,26 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
                 snprintf(err, err_size, "store: %s", store_errmsg(r->store));
                 return k;
         }
-        struct nft_counter_value *counters;
-        size_t n_counters;
-        live_counters(&counters, &n_counters);
+        if (!r->userspace) {
+                struct nft_counter_value *counters;
+                size_t n_counters;
+                live_counters(&counters, &n_counters);
 
-        _cleanup_strbuf_ struct strbuf script = {0};
-        k = nft_render_full(vms, n, counters, n_counters, &script);
-        free(counters);
-        if (k < 0) {
-                free(vms);
-                snprintf(err, err_size, "render: out of memory");
-                return k;
-        }
-        _cleanup_free_ char *nft_err = NULL;
-        k = nft_apply_run(r->nft, strbuf_str(&script), &nft_err);
-        if (k < 0) {
-                free(vms);
-                snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
-                return k;
+                _cleanup_strbuf_ struct strbuf script = {0};
+                k = nft_render_full(vms, n, counters, n_counters, &script);
+                free(counters);
+                if (k < 0) {
+                        free(vms);
+                        snprintf(err, err_size, "render: out of memory");
+                        return k;
+                }
+                _cleanup_free_ char *nft_err = NULL;
+                k = nft_apply_run(r->nft, strbuf_str(&script), &nft_err);
+                if (k < 0) {
+                        free(vms);
+                        snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
+                        return k;
+                }
         }
 
         struct hashmap *m;
@@ -340,7 +394,7 @@ static int run_batch(struct reconciler *r, char *err, size_t err_size) {
                 if (p[i].has_new)
                         add[n_add++] = &p[i].new;
         }
-        if (n_del > 0 || n_add > 0) {
+        if (!r->userspace && (n_del > 0 || n_add > 0)) {
                 _cleanup_free_ char *nft_err = NULL;
                 k = nft_apply_vm_changes(r->nft, del, n_del, add, n_add, &nft_err);
                 if (k < 0) {
@@ -436,10 +490,14 @@ int reconciler_run(struct reconciler *r) {
                         r->retry_at.tv_sec++;
                         r->retry_at.tv_nsec -= 1000000000L;
                 }
-                log_error("reconcile: nft apply failed, retrying in %d ms: %s", r->backoff_ms, err);
+                log_error("reconcile: %s failed, retrying in %d ms: %s", r->userspace ? "run" : "nft apply",
+                          r->backoff_ms, err);
         } else {
                 r->backoff_ms = 0;
-                if (full)
+                if (full && r->userspace)
+                        log_info("reconcile: %zu VMs loaded for the user-space forwards in %.1f ms",
+                                 hashmap_size(r->applied), took);
+                else if (full)
                         log_info("reconcile: nft table replaced (%zu VMs) in %.1f ms", hashmap_size(r->applied), took);
                 else
                         log_debug("reconcile: nft changes applied in %.1f ms", took);
@@ -505,9 +563,40 @@ static int live_items(struct nft_apply *nft, struct nft_items *ret, struct strbu
         return k;
 }
 
+/* Userspace mode: the proxy's listeners against the applied VMs. Workers retry failed
+ * binds by themselves, so a difference is only reported. */
+static int resync_forwards(struct reconciler *r) {
+        if (!r->proxy)
+                return 0;
+        struct nft_items want = {0}, have = {0};
+        _cleanup_strbuf_ struct strbuf report = {0};
+        size_t n = hashmap_size(r->applied), i = 0, j = 0;
+        struct vm *vms = calloc(n ? n : 1, sizeof *vms);
+        if (!vms)
+                return -ENOMEM;
+        void *v;
+        while (hashmap_next(r->applied, &i, NULL, &v))
+                vms[j++] = *(struct vm *)v;
+        int k = forward_expected_items(vms, j, &want);
+        free(vms);
+        if (k >= 0)
+                k = proxy_forward_listeners(r->proxy, &have);
+        if (k >= 0) {
+                k = (int)nft_items_diff(&want, &have, &report);
+                if (k > 0)
+                        log_warning("reconcile: %d differences between the proxy's forward listeners and the VMs:\n%s",
+                                    k, strbuf_str(&report));
+        }
+        nft_items_done(&want);
+        nft_items_done(&have);
+        return k;
+}
+
 int reconciler_resync(struct reconciler *r) {
         if (r->need_full)
                 return reconciler_run(r);
+        if (r->userspace)
+                return resync_forwards(r);
         struct nft_items want = {0}, have = {0};
         _cleanup_strbuf_ struct strbuf report = {0};
         int k = applied_items(r, &want);
@@ -561,6 +650,37 @@ out:
         nft_items_done(&have);
         free(vms);
         nft_apply_free(nft);
+        store_close(s);
+        return k;
+}
+
+int reconcile_check_forwards(const char *db_path, struct proxy *p, struct strbuf *report) {
+        struct store *s = NULL;
+        struct vm *vms = NULL;
+        size_t n = 0;
+        int64_t seq;
+        struct nft_items want = {0}, have = {0};
+        char err[256];
+        int k = store_open(db_path, &s, err, sizeof err);
+        if (k < 0) {
+                strbuf_printf(report, "cannot open the store: %s\n", err);
+                return k;
+        }
+        if ((k = store_snapshot_load(s, &vms, &n, &seq)) < 0) {
+                strbuf_printf(report, "cannot read the store: %s\n", store_errmsg(s));
+                goto out;
+        }
+        if ((k = forward_expected_items(vms, n, &want)) < 0)
+                goto out;
+        if (p)
+                k = proxy_forward_listeners(p, &have);
+        if (k < 0)
+                goto out;
+        k = (int)nft_items_diff(&want, &have, report);
+out:
+        nft_items_done(&want);
+        nft_items_done(&have);
+        free(vms);
         store_close(s);
         return k;
 }

@@ -8,6 +8,10 @@
  * drift was detected replace the whole table in one transaction (carrying counter values
  * over). Every other run reads the store's change log from its cursor and applies only the
  * touched VMs' elements, so a change costs the same with 10 or 10,000 VMs.
+ *
+ * With forward_mode = userspace nftables is never touched: the same runs keep the applied
+ * index and publish it to the proxy as a forwards table instead (whole VMs, within the
+ * open-files limit; the rest are refused with an error in the status and the log).
  */
 #pragma once
 
@@ -29,6 +33,9 @@ struct reconciler_status {
         double last_duration_ms;
         bool last_full;
         size_t vms; /* VMs in the applied table */
+        bool userspace; /* forward_mode = userspace: forwards are the proxy's, not nft's */
+        size_t forward_ports; /* userspace: ports published to the proxy */
+        char forwards_error[256]; /* userspace: why some VMs' forwards were refused; "" = none */
 };
 
 /* Opens its own store connection at db_path. Returns 0 or a negative errno (err says why). */
@@ -36,7 +43,7 @@ int reconciler_new(const char *db_path, struct reconciler **ret, char *err, size
 struct reconciler *reconciler_free(struct reconciler *r); /* NULL-safe, returns NULL */
 
 /* Main thread: the configuration names are built from (datacenter, domain, default
- * backend). Takes effect at the next run. */
+ * backend) and the forward mode (fixed after the first call). Takes effect at the next run. */
 void reconciler_set_config(struct reconciler *r, const struct config *cfg);
 /* Main thread: the proxy that gets a new route table whenever the applied VMs change;
  * publishes the current routes at once. NULL detaches. */
@@ -65,3 +72,6 @@ void reconciler_get_status(struct reconciler *r, struct reconciler_status *ret);
  * and nft connections (db_path). Appends a line per difference to report; returns the count
  * or a negative errno (report then holds the reason). */
 int reconcile_check(const char *db_path, struct strbuf *report);
+/* The same for forward_mode = userspace: the store's VMs against the proxy's live forward
+ * listeners ("missing: listener tcp 20000"). */
+int reconcile_check_forwards(const char *db_path, struct proxy *p, struct strbuf *report);

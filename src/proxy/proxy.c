@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Proxy workers (see proxy.h). Each worker owns its listeners, connections, pipe pool and
- * deadline lists; nothing is shared between workers but the published route table (read
- * only), the statistics (atomics) and the per-source connection counters (atomics).
+ * deadline lists, and in userspace forward mode its forward sockets and UDP sessions;
+ * nothing is shared between workers but the published route and forwards tables (read
+ * only), the statistics, the per-source connection counters and the per-forward byte
+ * counters and bound-listener counts (all atomics).
  *
  * A connection is one state machine driven by edge-triggered epoll events on either of
  * its two sockets. Deadlines are constants per state, so each state's connections sit in
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,8 +40,12 @@
 #define DRAIN_MS 1000
 #define EVENTS_MAX 256
 #define WORKERS_MAX 64
+#define UDP_BUCKETS 16384
+#define UDP_DATAGRAM_MAX 65536
+#define FORWARD_RETRY_MS 1000
+#define FORWARD_KEYS (2u * 65536u) /* forward_key() values */
 
-enum listener_kind { LISTEN_HTTPS, LISTEN_HTTP };
+enum listener_kind { LISTEN_HTTPS, LISTEN_HTTP, LISTEN_FORWARD };
 
 enum conn_state {
         CONN_READ_HELLO, /* :443, waiting for the whole ClientHello */
@@ -54,13 +61,38 @@ enum conn_state {
 enum list_id { LIST_HANDSHAKE, LIST_CONNECT, LIST_IDLE, LIST_DRAIN, LIST_N };
 
 struct conn;
+struct fwd_listener;
+struct udp_session;
 
-/* What an epoll event points at: a listener or one side of a connection. */
+/* What an epoll event points at: a listener, one side of a connection, a forward listener
+ * or a UDP forward session. */
 struct ep_ref {
-        enum { REF_LISTENER, REF_CLIENT, REF_BACKEND, REF_WAKE } kind;
+        enum { REF_LISTENER, REF_CLIENT, REF_BACKEND, REF_WAKE, REF_UDP_LISTENER, REF_UDP_SESSION } kind;
         struct conn *conn;
         int fd;
         enum listener_kind listener;
+        struct fwd_listener *fwd;
+        struct udp_session *session;
+};
+
+/* One worker's socket for one forward. Closed ones wait in the worker's zombie list until
+ * the end of the event batch, which may still name them. */
+struct fwd_listener {
+        struct ep_ref ref;
+        uint32_t key; /* forward_key(proto, port) */
+        struct fwd_listener *next_zombie;
+};
+
+/* A UDP forward client: its address and the connected socket towards the VM. */
+struct udp_session {
+        struct ep_ref ref; /* ref.fd: the socket connected to the VM; -1 once closed */
+        struct fwd_listener *listener; /* replies leave through its socket */
+        struct sockaddr_storage client;
+        socklen_t client_len;
+        uint32_t hash, source_bucket;
+        uint64_t deadline;
+        struct udp_session *hnext; /* hash chain */
+        struct udp_session *prev, *next; /* idle order, oldest first; zombie list once closed */
 };
 
 struct direction {
@@ -87,6 +119,8 @@ struct conn {
         size_t len, off, cap;
         struct route route; /* copied: the table may be freed while we relay */
         bool has_route;
+        bool forward; /* accepted on a forward listener: fwd_key names it */
+        uint32_t fwd_key;
         struct direction up, down; /* up: client -> backend */
 };
 
@@ -106,14 +140,28 @@ struct worker {
         _Atomic uint64_t seen_gen;
         uint64_t table_gen;
         const struct route_table *table;
+        /* user-space forwards */
+        const struct forward_table *forwards;
+        struct fwd_listener **fwd; /* sorted by key */
+        size_t n_fwd;
+        struct fwd_listener *fwd_zombies;
+        bool fwd_incomplete; /* some bind failed: retry at fwd_retry_at */
+        uint64_t fwd_retry_at;
+        struct udp_session **udp_buckets;
+        struct udp_session *udp_head, *udp_tail; /* by deadline */
+        struct udp_session *udp_zombies;
+        uint8_t *udp_buf;
         /* statistics, written by this worker only */
         _Atomic uint64_t accepted, active, relayed, redirected, bytes_in, bytes_out, rejected_limit,
                 rejected_no_route, rejected_not_allowed, rejected_bad_request, rejected_timeout, backend_failed,
-                closed_removed;
+                closed_removed, udp_sessions, forward_bind_failed;
 };
 
+/* A table taken out of service: freed once every worker has announced a generation at
+ * least gen. Route tables and forward tables go through the same list. */
 struct retired {
-        struct route_table *table;
+        void *table;
+        void (*free_table)(void *);
         uint64_t gen;
         struct retired *next;
 };
@@ -121,7 +169,10 @@ struct retired {
 struct proxy {
         struct proxy_config cfg;
         _Atomic(struct route_table *) table;
+        _Atomic(struct forward_table *) forwards;
         _Atomic uint64_t gen;
+        _Atomic uint8_t *listening; /* [forward key]: how many workers have it bound */
+        _Atomic uint64_t (*fwd_bytes)[2]; /* [forward key]: {in, out} */
         _Atomic bool stopping;
         _Atomic uint32_t total;
         _Atomic uint16_t per_source[SOURCE_BUCKETS];
@@ -525,8 +576,10 @@ static void drive_prefix(struct worker *w, struct conn *c) {
  * queue is empty, so we stop there instead of paying for a read that says EAGAIN — the
  * edge-triggered socket signals again when more arrives. Once the source has signalled
  * its FIN (src_hup) no further edge will come, so from then on we read to the end.
+ * forward_counter (may be NULL) also counts for a user-space forward.
  * Returns 1 if bytes moved, 0 if it must wait, -1 if broken. */
-static int pump(struct worker *w, int from, int to, struct direction *d, _Atomic uint64_t *counter) {
+static int pump(struct worker *w, int from, int to, struct direction *d, _Atomic uint64_t *counter,
+                _Atomic uint64_t *forward_counter) {
         bool moved = false;
         for (;;) {
                 if (d->in_pipe > 0) {
@@ -534,6 +587,8 @@ static int pump(struct worker *w, int from, int to, struct direction *d, _Atomic
                         if (n > 0) {
                                 d->in_pipe -= (size_t)n;
                                 stat_add(counter, (uint64_t)n);
+                                if (forward_counter)
+                                        stat_add(forward_counter, (uint64_t)n);
                                 moved = true;
                                 continue;
                         }
@@ -584,6 +639,11 @@ static int pump(struct worker *w, int from, int to, struct direction *d, _Atomic
 
 static void drive_relay(struct worker *w, struct conn *c, const struct ep_ref *ref, uint32_t events) {
         bool all = !ref;
+        _Atomic uint64_t *fin = NULL, *fout = NULL;
+        if (c->forward) {
+                fin = &w->proxy->fwd_bytes[c->fwd_key][0];
+                fout = &w->proxy->fwd_bytes[c->fwd_key][1];
+        }
         bool client = ref && ref->kind == REF_CLIENT, backend = ref && ref->kind == REF_BACKEND;
         /* up = client -> backend: runs when the client has bytes, or the backend has room
          * for bytes already in the pipe; down likewise the other way. */
@@ -601,9 +661,9 @@ static void drive_relay(struct worker *w, struct conn *c, const struct ep_ref *r
         bool down_write = client && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && c->down.in_pipe;
         int a = 0, b = 0;
         if (c->up.src_ready || up_write)
-                a = pump(w, c->cfd, c->bfd, &c->up, &w->bytes_in);
+                a = pump(w, c->cfd, c->bfd, &c->up, &w->bytes_in, fin);
         if (a >= 0 && (c->down.src_ready || down_write))
-                b = pump(w, c->bfd, c->cfd, &c->down, &w->bytes_out);
+                b = pump(w, c->bfd, c->cfd, &c->down, &w->bytes_out, fout);
         if (a < 0 || b < 0)
                 return conn_close(w, c);
         if (c->up.shut && c->down.shut)
@@ -715,8 +775,314 @@ static void accept_all(struct worker *w, struct ep_ref *l) {
                         conn_close(w, c);
                         continue;
                 }
+                if (l->listener == LISTEN_FORWARD) {
+                        /* A forward's route is fixed now: nothing to read first, no header. */
+                        const struct forward *f = forward_table_lookup(w->forwards, PROTO_TCP, l->fwd->key & 0xffff);
+                        if (!f) {
+                                stat_add(&w->rejected_no_route, 1);
+                                conn_close(w, c);
+                                continue;
+                        }
+                        c->forward = true;
+                        c->fwd_key = l->fwd->key;
+                        c->route.backend = f->backend;
+                        c->route.https_port = f->backend_port;
+                        c->has_route = true;
+                        conn_connect(w, c, f->backend_port);
+                        continue;
+                }
                 /* Clients usually send at once: try reading now instead of waiting a round. */
                 conn_drive(w, c, NULL, 0);
+        }
+}
+
+static int listen_on(const char *addr, int type, bool probed, int *ret_fd, char *err, size_t err_size);
+
+/* ---- user-space forwards: listeners ---- */
+
+static void udp_session_close(struct worker *w, struct udp_session *s);
+
+static void fwd_listener_close(struct worker *w, struct fwd_listener *l) {
+        if (l->ref.fd < 0)
+                return;
+        /* UDP sessions answer through this socket: they go with it. */
+        for (struct udp_session *s = w->udp_head, *next; s; s = next) {
+                next = s->next;
+                if (s->listener == l)
+                        udp_session_close(w, s);
+        }
+        epoll_ctl(w->epfd, EPOLL_CTL_DEL, l->ref.fd, NULL);
+        close(l->ref.fd);
+        l->ref.fd = -1;
+        atomic_fetch_sub(&w->proxy->listening[l->key], 1);
+        l->next_zombie = w->fwd_zombies;
+        w->fwd_zombies = l;
+}
+
+static struct fwd_listener *fwd_listener_open(struct worker *w, uint32_t key) {
+        struct proxy *p = w->proxy;
+        bool udp = (key >> 16) == PROTO_UDP;
+        char addr[96], err[160];
+        snprintf(addr, sizeof addr, "%s:%u", p->cfg.forward_listen, key & 0xffff);
+        int fd;
+        if (listen_on(addr, udp ? SOCK_DGRAM : SOCK_STREAM, true, &fd, err, sizeof err) < 0) {
+                stat_add(&w->forward_bind_failed, 1);
+                return NULL;
+        }
+        struct fwd_listener *l = calloc(1, sizeof *l);
+        if (!l) {
+                close(fd);
+                return NULL;
+        }
+        l->key = key;
+        l->ref = (struct ep_ref){.kind = udp ? REF_UDP_LISTENER : REF_LISTENER, .fd = fd, .listener = LISTEN_FORWARD, .fwd = l};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = &l->ref};
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+                close(fd);
+                free(l);
+                return NULL;
+        }
+        atomic_fetch_add(&p->listening[key], 1);
+        return l;
+}
+
+/* Opens and closes this worker's forward listeners to match w->forwards: one merge of two
+ * sorted lists. A port that cannot be bound (in use) is retried after FORWARD_RETRY_MS. */
+static void forwards_reconcile(struct worker *w) {
+        const struct forward_table *t = w->forwards;
+        size_t nt = forward_table_size(t), i = 0, j = 0, m = 0;
+        struct fwd_listener **next = malloc((nt + 1) * sizeof *next);
+        if (!next) {
+                w->fwd_incomplete = true;
+                w->fwd_retry_at = w->now + FORWARD_RETRY_MS;
+                return;
+        }
+        bool incomplete = false;
+        while (i < nt || j < w->n_fwd) {
+                uint32_t kt = UINT32_MAX, kl = UINT32_MAX;
+                if (i < nt) {
+                        const struct forward *f = forward_table_at(t, i);
+                        kt = forward_key(f->proto, f->public_port);
+                }
+                if (j < w->n_fwd)
+                        kl = w->fwd[j]->key;
+                if (kl < kt) {
+                        fwd_listener_close(w, w->fwd[j++]);
+                } else if (kl == kt) {
+                        next[m++] = w->fwd[j++];
+                        i++;
+                } else {
+                        struct fwd_listener *l = fwd_listener_open(w, kt);
+                        if (l)
+                                next[m++] = l;
+                        else
+                                incomplete = true;
+                        i++;
+                }
+        }
+        free(w->fwd);
+        w->fwd = next;
+        w->n_fwd = m;
+        w->fwd_incomplete = incomplete;
+        w->fwd_retry_at = w->now + FORWARD_RETRY_MS;
+}
+
+/* ---- user-space forwards: UDP sessions ---- */
+
+static bool sockaddr_same(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+        if (a->ss_family != b->ss_family)
+                return false;
+        if (a->ss_family == AF_INET) {
+                const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+                return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+        }
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+}
+
+static uint32_t udp_hash(const struct fwd_listener *l, const struct sockaddr_storage *ss) {
+        struct ip_addr a = sockaddr_ip(ss);
+        uint16_t port = ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
+                                                 : ((const struct sockaddr_in6 *)ss)->sin6_port;
+        uint32_t h = 2166136261u ^ l->key;
+        for (size_t i = 0; i < 16; i++)
+                h = (h ^ a.bytes[i]) * 16777619u;
+        h = (h ^ port) * 16777619u;
+        return h;
+}
+
+static void udp_lru_unlink(struct worker *w, struct udp_session *s) {
+        if (s->prev)
+                s->prev->next = s->next;
+        else
+                w->udp_head = s->next;
+        if (s->next)
+                s->next->prev = s->prev;
+        else
+                w->udp_tail = s->prev;
+        s->prev = s->next = NULL;
+}
+
+/* Activity: the session moves to the end of the idle order with a fresh deadline. */
+static void udp_touch(struct worker *w, struct udp_session *s) {
+        if (s->deadline) /* linked: a new session is not yet */
+                udp_lru_unlink(w, s);
+        s->deadline = w->now + w->proxy->cfg.udp_timeout_ms;
+        s->prev = w->udp_tail;
+        if (w->udp_tail)
+                w->udp_tail->next = s;
+        else
+                w->udp_head = s;
+        w->udp_tail = s;
+}
+
+static void udp_session_close(struct worker *w, struct udp_session *s) {
+        if (s->ref.fd < 0)
+                return;
+        struct proxy *p = w->proxy;
+        struct udp_session **pp = &w->udp_buckets[s->hash & (UDP_BUCKETS - 1)];
+        while (*pp && *pp != s)
+                pp = &(*pp)->hnext;
+        if (*pp)
+                *pp = s->hnext;
+        udp_lru_unlink(w, s);
+        close(s->ref.fd);
+        s->ref.fd = -1;
+        atomic_fetch_sub(&p->total, 1);
+        atomic_fetch_sub(&p->per_source[s->source_bucket], 1);
+        atomic_fetch_sub_explicit(&w->udp_sessions, 1, memory_order_relaxed);
+        s->next = w->udp_zombies;
+        w->udp_zombies = s;
+}
+
+/* A session for a new client: counted against max_connections like a TCP relay. */
+static struct udp_session *udp_session_new(struct worker *w, struct fwd_listener *l, const struct sockaddr_storage *from,
+                                           socklen_t from_len, uint32_t hash) {
+        struct proxy *p = w->proxy;
+        const struct forward *f = forward_table_lookup(w->forwards, PROTO_UDP, l->key & 0xffff);
+        if (!f) {
+                stat_add(&w->rejected_no_route, 1);
+                return NULL;
+        }
+        uint32_t bucket = source_bucket(from);
+        uint32_t total = atomic_fetch_add(&p->total, 1) + 1;
+        uint16_t mine = atomic_fetch_add(&p->per_source[bucket], 1) + 1;
+        struct udp_session *s = NULL;
+        int fd = -1;
+        if (total > p->cfg.max_connections || mine > p->cfg.max_connections_per_source ||
+            !(s = calloc(1, sizeof *s))) {
+                atomic_fetch_sub(&p->total, 1);
+                atomic_fetch_sub(&p->per_source[bucket], 1);
+                stat_add(&w->rejected_limit, 1);
+                return NULL;
+        }
+        struct sockaddr_storage to = {0};
+        socklen_t tl;
+        if (f->backend.family == AF_INET) {
+                struct sockaddr_in *in = (struct sockaddr_in *)&to;
+                in->sin_family = AF_INET;
+                in->sin_port = htons(f->backend_port);
+                memcpy(&in->sin_addr, f->backend.bytes, 4);
+                tl = sizeof *in;
+        } else {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&to;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(f->backend_port);
+                memcpy(&in6->sin6_addr, f->backend.bytes, 16);
+                tl = sizeof *in6;
+        }
+        fd = socket(to.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&to, tl) < 0)
+                goto fail;
+        s->ref = (struct ep_ref){.kind = REF_UDP_SESSION, .fd = fd, .session = s};
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = &s->ref};
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+                goto fail;
+        s->listener = l;
+        s->client = *from;
+        s->client_len = from_len;
+        s->hash = hash;
+        s->source_bucket = bucket;
+        s->hnext = w->udp_buckets[hash & (UDP_BUCKETS - 1)];
+        w->udp_buckets[hash & (UDP_BUCKETS - 1)] = s;
+        udp_touch(w, s);
+        stat_add(&w->udp_sessions, 1);
+        stat_add(&w->accepted, 1);
+        return s;
+fail:
+        if (fd >= 0)
+                close(fd);
+        free(s);
+        atomic_fetch_sub(&p->total, 1);
+        atomic_fetch_sub(&p->per_source[bucket], 1);
+        stat_add(&w->backend_failed, 1);
+        return NULL;
+}
+
+/* Datagrams from clients on a public UDP port: each goes to the VM through its session. */
+static void udp_listener_readable(struct worker *w, struct fwd_listener *l) {
+        for (;;) {
+                struct sockaddr_storage from;
+                socklen_t fl = sizeof from;
+                ssize_t n = recvfrom(l->ref.fd, w->udp_buf, UDP_DATAGRAM_MAX, 0, (struct sockaddr *)&from, &fl);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return; /* EAGAIN; a pending ICMP error is consumed by this call too */
+                }
+                uint32_t h = udp_hash(l, &from);
+                struct udp_session *s = w->udp_buckets[h & (UDP_BUCKETS - 1)];
+                while (s && !(s->listener == l && sockaddr_same(&s->client, &from)))
+                        s = s->hnext;
+                if (!s && !(s = udp_session_new(w, l, &from, fl, h)))
+                        continue; /* dropped, as the kernel would drop it without a route */
+                /* The VM refusing an earlier datagram (ICMP) shows up here once; send again. */
+                ssize_t k = send(s->ref.fd, w->udp_buf, (size_t)n, 0);
+                if (k < 0 && errno == ECONNREFUSED)
+                        k = send(s->ref.fd, w->udp_buf, (size_t)n, 0);
+                if (k > 0) {
+                        stat_add(&w->bytes_in, (uint64_t)k);
+                        stat_add(&w->proxy->fwd_bytes[l->key][0], (uint64_t)k);
+                }
+                udp_touch(w, s);
+        }
+}
+
+/* Replies from the VM: back to the client from the public socket (so from the public port). */
+static void udp_session_readable(struct worker *w, struct udp_session *s) {
+        for (int errors = 0; errors < 8;) {
+                ssize_t n = recv(s->ref.fd, w->udp_buf, UDP_DATAGRAM_MAX, 0);
+                if (n < 0) {
+                        if (errno == EAGAIN)
+                                return;
+                        errors++; /* EINTR, or an ICMP error from the VM side: keep the session */
+                        continue;
+                }
+                ssize_t k = sendto(s->listener->ref.fd, w->udp_buf, (size_t)n, 0, (struct sockaddr *)&s->client,
+                                   s->client_len);
+                if (k > 0) {
+                        stat_add(&w->bytes_out, (uint64_t)k);
+                        stat_add(&w->proxy->fwd_bytes[s->listener->key][1], (uint64_t)k);
+                }
+                udp_touch(w, s);
+        }
+}
+
+static void udp_expire(struct worker *w) {
+        while (w->udp_head && w->udp_head->deadline <= w->now)
+                udp_session_close(w, w->udp_head);
+}
+
+static void forward_zombies_free(struct worker *w) {
+        while (w->udp_zombies) {
+                struct udp_session *s = w->udp_zombies;
+                w->udp_zombies = s->next;
+                free(s);
+        }
+        while (w->fwd_zombies) {
+                struct fwd_listener *l = w->fwd_zombies;
+                w->fwd_zombies = l->next_zombie;
+                free(l);
         }
 }
 
@@ -743,7 +1109,15 @@ static void close_removed_routes(struct worker *w) {
                 struct conn *c = w->heads[l];
                 while (c) {
                         struct conn *next = c->next;
-                        if (c->has_route && c->route.name[0]) {
+                        if (c->forward) {
+                                const struct forward *f =
+                                        forward_table_lookup(w->forwards, (uint8_t)(c->fwd_key >> 16), c->fwd_key & 0xffff);
+                                if (!f || !ip_addr_equal(&f->backend, &c->route.backend) ||
+                                    f->backend_port != c->route.https_port) {
+                                        stat_add(&w->closed_removed, 1);
+                                        conn_close(w, c);
+                                }
+                        } else if (c->has_route && c->route.name[0]) {
                                 const struct route *r = w->table ? route_table_lookup(w->table, c->route.name,
                                                                                       strlen(c->route.name))
                                                                  : NULL;
@@ -772,10 +1146,13 @@ static void *worker_main(void *arg) {
                  * so announcing the generation frees only tables we no longer hold. */
                 uint64_t gen = atomic_load(&p->gen);
                 w->table = atomic_load(&p->table);
+                w->forwards = atomic_load(&p->forwards);
                 atomic_store(&w->seen_gen, gen);
                 if (gen != w->table_gen) {
                         bool first = w->table_gen == 0;
                         w->table_gen = gen;
+                        if (p->cfg.forwards)
+                                forwards_reconcile(w);
                         if (p->cfg.close_removed)
                                 close_removed_routes(w);
                         /* Until the first routes arrive, clients wait in the listen backlog
@@ -784,27 +1161,41 @@ static void *worker_main(void *arg) {
                         if (first)
                                 for (size_t j = 0; j < w->n_listeners; j++)
                                         accept_all(w, &w->listeners[j]);
-                }
+                } else if (w->fwd_incomplete && w->now >= w->fwd_retry_at)
+                        forwards_reconcile(w);
                 for (int i = 0; i < n; i++) {
                         struct ep_ref *ref = events[i].data.ptr;
                         if (ref->kind == REF_WAKE) {
                                 uint64_t v;
                                 (void)!read(w->wakefd, &v, sizeof v);
                         } else if (ref->kind == REF_LISTENER) {
-                                if (w->table_gen)
+                                if (ref->fd >= 0 && w->table_gen)
                                         accept_all(w, ref);
-                        }
-                        else
+                        } else if (ref->kind == REF_UDP_LISTENER) {
+                                if (ref->fd >= 0)
+                                        udp_listener_readable(w, ref->fwd);
+                        } else if (ref->kind == REF_UDP_SESSION) {
+                                if (ref->fd >= 0)
+                                        udp_session_readable(w, ref->session);
+                        } else
                                 conn_drive(w, ref->conn, ref, events[i].events);
                 }
                 expire(w);
+                udp_expire(w);
                 zombies_free(w);
+                forward_zombies_free(w);
         }
         /* Shutdown: close everything this worker owns. */
         for (enum list_id l = 0; l < LIST_N; l++)
                 while (w->heads[l])
                         conn_close(w, w->heads[l]);
+        for (size_t i = 0; i < w->n_fwd; i++)
+                fwd_listener_close(w, w->fwd[i]);
+        free(w->fwd);
+        w->fwd = NULL;
+        w->n_fwd = 0;
         zombies_free(w);
+        forward_zombies_free(w);
         return NULL;
 }
 
@@ -830,8 +1221,9 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *s
         return 0;
 }
 
-/* probed: an earlier worker already bound this address, so the port is ours. */
-static int listen_on(const char *addr, bool probed, int *ret_fd, char *err, size_t err_size) {
+/* probed: the port is known to be ours (an earlier worker bound it, or it is a forward
+ * that each worker binds on its own), so skip the check for foreign listeners. */
+static int listen_on(const char *addr, int type, bool probed, int *ret_fd, char *err, size_t err_size) {
         struct sockaddr_storage ss;
         socklen_t sl;
         if (parse_listen(addr, &ss, &sl) < 0) {
@@ -843,7 +1235,7 @@ static int listen_on(const char *addr, bool probed, int *ret_fd, char *err, size
         /* SO_REUSEPORT would let us share the port with any other root process that set it
          * too, silently splitting the traffic: first make sure nobody else listens there. */
         if (!probed) {
-                _cleanup_close_ int probe = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                _cleanup_close_ int probe = socket(ss.ss_family, type | SOCK_CLOEXEC, 0);
                 if (probe < 0)
                         goto fail;
                 if (setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
@@ -856,7 +1248,7 @@ static int listen_on(const char *addr, bool probed, int *ret_fd, char *err, size
                         return -e;
                 }
         }
-        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 goto fail;
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
@@ -865,7 +1257,7 @@ static int listen_on(const char *addr, bool probed, int *ret_fd, char *err, size
         /* [::] takes IPv4 too (as mapped addresses), so one listener serves both. */
         if (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) < 0)
                 goto fail;
-        if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 4096) < 0)
+        if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || (type == SOCK_STREAM && listen(fd, 4096) < 0))
                 goto fail;
         *ret_fd = TAKE_FD(fd);
         return 0;
@@ -888,7 +1280,17 @@ static void workers_close(struct proxy *p) {
                         close(w->epfd);
                 if (w->wakefd >= 0)
                         close(w->wakefd);
+                free(w->udp_buckets);
+                free(w->udp_buf);
         }
+}
+
+static void route_table_free_void(void *t) {
+        route_table_free(t);
+}
+
+static void forward_table_free_void(void *t) {
+        forward_table_free(t);
 }
 
 int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, size_t err_size) {
@@ -901,7 +1303,14 @@ int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, s
         if (p->n_workers > WORKERS_MAX)
                 p->n_workers = WORKERS_MAX;
         p->workers = calloc(p->n_workers, sizeof *p->workers);
-        if (!p->workers) {
+        if (cfg->forwards) {
+                p->listening = calloc(FORWARD_KEYS, sizeof *p->listening);
+                p->fwd_bytes = calloc(FORWARD_KEYS, sizeof *p->fwd_bytes);
+        }
+        if (!p->workers || (cfg->forwards && (!p->listening || !p->fwd_bytes))) {
+                free(p->workers);
+                free((void *)p->listening);
+                free((void *)p->fwd_bytes);
                 free(p);
                 return -ENOMEM;
         }
@@ -917,6 +1326,15 @@ int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, s
                         snprintf(err, err_size, "epoll/eventfd: %s", strerror(errno));
                         goto fail;
                 }
+                if (cfg->forwards) {
+                        w->udp_buckets = calloc(UDP_BUCKETS, sizeof *w->udp_buckets);
+                        w->udp_buf = malloc(UDP_DATAGRAM_MAX);
+                        if (!w->udp_buckets || !w->udp_buf) {
+                                r = -ENOMEM;
+                                snprintf(err, err_size, "out of memory");
+                                goto fail;
+                        }
+                }
                 w->wake_ref = (struct ep_ref){.kind = REF_WAKE, .fd = w->wakefd};
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->wake_ref};
                 epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wakefd, &ev);
@@ -926,7 +1344,7 @@ int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, s
                                 if (!a[0])
                                         continue;
                                 int fd = -1;
-                                if ((r = listen_on(a, i > 0, &fd, err, err_size)) < 0)
+                                if ((r = listen_on(a, SOCK_STREAM, i > 0, &fd, err, err_size)) < 0)
                                         goto fail;
                                 struct ep_ref *l = &w->listeners[w->n_listeners++];
                                 *l = (struct ep_ref){.kind = REF_LISTENER, .fd = fd, .listener = kind};
@@ -947,6 +1365,8 @@ fail:
                 pthread_join(p->workers[i].thread, NULL);
         workers_close(p);
         free(p->workers);
+        free((void *)p->listening);
+        free((void *)p->fwd_bytes);
         free(p);
         return r;
 }
@@ -963,34 +1383,103 @@ struct proxy *proxy_stop(struct proxy *p) {
                 pthread_join(p->workers[i].thread, NULL);
         workers_close(p);
         route_table_free(atomic_load(&p->table));
+        forward_table_free(atomic_load(&p->forwards));
         while (p->retired) {
                 struct retired *r = p->retired;
                 p->retired = r->next;
-                route_table_free(r->table);
+                r->free_table(r->table);
                 free(r);
         }
         free(p->workers);
+        free((void *)p->listening);
+        free((void *)p->fwd_bytes);
         free(p);
         return NULL;
 }
 
-void proxy_publish(struct proxy *p, struct route_table *t) {
-        struct route_table *old = atomic_exchange(&p->table, t);
+/* The table just replaced goes to the retired list under the new generation; then the
+ * workers are woken so the change applies now. */
+static void retire_and_wake(struct proxy *p, void *old, void (*free_table)(void *)) {
         uint64_t gen = atomic_fetch_add(&p->gen, 1) + 1;
         if (old) {
                 struct retired *r = malloc(sizeof *r);
                 if (r) {
-                        *r = (struct retired){.table = old, .gen = gen, .next = p->retired};
+                        *r = (struct retired){.table = old, .free_table = free_table, .gen = gen, .next = p->retired};
                         p->retired = r;
                 }
                 /* Out of memory: leaking one table is better than freeing it under a reader. */
         }
-        /* Wake the workers so the new routes (and closing removed ones) apply now. */
         for (unsigned i = 0; i < p->n_workers; i++) {
                 uint64_t one = 1;
                 (void)!write(p->workers[i].wakefd, &one, sizeof one);
         }
         proxy_reclaim(p);
+}
+
+void proxy_publish(struct proxy *p, struct route_table *t) {
+        struct route_table *old = atomic_exchange(&p->table, t);
+        retire_and_wake(p, old, route_table_free_void);
+}
+
+void proxy_publish_forwards(struct proxy *p, struct forward_table *t) {
+        if (!p->cfg.forwards) {
+                forward_table_free(t);
+                return;
+        }
+        /* Only the main thread publishes, so the current table cannot be freed meanwhile. */
+        const struct forward_table *cur = atomic_load(&p->forwards);
+        for (size_t i = 0; i < forward_table_size(t); i++) {
+                const struct forward *f = forward_table_at(t, i), *o = forward_table_lookup(cur, f->proto, f->public_port);
+                if (!o || !ip_addr_equal(&o->backend, &f->backend) || o->backend_port != f->backend_port) {
+                        uint32_t k = forward_key(f->proto, f->public_port);
+                        atomic_store(&p->fwd_bytes[k][0], 0);
+                        atomic_store(&p->fwd_bytes[k][1], 0);
+                }
+        }
+        struct forward_table *old = atomic_exchange(&p->forwards, t);
+        retire_and_wake(p, old, forward_table_free_void);
+}
+
+size_t proxy_forward_capacity(const struct proxy *p) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+                rl.rlim_cur = 1u << 20;
+        /* Kept free: two sockets per relay up to max_connections, each worker's pipe pool,
+         * the :443/:80 listeners, epoll/eventfds, the store, the API, logs. */
+        uint64_t reserve = 2ull * p->cfg.max_connections + (uint64_t)p->n_workers * (2 * PIPE_POOL_MAX + 8) + 256;
+        if (rl.rlim_cur <= reserve)
+                return 0;
+        return (size_t)((rl.rlim_cur - reserve) / p->n_workers);
+}
+
+int proxy_forward_listeners(struct proxy *p, struct nft_items *ret) {
+        size_t n = 0;
+        uint32_t *keys = NULL;
+        if (p->cfg.forwards) {
+                for (uint32_t k = 0; k < FORWARD_KEYS; k++)
+                        if (atomic_load_explicit(&p->listening[k], memory_order_relaxed) >= p->n_workers)
+                                n++;
+                keys = malloc((n ? n : 1) * sizeof *keys);
+                if (!keys)
+                        return -ENOMEM;
+                size_t m = 0;
+                for (uint32_t k = 0; k < FORWARD_KEYS && m < n; k++)
+                        if (atomic_load_explicit(&p->listening[k], memory_order_relaxed) >= p->n_workers)
+                                keys[m++] = k;
+                n = m;
+        }
+        int r = forward_items_from_keys(keys, n, ret);
+        free(keys);
+        return r;
+}
+
+void proxy_forward_bytes(struct proxy *p, uint8_t proto, uint16_t port, uint64_t *ret_in, uint64_t *ret_out) {
+        *ret_in = *ret_out = 0;
+        if (!p->cfg.forwards || proto > PROTO_UDP)
+                return;
+        uint32_t k = forward_key(proto, port);
+        *ret_in = atomic_load_explicit(&p->fwd_bytes[k][0], memory_order_relaxed);
+        *ret_out = atomic_load_explicit(&p->fwd_bytes[k][1], memory_order_relaxed);
 }
 
 void proxy_reclaim(struct proxy *p) {
@@ -1005,7 +1494,7 @@ void proxy_reclaim(struct proxy *p) {
                 struct retired *r = *pp;
                 if (r->gen <= oldest) {
                         *pp = r->next;
-                        route_table_free(r->table);
+                        r->free_table(r->table);
                         free(r);
                 } else
                         pp = &r->next;
@@ -1029,5 +1518,7 @@ void proxy_get_stats(struct proxy *p, struct proxy_stats *ret) {
                 ret->rejected_timeout += atomic_load(&w->rejected_timeout);
                 ret->backend_failed += atomic_load(&w->backend_failed);
                 ret->closed_removed += atomic_load(&w->closed_removed);
+                ret->udp_sessions += atomic_load(&w->udp_sessions);
+                ret->forward_bind_failed += atomic_load(&w->forward_bind_failed);
         }
 }

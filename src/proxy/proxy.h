@@ -7,15 +7,24 @@
  *         read, then relay both ways with splice(2) until both sides have closed.
  *   :80   read the request head; 301 to https://HOST/PATH, or relay it unchanged to the
  *         backend's http_port for routes that allow plain-HTTP passthrough (ACME HTTP-01).
- * Routes come from an immutable route table that the reconciler publishes; workers pick
- * the new one up at their next loop iteration and the old one is freed once every worker
- * has moved past it.
+ *   user-space forwards (forward_mode = userspace): every (proto, public port) of the
+ *         published forwards table gets one SO_REUSEPORT socket per worker on forward_listen.
+ *         TCP: accept, connect to the VM, relay with the same splice relay (the route is
+ *         fixed at accept time; nothing is parsed, no PROXY header). UDP: a session per
+ *         client address, i.e. a connected socket to the VM; replies leave through the
+ *         public socket, so they come from the public port. Sessions idle for
+ *         udp_timeout_ms are closed.
+ * Routes and forwards come from immutable tables that the reconciler publishes; workers
+ * pick the new ones up at their next loop iteration and an old one is freed once every
+ * worker has moved past it.
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../nft/nft.h"
+#include "forwards.h"
 #include "routes.h"
 
 #define PROXY_LISTEN_MAX 4
@@ -31,6 +40,9 @@ struct proxy_config {
         unsigned max_connections; /* in total */
         unsigned max_connections_per_source; /* per client address */
         bool close_removed; /* close relays whose route disappeared (else they may finish) */
+        bool forwards; /* serve user-space forwards (forward_mode = userspace) */
+        char forward_listen[80]; /* "[::]", "0.0.0.0", "[2001:db8::1]": where public ports bind */
+        unsigned udp_timeout_ms; /* an idle UDP forward session is closed after this */
 };
 
 /* Counters, summed over the workers. */
@@ -41,6 +53,8 @@ struct proxy_stats {
         uint64_t bytes_out; /* backend -> client */
         uint64_t rejected_limit, rejected_no_route, rejected_not_allowed, rejected_bad_request, rejected_timeout,
                 backend_failed, closed_removed;
+        uint64_t udp_sessions; /* open user-space UDP forward sessions */
+        uint64_t forward_bind_failed; /* forward listeners that could not be bound (retried every second) */
 };
 
 struct proxy;
@@ -52,6 +66,19 @@ int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, s
 struct proxy *proxy_stop(struct proxy *p);
 /* Main thread: makes t the table for new connections (the proxy takes ownership). */
 void proxy_publish(struct proxy *p, struct route_table *t);
+/* Main thread: makes t the user-space forwards table (the proxy takes ownership); each
+ * worker opens and closes its listeners to match at its next iteration. Byte counters of
+ * a (proto, port) that is new or now leads to another backend start again from zero. */
+void proxy_publish_forwards(struct proxy *p, struct forward_table *t);
+/* How many forward ports fit in the open-files limit (RLIMIT_NOFILE) next to
+ * max_connections relays: every port costs one socket per worker. Any thread. */
+size_t proxy_forward_capacity(const struct proxy *p);
+/* Any thread: the forward listeners every worker has bound now, as sorted canonical items
+ * ("listener tcp 20000"). Returns 0 or -ENOMEM. */
+int proxy_forward_listeners(struct proxy *p, struct nft_items *ret);
+/* Any thread: bytes relayed through forward (proto, port) since it was added:
+ * in = client -> VM, out = VM -> client. */
+void proxy_forward_bytes(struct proxy *p, uint8_t proto, uint16_t port, uint64_t *ret_in, uint64_t *ret_out);
 /* Main thread: frees retired tables no worker can still be reading. */
 void proxy_reclaim(struct proxy *p);
 /* Any thread. */

@@ -61,6 +61,9 @@ CFG_PORT_START=20000
 CFG_PORT_END=59999
 CFG_PORTS_PER_VM=10
 CFG_EXTRA="" # more lines, e.g. a [daemon] section
+# kernel (nftables DNAT, the default) or userspace (the proxy relays the forwards); the
+# foundation tests run in both (test-userspace.sh re-runs them with userspace).
+E2E_FORWARD_MODE=${E2E_FORWARD_MODE:-kernel}
 
 PASS=0
 FAIL=0
@@ -411,6 +414,7 @@ port_range_start = $CFG_PORT_START
 port_range_end = $CFG_PORT_END
 ports_per_vm = $CFG_PORTS_PER_VM
 state_dir = "$E2E_STATE"
+forward_mode = "$E2E_FORWARD_MODE"
 $CFG_EXTRA
 EOF
         mv "$E2E_CONF.tmp" "$E2E_CONF"
@@ -506,6 +510,92 @@ cli() {
 # gw_nft ARGS...: nft inside gw (never on the host).
 gw_nft() {
         ip netns exec "$NS_GW" nft "$@"
+}
+
+# userspace: true when the test runs with forward_mode = userspace.
+userspace() {
+        [[ $E2E_FORWARD_MODE == userspace ]]
+}
+
+# no_nft_table: in userspace mode edgegw creates no `inet edgegw` table at all.
+no_nft_table() {
+        if gw_nft list table inet edgegw >/dev/null 2>&1; then
+                echo "table inet edgegw exists in gw although forward_mode = userspace"
+                return 1
+        fi
+}
+
+# vm_bytes ID in|out: bytes through a VM's forwards: the nft counter in kernel mode, the
+# relay's count (GET /v1/vms/ID/traffic) in userspace mode.
+vm_bytes() {
+        local id=$1 dir=$2 slug
+        if userspace; then
+                curl -sf -m 5 --unix-socket "$E2E_SOCK" "http://edgegw/v1/vms/$id/traffic" | json "d[\"bytes_$dir\"]"
+        else
+                slug=$(cli --json vm show "$id" | json 'd["slug"]')
+                counter_bytes "${dir}_$slug"
+        fi
+}
+
+# forward_listening PROTO PORT: gw has a socket bound to PORT (userspace mode).
+forward_listening() {
+        ip netns exec "$NS_GW" ss -Hln --"$1" "sport = :$2" | grep -q .
+}
+
+# forward_state: what carries the forwards, for before/after comparisons: the nft table in
+# kernel mode, gw's sorted list of bound sockets in userspace mode.
+forward_state() {
+        if userspace; then
+                ip netns exec "$NS_GW" ss -Hlntu | awk '{print $1, $5}' | sort
+        else
+                gw_nft list table inet edgegw 2>&1
+        fi
+}
+
+# long_relay_start HOST PORT NAME: from the client, a TCP connection to an echo server
+# (listen ... "cat") that sends "one" and reads it back, then waits; long_relay_finish NAME
+# lets it send "two" and prints what came back ("one two", or "one EOF" if the relay was
+# closed meanwhile).
+long_relay_start() {
+        local host=$1 port=$2 f=$E2E_TMP/$3 i
+        ip netns exec "$NS_CLIENT" timeout 30 python3 -c '
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10)
+def line(t):
+    try:
+        s.sendall(t + b"\n"); buf = b""
+        while not buf.endswith(b"\n"):
+            d = s.recv(100)
+            if not d: return "EOF"
+            buf += d
+    except OSError:
+        return "EOF"
+    return buf.decode().strip()
+out = [line(b"one")]
+open(sys.argv[3] + ".ready", "w").close()
+while not os.path.exists(sys.argv[3] + ".go"): time.sleep(0.05)
+out.append(line(b"two"))
+print(" ".join(out))' "$host" "$port" "$f" >"$f.out" 2>&1 &
+        echo $! >"$f.pid"
+        for ((i = 0; i < 100; i++)); do
+                [[ -e $f.ready ]] && return 0
+                sleep 0.05
+        done
+        cat "$f.out"
+        return 1
+}
+
+long_relay_finish() {
+        local f=$E2E_TMP/$1
+        local pid i
+        pid=$(cat "$f.pid")
+        touch "$f.go"
+        # (not `wait`: this usually runs in a command substitution, a subshell)
+        for ((i = 0; i < 200; i++)); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.05
+        done
+        cat "$f.out"
 }
 
 # counter_bytes NAME: byte count of a named counter in table inet edgegw.

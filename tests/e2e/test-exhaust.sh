@@ -18,7 +18,7 @@ run cli --json vm add b --ip 10.0.1.6
 check "vm add b exits 0" rc_is 0
 check "b gets 20010-20019" eq "$(json '(d["port_range_start"], d["port_range_end"])' <<<"$OUT")" "(20010, 20019)"
 
-before=$(gw_nft list table inet edgegw 2>&1)
+before=$(forward_state)
 run cli vm add c --ip 10.0.1.7
 check "the third vm add exits 5 (port range exhausted)" rc_is 5
 check "...with a message saying the range is exhausted" contains "$OUT$ERR" exhausted
@@ -26,8 +26,13 @@ run cli --json vm add c --ip 10.0.1.7
 check "the same with --json exits 5 too" rc_is 5
 check "...and prints the API's error object with code port_range_exhausted" \
         eq "$(json 'd["error"]["code"]' <<<"$OUT")" port_range_exhausted
-after=$(gw_nft list table inet edgegw 2>&1)
-check "the nft table is byte-for-byte the same before and after the refused adds" eq "$after" "$before"
+after=$(forward_state)
+if userspace; then
+        check "gw's listeners are exactly the same before and after the refused adds" eq "$after" "$before"
+        check "userspace: edgegw created no nft table inet edgegw" no_nft_table
+else
+        check "the nft table is byte-for-byte the same before and after the refused adds" eq "$after" "$before"
+fi
 
 run cli --json vm ls
 check "vm ls still has exactly a and b" eq "$(json '[v["id"] for v in d["vms"]]' <<<"$OUT")" "['a', 'b']"
@@ -72,5 +77,29 @@ check "...and the two winners hold 20000-20009 and 20010-20019" \
         "[(20000, 20009), (20010, 20019)]"
 run cli check
 check "edgegw check exits 0 after the race" rc_is 0
+
+# Userspace: more forward ports than the open-files limit leaves room for. With 2 workers
+# and max_connections chosen so that 15 ports fit, the VM holding 20000-20009 is forwarded
+# whole and the one at 20010 is refused, loudly, and the daemon keeps running.
+if userspace; then
+        nofile=$(ulimit -n)
+        maxc=$(((nofile - 2 * 136 - 256 - 2 * 15) / 2))
+        daemon_stop
+        CFG_EXTRA=$'[proxy]\nworkers = 2\nmax_connections = '"$maxc"
+        step "edgegwd starts with max_connections = $maxc (15 forward ports fit in $nofile open files)" daemon_start
+        run curl -sf -m 5 --unix-socket "$E2E_SOCK" http://edgegw/v1/status
+        check "status: 10 ports forwarded, limit 15" \
+                eq "$(json '(d["reconcilers"]["forwards"]["ports"], d["reconcilers"]["forwards"]["limit"])' <<<"$OUT")" "(10, 15)"
+        check "status: not ok, and the error says 20 ports were wanted" \
+                contains "$(json '(d["reconcilers"]["forwards"]["ok"], d["reconcilers"]["forwards"]["error"])' <<<"$OUT")" \
+                "(False, 'userspace forwards: 20 ports wanted, only 15 fit the open-files limit"
+        check "the log says so too" grep -q "20 ports wanted, only 15 fit" "$DAEMON_LOG"
+        check "the first VM's :20000 is listening" forward_listening tcp 20000
+        check "the refused VM's :20010 is not" not forward_listening tcp 20010
+        run cli --json check
+        check "edgegw check names the refused VM's listeners" \
+                contains "$(json 'd["differences"]' <<<"$OUT")" "missing: listener tcp 20010"
+        check "edgegwd is still running" daemon_alive
+fi
 
 finish

@@ -8,6 +8,7 @@
 # counters move. A VM's HTTPS options (PROXY protocol, plain HTTP passthrough, allow-list)
 # are stored and shown; a bad one is refused and changes nothing.
 source "$(dirname "$0")/lib.sh"
+if userspace; then CFG_EXTRA=$'[proxy]\nudp_timeout_ms = 1500'; fi
 setup_default
 
 # -- adding
@@ -124,12 +125,47 @@ check "edgegw check exits 0 (no drift)" rc_is 0
 run cli --json check
 check "edgegw check --json says clean" eq "$(json 'd["clean"]' <<<"$OUT")" True
 
+# (kernel mode: the nft counters in_<slug>/out_<slug>; userspace: the relay's per-VM count)
 for v in vm1 vm2; do
-        slug=$(json 'd["slug"]' <<<"${!v}")
-        b=$(counter_bytes "in_$slug" 2>&1)
-        check "$v: counter in_$slug counted the traffic to it (bytes $b)" test "${b:-0}" -gt 0 2>/dev/null
-        b=$(counter_bytes "out_$slug" 2>&1)
-        check "$v: counter out_$slug counted the traffic from it (bytes $b)" test "${b:-0}" -gt 0 2>/dev/null
+        b=$(vm_bytes "$v" in 2>&1)
+        check "$v: its byte counter counted the traffic to it (bytes $b)" test "${b:-0}" -gt 0 2>/dev/null
+        b=$(vm_bytes "$v" out 2>&1)
+        check "$v: its byte counter counted the traffic from it (bytes $b)" test "${b:-0}" -gt 0 2>/dev/null
 done
+if userspace; then
+        check "userspace: edgegw created no nft table inet edgegw" no_nft_table
+        check "userspace: gw listens on vm1's TCP :$p1 and UDP :$((p1 + 5))" \
+                eval "forward_listening tcp $p1 && forward_listening udp $((p1 + 5))"
+        # 10.0.1.9 answers but serves nothing; 10.0.1.8 gets an echo server further down.
+        step "namespace vml (10.0.1.8, 10.0.1.9)" vm_ns vml 10.0.1.8 10.0.1.9
+        run cli --json vm add vm9 --ip 10.0.1.9
+        check "userspace: a VM without a server behind its ports is added" rc_is 0
+        p9=$(json 'd["ssh_port"]' <<<"$OUT")
+        check "userspace: its TCP :$p9 accepts and closes (nothing listens on the VM)" not reaches tcp "$PUBLIC4" "$p9" x
+        run cli vm rm vm9
+        check "userspace: vm rm vm9 exits 0" rc_is 0
+        check "userspace: the daemon is still running" daemon_alive
+
+        # UDP sessions close after udp_timeout_ms (1500 here) without traffic.
+        sessions() { in_ns "$NS_GW" ss -Hun state established dst 10.0.1.5 | grep -c .; }
+        check "userspace: UDP :$((p1 + 6)) reaches vm1:10006" reaches udp "$PUBLIC4" $((p1 + 6)) vm1:10006
+        check "userspace: gw holds a UDP session socket towards vm1" test "$(sessions)" -ge 1
+        sleep 2.5
+        check "userspace: 2.5 s later (udp_timeout_ms = 1500) the sessions are gone" eq "$(sessions)" 0
+        check "userspace: and a new datagram opens a new one" reaches udp "$PUBLIC4" $((p1 + 6)) vm1:10006
+
+        # An open TCP relay survives the removal of its VM (removed_routes = "finish").
+        listen "$PFX-vml" tcp 22 "cat"
+        step "an echo server on vml:22" wait_listening "$PFX-vml" tcp 22
+        run cli --json vm add vml --ip 10.0.1.8
+        check "userspace: vm add vml exits 0" rc_is 0
+        pl=$(json 'd["ssh_port"]' <<<"$OUT")
+        step "a relay to vml's :$pl says 'one'" long_relay_start "$PUBLIC4" "$pl" long
+        run cli vm rm vml
+        check "userspace: vm rm vml exits 0 while a relay to it is open" rc_is 0
+        check "userspace: vml's :$pl no longer listens" not forward_listening tcp "$pl"
+        check "userspace: the open relay kept working after the removal (one, two echoed)" \
+                eq "$(long_relay_finish long)" "one two"
+fi
 
 finish

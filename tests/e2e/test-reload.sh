@@ -19,13 +19,12 @@ check "big: a 10-port block" block_layout_ok 10 <<<"$big"
 
 pb=$(json 'd["ssh_port"]' <<<"$big")
 check "before reload: big: TCP :$pb reaches vm1:22" reaches tcp "$PUBLIC4" "$pb" vm1:22
-slug=$(json 'd["slug"]' <<<"$big")
-in_before=$(counter_bytes "in_$slug" 2>&1)
+in_before=$(vm_bytes big in 2>&1)
 
 CFG_PORTS_PER_VM=5
 step "SIGHUP with ports_per_vm = 5" daemon_reload
-in_after=$(counter_bytes "in_$slug" 2>&1)
-check "after reload: counter in_$slug kept its bytes ($in_before -> $in_after)" test "${in_after:-0}" -ge "${in_before:-1}"
+in_after=$(vm_bytes big in 2>&1)
+check "after reload: big's byte counter kept its bytes ($in_before -> $in_after)" test "${in_after:-0}" -ge "${in_before:-1}"
 run cli --json vm show big
 check "after reload: big keeps its 10-port block" block_layout_ok 10 <<<"$OUT"
 run cli --json vm add small --ip 10.0.1.6

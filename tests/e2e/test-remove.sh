@@ -39,9 +39,16 @@ check "after rm: vm1's UDP :$((p1 + 5)) no longer forwards" not udp_get "$PUBLIC
 check "after rm: vm2's TCP :$p2 still reaches vm2:22" reaches tcp "$PUBLIC4" "$p2" vm2:22
 check "after rm: vm2's TCP :$((p2 + 1)) still reaches vm2:10001" reaches tcp "$PUBLIC4" $((p2 + 1)) vm2:10001
 check "after rm: vm2's UDP :$((p2 + 5)) still reaches vm2:10005" reaches udp "$PUBLIC4" $((p2 + 5)) vm2:10005
-table=$(gw_nft list table inet edgegw 2>&1)
-check "after rm: no rule or element in inet edgegw mentions 10.0.1.5" not grep -q '10\.0\.1\.5\b' <<<"$table"
-check "after rm: vm1's counters in_$slug1/out_$slug1 are gone" not grep -q "_$slug1" <<<"$table"
+if userspace; then
+        check "after rm (userspace): gw no longer listens on vm1's TCP :$p1" not forward_listening tcp "$p1"
+        check "after rm (userspace): gw no longer listens on vm1's UDP :$((p1 + 5))" not forward_listening udp $((p1 + 5))
+        check "after rm (userspace): gw still listens on vm2's TCP :$p2" forward_listening tcp "$p2"
+        check "userspace: edgegw created no nft table inet edgegw" no_nft_table
+else
+        table=$(gw_nft list table inet edgegw 2>&1)
+        check "after rm: no rule or element in inet edgegw mentions 10.0.1.5" not grep -q '10\.0\.1\.5\b' <<<"$table"
+        check "after rm: vm1's counters in_$slug1/out_$slug1 are gone" not grep -q "_$slug1" <<<"$table"
+fi
 run cli check
 check "after rm: edgegw check exits 0" rc_is 0
 
@@ -70,5 +77,25 @@ check "after rm vm2: its :$p2 no longer forwards" not tcp_get "$PUBLIC4" "$p2"
 check "after rm vm2: vm3 still forwards" reaches tcp "$PUBLIC4" "$p1" vm1:22
 run cli check
 check "edgegw check exits 0" rc_is 0
+
+# Userspace with removed_routes = "close": removing a VM also closes the relays still open
+# to it (with the default "finish" they run on; test-forward checks that).
+if userspace; then
+        daemon_stop
+        CFG_EXTRA=$'[proxy]\nremoved_routes = "close"'
+        step "edgegwd starts with removed_routes = close" daemon_start
+        step "namespace vmc (10.0.1.8)" vm_ns vmc 10.0.1.8
+        listen "$PFX-vmc" tcp 22 "cat"
+        step "an echo server on vmc:22" wait_listening "$PFX-vmc" tcp 22
+        run cli --json vm add vmc --ip 10.0.1.8
+        check "vm add vmc exits 0" rc_is 0
+        pc=$(json 'd["ssh_port"]' <<<"$OUT")
+        step "a relay to vmc's :$pc says 'one'" long_relay_start "$PUBLIC4" "$pc" closing
+        run cli vm rm vmc
+        check "vm rm vmc exits 0 while a relay to it is open" rc_is 0
+        check "with removed_routes = close the open relay was closed (one, then EOF)" \
+                eq "$(long_relay_finish closing)" "one EOF"
+        check "vm3 still forwards" reaches tcp "$PUBLIC4" "$p1" vm1:22
+fi
 
 finish

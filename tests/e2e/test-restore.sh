@@ -38,6 +38,54 @@ restart() {
         step "edgegwd starts again" daemon_start
 }
 
+# In userspace mode the forwards live in the daemon's own sockets, not in the kernel: there
+# is no table to flush or edit. "Restore" means: killed hard, restarted, forwarding again;
+# and drift means a listener the daemon could not bind, which `check` names and the
+# workers repair by retrying.
+if userspace; then
+        check "userspace: edgegw created no nft table inet edgegw" no_nft_table
+        daemon_kill9
+        check "after kill -9: TCP :$p no longer forwards (the listeners died with the process)" not tcp_get "$PUBLIC4" "$p"
+        step "edgegwd starts again after kill -9" daemon_start
+        check "after the restart: TCP :$p reaches vm1:22 again" reaches tcp "$PUBLIC4" "$p" vm1:22
+        check "after the restart: UDP :$((p + 5)) reaches vm1:10005 again" reaches udp "$PUBLIC4" $((p + 5)) vm1:10005
+        run cli check
+        check "after the restart: edgegw check exits 0" rc_is 0
+        run cli --json vm show vm1
+        check "after the restart: vm1 kept its block and slug" \
+                eq "$(json '(d["ssh_port"], d["slug"])' <<<"$OUT")" "($p, '$slug')"
+
+        # Another program holds one of vm1's ports while the daemon starts.
+        daemon_stop
+        ip netns exec "$NS_GW" socat TCP4-LISTEN:$((p + 1)),bind=127.0.0.1 SYSTEM:'echo squatter' </dev/null >/dev/null 2>&1 &
+        squatter=$!
+        BG_PIDS+=("$squatter")
+        step "a squatter listens on 127.0.0.1:$((p + 1)) in gw" wait_listening "$NS_GW" tcp $((p + 1))
+        step "edgegwd starts while :$((p + 1)) is taken" daemon_start
+        run cli check
+        check "with :$((p + 1)) taken: edgegw check exits 6 (drift)" rc_is 6
+        run cli --json check
+        check "with :$((p + 1)) taken: check --json names the missing listener" \
+                contains "$(json 'd["differences"]' <<<"$OUT")" "missing: listener tcp $((p + 1))"
+        check "with :$((p + 1)) taken: the other ports still forward (TCP :$p reaches vm1:22)" reaches tcp "$PUBLIC4" "$p" vm1:22
+        kill "$squatter" 2>/dev/null
+        wait "$squatter" 2>/dev/null
+        repaired() {
+                local i
+                for ((i = 0; i < 50; i++)); do
+                        cli check >/dev/null 2>&1 && return 0
+                        sleep 0.2
+                done
+                cli check
+                return 1
+        }
+        check "once the port is free the workers bind it within 10 s (check exits 0)" repaired
+        check "...and TCP :$((p + 1)) reaches vm1:10001" reaches tcp "$PUBLIC4" $((p + 1)) vm1:10001
+        check "the bystander table inet other is exactly as it was" eq "$(gw_nft list table inet other 2>&1)" "$bystander"
+        check "userspace: still no nft table inet edgegw" no_nft_table
+        finish
+fi
+
 # -- 0. the rules stay in the kernel while the daemon is stopped
 daemon_stop
 check "while edgegwd is stopped: TCP :$p still reaches vm1:22" reaches tcp "$PUBLIC4" "$p" vm1:22

@@ -46,6 +46,9 @@ static void test_defaults(void **state) {
         assert_string_equal(c.state_dir, CONFIG_DEFAULT_STATE_DIR);
         assert_string_equal(c.public_ip, "");
         assert_string_equal(c.log_level, "info");
+        assert_string_equal(c.forward_mode, "kernel");
+        assert_string_equal(c.forward_listen, "[::]");
+        assert_int_equal(c.udp_timeout_ms, 60000);
 
         struct config_diag d = {0};
         assert_int_equal(config_validate(&c, &d), 0);
@@ -237,6 +240,7 @@ static void test_env_overrides(void **state) {
                 "EDGEGW_PORTS_PER_VM_EXTRA=7", /* a longer name is not EDGEGW_PORTS_PER_VM */
                 "EDGEGW_DATACENTER=dc-x",
                 "EDGEGW_LOG_LEVEL=debug",
+                "EDGEGW_FORWARD_MODE=userspace",
                 "XEDGEGW_DOMAIN=nope.example",
                 NULL,
         };
@@ -246,6 +250,7 @@ static void test_env_overrides(void **state) {
         assert_int_equal(c.ports_per_vm, 10);
         assert_string_equal(c.datacenter, "dc-x");
         assert_string_equal(c.log_level, "debug");
+        assert_string_equal(c.forward_mode, "userspace");
         assert_string_equal(c.domain, "edgegw.example");
         assert_int_equal(config_validate(&c, &d), 0);
 
@@ -328,6 +333,11 @@ static void test_validate_errors(void **state) {
                 {"[gateway]\nstate_dir = \"\"\n", "state_dir '' must be an absolute path"},
                 {"[gateway]\nport_range_start = 1024\n", "port_range_start 1024 would shadow well-known ports"},
                 {"[daemon]\nlog_level = \"verbose\"\n", "log_level 'verbose' is not one of"},
+                {"[gateway]\nforward_mode = \"iptables\"\n", "forward_mode 'iptables' is not 'kernel' or 'userspace'"},
+                {"[gateway]\nforward_mode = \"\"\n", "forward_mode '' is not 'kernel' or 'userspace'"},
+                {"[proxy]\nforward_listen = \"[::]:80\"\n", "forward_listen '[::]:80' is not an IP address"},
+                {"[proxy]\nforward_listen = \"[10.0.0.1]\"\n", "forward_listen '[10.0.0.1]' is not an IP address"},
+                {"[proxy]\nforward_listen = \"\"\n", "forward_listen '' is not an IP address"},
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 struct config_diag d;
@@ -345,6 +355,9 @@ static void test_validate_accepts(void **state) {
                 "[gateway]\nport_range_start = 65535\nport_range_end = 65535\nports_per_vm = 1\n",
                 "[gateway]\npublic_ip6 = \"2001:db8::1\"\npublic_ip = \"198.51.100.7\"\n",
                 "[gateway]\ndatacenter = \"a\"\ndomain = \"b\"\n",
+                "[gateway]\nforward_mode = \"userspace\"\n[proxy]\nforward_listen = \"0.0.0.0\"\n",
+                "[gateway]\nforward_mode = \"kernel\"\n[proxy]\nforward_listen = \"[2001:db8::1]\"\n",
+                "[proxy]\nforward_listen = \"::\"\nudp_timeout_ms = 1000\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
                 struct config_diag d;
