@@ -10,18 +10,27 @@ DEPS := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
         libcurl4-openssl-dev libcmocka-dev libsystemd-dev \
         nftables iproute2 socat curl procps python3 iperf3 openssl nginx
 
+# The peers `make bench` measures edgegw against (installed by `make bench` only).
+BENCH_DEPS := haproxy nginx libnginx-mod-stream sniproxy wrk util-linux
+
 BUILD      ?= build
 TEST_BUILD ?= build-test
 FUZZ_BUILD ?= build-fuzz
 CONFIG     ?= packaging/edgegw.conf
 FUZZ_SECONDS ?= 300
 
-.PHONY: all deps build run test unit e2e fuzz-smoke fuzz bench clean
+.PHONY: all deps bench-deps install-packages build run test unit e2e fuzz-smoke fuzz bench clean
 
 all: build
 
 deps:
-	@missing=""; for p in $(DEPS); do \
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(DEPS)"
+
+bench-deps:
+	@$(MAKE) --no-print-directory install-packages PACKAGES="$(BENCH_DEPS)"
+
+install-packages:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -72,7 +81,7 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-bench: build
+bench: build bench-deps
 	BUILD=$(BUILD) bench/run.sh
 
 clean:
