@@ -474,9 +474,13 @@ int reconciler_run(struct reconciler *r) {
                         k = run_full(r, err, sizeof err);
                 }
         }
-        double took = now_ms() - start;
+        bool publish = k >= 0 && r->proxy && r->routes_dirty;
         if (k >= 0 && publish_routes(r) < 0)
                 log_error("reconcile: cannot build the proxy route table: out of memory");
+        /* "applied" below must mean live in the proxy too, not only in the kernel. */
+        if (publish && !proxy_wait_applied(r->proxy, 200))
+                log_warning("reconcile: a proxy worker took over 200 ms to pick up new routes");
+        double took = now_ms() - start;
 
         if (k < 0) {
                 r->need_full = true;
@@ -621,28 +625,32 @@ void reconciler_get_status(struct reconciler *r, struct reconciler_status *ret) 
         pthread_mutex_unlock(&r->lock);
 }
 
-int reconcile_check(const char *db_path, struct strbuf *report) {
+/* The desired VMs, read through a store connection of its own (any thread). */
+static int check_snapshot(const char *db_path, struct vm **ret, size_t *ret_n, struct strbuf *report) {
         struct store *s = NULL;
-        struct nft_apply *nft = NULL;
-        struct vm *vms = NULL;
-        size_t n = 0;
-        int64_t seq;
-        struct nft_items want = {0}, have = {0};
         char err[256];
+        int64_t seq;
         int k = store_open(db_path, &s, err, sizeof err);
         if (k < 0) {
                 strbuf_printf(report, "cannot open the store: %s\n", err);
                 return k;
         }
-        if ((k = store_snapshot_load(s, &vms, &n, &seq)) < 0) {
+        if ((k = store_snapshot_load(s, ret, ret_n, &seq)) < 0)
                 strbuf_printf(report, "cannot read the store: %s\n", store_errmsg(s));
-                goto out;
-        }
-        if ((k = nft_expected_items(vms, n, &want)) < 0)
-                goto out;
-        if ((k = nft_apply_new(&nft)) < 0)
-                goto out;
-        if ((k = live_items(nft, &have, report)) < 0)
+        store_close(s);
+        return k;
+}
+
+int reconcile_check(const char *db_path, struct strbuf *report) {
+        struct nft_apply *nft = NULL;
+        struct vm *vms = NULL;
+        size_t n = 0;
+        struct nft_items want = {0}, have = {0};
+        int k = check_snapshot(db_path, &vms, &n, report);
+        if (k < 0)
+                return k;
+        if ((k = nft_expected_items(vms, n, &want)) < 0 || (k = nft_apply_new(&nft)) < 0 ||
+            (k = live_items(nft, &have, report)) < 0)
                 goto out;
         k = (int)nft_items_diff(&want, &have, report);
 out:
@@ -650,37 +658,22 @@ out:
         nft_items_done(&have);
         free(vms);
         nft_apply_free(nft);
-        store_close(s);
         return k;
 }
 
 int reconcile_check_forwards(const char *db_path, struct proxy *p, struct strbuf *report) {
-        struct store *s = NULL;
         struct vm *vms = NULL;
         size_t n = 0;
-        int64_t seq;
         struct nft_items want = {0}, have = {0};
-        char err[256];
-        int k = store_open(db_path, &s, err, sizeof err);
-        if (k < 0) {
-                strbuf_printf(report, "cannot open the store: %s\n", err);
-                return k;
-        }
-        if ((k = store_snapshot_load(s, &vms, &n, &seq)) < 0) {
-                strbuf_printf(report, "cannot read the store: %s\n", store_errmsg(s));
-                goto out;
-        }
-        if ((k = forward_expected_items(vms, n, &want)) < 0)
-                goto out;
-        if (p)
-                k = proxy_forward_listeners(p, &have);
+        int k = check_snapshot(db_path, &vms, &n, report);
         if (k < 0)
+                return k;
+        if ((k = forward_expected_items(vms, n, &want)) < 0 || (p && (k = proxy_forward_listeners(p, &have)) < 0))
                 goto out;
         k = (int)nft_items_diff(&want, &have, report);
 out:
         nft_items_done(&want);
         nft_items_done(&have);
         free(vms);
-        store_close(s);
         return k;
 }

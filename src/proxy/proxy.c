@@ -138,6 +138,7 @@ struct worker {
         size_t n_pipes;
         uint64_t now;
         _Atomic uint64_t seen_gen;
+        _Atomic uint64_t applied_gen; /* the generation whose routes and listeners are in effect */
         uint64_t table_gen;
         const struct route_table *table;
         /* user-space forwards */
@@ -550,17 +551,26 @@ static void drive_connecting(struct worker *w, struct conn *c) {
         list_move(w, c, LIST_IDLE, w->proxy->cfg.idle_timeout_ms);
 }
 
-static void drive_prefix(struct worker *w, struct conn *c) {
+/* Writes c->buf[c->off..c->len) to fd. Returns 1 when all is written, 0 when the socket is
+ * full (an edge will come), -1 on error. */
+static int send_buffered(struct conn *c, int fd) {
         while (c->off < c->len) {
-                ssize_t n = send(c->bfd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
-                if (n > 0) {
+                ssize_t n = send(fd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
+                if (n > 0)
                         c->off += (size_t)n;
-                        continue;
-                }
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN)
-                        return;
+                else if (n < 0 && errno == EAGAIN)
+                        return 0;
+                else if (!(n < 0 && errno == EINTR))
+                        return -1;
+        }
+        return 1;
+}
+
+static void drive_prefix(struct worker *w, struct conn *c) {
+        int r = send_buffered(c, c->bfd);
+        if (r == 0)
+                return;
+        if (r < 0) {
                 stat_add(&w->backend_failed, 1);
                 return conn_close(w, c);
         }
@@ -673,18 +683,11 @@ static void drive_relay(struct worker *w, struct conn *c, const struct ep_ref *r
 }
 
 static void drive_respond(struct worker *w, struct conn *c) {
-        while (c->off < c->len) {
-                ssize_t n = send(c->cfd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
-                if (n > 0) {
-                        c->off += (size_t)n;
-                        continue;
-                }
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN)
-                        return;
+        int r = send_buffered(c, c->cfd);
+        if (r == 0)
+                return;
+        if (r < 0)
                 return conn_close(w, c);
-        }
         /* Closing with unread request bytes would send a reset that can destroy the answer
          * in flight: half-close and let the client hang up first (bounded by DRAIN_MS). */
         shutdown(c->cfd, SHUT_WR);
@@ -1163,6 +1166,7 @@ static void *worker_main(void *arg) {
                                         accept_all(w, &w->listeners[j]);
                 } else if (w->fwd_incomplete && w->now >= w->fwd_retry_at)
                         forwards_reconcile(w);
+                atomic_store(&w->applied_gen, gen);
                 for (int i = 0; i < n; i++) {
                         struct ep_ref *ref = events[i].data.ptr;
                         if (ref->kind == REF_WAKE) {
@@ -1414,6 +1418,24 @@ static void retire_and_wake(struct proxy *p, void *old, void (*free_table)(void 
                 (void)!write(p->workers[i].wakefd, &one, sizeof one);
         }
         proxy_reclaim(p);
+}
+
+bool proxy_wait_applied(struct proxy *p, int timeout_ms) {
+        uint64_t target = atomic_load(&p->gen);
+        uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+        for (;;) {
+                unsigned behind = 0;
+                for (unsigned i = 0; i < p->n_workers; i++)
+                        if (atomic_load(&p->workers[i].applied_gen) < target)
+                                behind++;
+                if (!behind)
+                        return true;
+                if (now_ms() >= deadline)
+                        return false;
+                /* Workers were woken by the publish; they get there in microseconds. */
+                struct timespec ts = {.tv_nsec = 50 * 1000};
+                nanosleep(&ts, NULL);
+        }
 }
 
 void proxy_publish(struct proxy *p, struct route_table *t) {

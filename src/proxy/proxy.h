@@ -66,6 +66,10 @@ int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, s
 struct proxy *proxy_stop(struct proxy *p);
 /* Main thread: makes t the table for new connections (the proxy takes ownership). */
 void proxy_publish(struct proxy *p, struct route_table *t);
+/* Main thread: waits (at most timeout_ms) until every worker has put the last published
+ * tables into effect (routes, and the listeners of user-space forwards), so a change
+ * acknowledged by the API is live. True if they all did. */
+bool proxy_wait_applied(struct proxy *p, int timeout_ms);
 /* Main thread: makes t the user-space forwards table (the proxy takes ownership); each
  * worker opens and closes its listeners to match at its next iteration. Byte counters of
  * a (proto, port) that is new or now leads to another backend start again from zero. */
