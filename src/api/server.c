@@ -124,6 +124,25 @@ static void status_json(struct api_env *env, struct api_response *resp) {
                                   (json_int_t)ps.rejected_bad_request, "timeout", (json_int_t)ps.rejected_timeout,
                                   "backend_failed", (json_int_t)ps.backend_failed, "closed_removed",
                                   (json_int_t)ps.closed_removed));
+                struct proxy_route_stats *rs = NULL;
+                size_t n = 0;
+                json_t *routes = json_object();
+                if (routes && proxy_route_stats(env->proxy, &rs, &n) >= 0)
+                        for (size_t i = 0; i < n; i++)
+                                json_object_set_new(
+                                        routes, rs[i].name,
+                                        json_pack("{s:I, s:I, s:I, s:{s:I, s:I, s:I}}", "connections",
+                                                  (json_int_t)rs[i].connections, "bytes_in", (json_int_t)rs[i].bytes_in,
+                                                  "bytes_out", (json_int_t)rs[i].bytes_out, "rejected", "not_allowed",
+                                                  (json_int_t)rs[i].rejected_not_allowed, "backend_failed",
+                                                  (json_int_t)rs[i].backend_failed, "timeout",
+                                                  (json_int_t)rs[i].timeouts));
+                free(rs);
+                json_t *px = json_object_get(resp->body, "proxy");
+                if (px && routes)
+                        json_object_set_new(px, "routes", routes);
+                else
+                        json_decref(routes);
         }
 }
 

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/hashmap.h"
 #include "../core/util.h"
 #include "http_head.h"
 #include "proxy_proto.h"
@@ -40,6 +41,9 @@
 #define DRAIN_MS 1000
 #define EVENTS_MAX 256
 #define WORKERS_MAX 64
+/* Distinct route names one worker keeps counters for; more are counted globally only. */
+#define ROUTE_STATS_MAX 65536
+#define ROUTE_STATS_DEFAULT "(default)"
 #define UDP_BUCKETS 16384
 #define UDP_DATAGRAM_MAX 65536
 #define FORWARD_RETRY_MS 1000
@@ -105,6 +109,11 @@ struct direction {
         bool shut; /* write side shut down after eof */
 };
 
+/* Per route and worker; only the owning worker writes, readers sum over workers. */
+struct route_counters {
+        _Atomic uint64_t connections, bytes_in, bytes_out, rejected_not_allowed, backend_failed, timeouts;
+};
+
 struct conn {
         struct conn *prev, *next;
         enum list_id list;
@@ -119,6 +128,8 @@ struct conn {
         size_t len, off, cap;
         struct route route; /* copied: the table may be freed while we relay */
         bool has_route;
+        struct route_counters *rc; /* this route's counters in our worker, or NULL */
+        size_t prefix_client_bytes; /* of the prefix, what the client sent (not our PROXY header) */
         bool forward; /* accepted on a forward listener: fwd_key names it */
         uint32_t fwd_key;
         struct direction up, down; /* up: client -> backend */
@@ -138,6 +149,10 @@ struct worker {
         size_t n_pipes;
         uint64_t now;
         _Atomic uint64_t seen_gen;
+        /* name -> struct route_counters * (owned). The worker looks up without the lock (it
+         * is the only writer) and inserts under it; readers iterate under it. */
+        pthread_mutex_t route_stats_lock;
+        struct hashmap *route_stats;
         _Atomic uint64_t applied_gen; /* the generation whose routes and listeners are in effect */
         uint64_t table_gen;
         const struct route_table *table;
@@ -352,6 +367,32 @@ static int set_nodelay(int fd) {
         return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+/* The counters of route r in this worker, created on first use. NULL when out of memory
+ * or past ROUTE_STATS_MAX names: then only the global counters see the connection. */
+static struct route_counters *route_counters(struct worker *w, const struct route *r) {
+        const char *key = r->name[0] ? r->name : ROUTE_STATS_DEFAULT;
+        struct route_counters *rc = w->route_stats ? hashmap_get(w->route_stats, key) : NULL;
+        if (rc || !w->route_stats || hashmap_size(w->route_stats) >= ROUTE_STATS_MAX)
+                return rc;
+        rc = calloc(1, sizeof *rc);
+        if (!rc)
+                return NULL;
+        pthread_mutex_lock(&w->route_stats_lock);
+        int k = hashmap_put(w->route_stats, key, rc);
+        pthread_mutex_unlock(&w->route_stats_lock);
+        if (k < 0) {
+                free(rc);
+                return NULL;
+        }
+        return rc;
+}
+
+static void count_backend_failed(struct worker *w, struct conn *c) {
+        stat_add(&w->backend_failed, 1);
+        if (c->rc)
+                stat_add(&c->rc->backend_failed, 1);
+}
+
 /* Starts the backend connect for c->route; the prefix to send is built here too. */
 static void conn_connect(struct worker *w, struct conn *c, uint16_t port) {
         struct sockaddr_storage ss = {0};
@@ -381,6 +422,7 @@ static void conn_connect(struct worker *w, struct conn *c, uint16_t port) {
                                     sizeof header);
         if (hl < 0)
                 hl = 0;
+        c->prefix_client_bytes = c->len;
         if (hl > 0) {
                 uint8_t *nb = malloc(c->len + (size_t)hl);
                 if (!nb)
@@ -396,7 +438,7 @@ static void conn_connect(struct worker *w, struct conn *c, uint16_t port) {
 
         int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
-                stat_add(&w->backend_failed, 1);
+                count_backend_failed(w, c);
                 return conn_close(w, c);
         }
         set_nodelay(fd);
@@ -404,13 +446,13 @@ static void conn_connect(struct worker *w, struct conn *c, uint16_t port) {
         c->backend_ref = (struct ep_ref){.kind = REF_BACKEND, .conn = c, .fd = fd};
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &c->backend_ref};
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-                stat_add(&w->backend_failed, 1);
+                count_backend_failed(w, c);
                 return conn_close(w, c);
         }
         c->state = CONN_CONNECTING;
         list_move(w, c, LIST_CONNECT, w->proxy->cfg.connect_timeout_ms);
         if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
-                stat_add(&w->backend_failed, 1);
+                count_backend_failed(w, c);
                 if (c->kind == LISTEN_HTTP)
                         return respond_http_error(w, c, 502);
                 return conn_close(w, c);
@@ -427,15 +469,21 @@ static void conn_route(struct worker *w, struct conn *c, const char *host, size_
                 stat_add(&w->rejected_no_route, 1);
                 return respond_alert(w, c);
         }
+        struct route_counters *rc = route_counters(w, r);
         struct ip_addr src = sockaddr_ip(&c->peer);
         if (!route_allows(r, &src)) {
                 stat_add(&w->rejected_not_allowed, 1);
+                if (rc)
+                        stat_add(&rc->rejected_not_allowed, 1);
                 if (http)
                         return respond_http_error(w, c, 403);
                 return conn_close(w, c);
         }
         c->route = *r;
         c->has_route = true;
+        c->rc = rc;
+        if (rc)
+                stat_add(&rc->connections, 1);
         conn_connect(w, c, http ? r->http_port : r->https_port);
 }
 
@@ -536,7 +584,7 @@ static void drive_connecting(struct worker *w, struct conn *c) {
         if (err == EINPROGRESS || err == EALREADY)
                 return;
         if (err) {
-                stat_add(&w->backend_failed, 1);
+                count_backend_failed(w, c);
                 if (c->kind == LISTEN_HTTP)
                         return respond_http_error(w, c, 502);
                 return conn_close(w, c);
@@ -571,9 +619,13 @@ static void drive_prefix(struct worker *w, struct conn *c) {
         if (r == 0)
                 return;
         if (r < 0) {
-                stat_add(&w->backend_failed, 1);
+                count_backend_failed(w, c);
                 return conn_close(w, c);
         }
+        /* The client's bytes read while routing count as relayed, like the spliced ones. */
+        stat_add(&w->bytes_in, c->prefix_client_bytes);
+        if (c->rc)
+                stat_add(&c->rc->bytes_in, c->prefix_client_bytes);
         free(c->buf);
         c->buf = NULL;
         c->len = c->off = c->cap = 0;
@@ -653,6 +705,9 @@ static void drive_relay(struct worker *w, struct conn *c, const struct ep_ref *r
         if (c->forward) {
                 fin = &w->proxy->fwd_bytes[c->fwd_key][0];
                 fout = &w->proxy->fwd_bytes[c->fwd_key][1];
+        } else if (c->rc) {
+                fin = &c->rc->bytes_in;
+                fout = &c->rc->bytes_out;
         }
         bool client = ref && ref->kind == REF_CLIENT, backend = ref && ref->kind == REF_BACKEND;
         /* up = client -> backend: runs when the client has bytes, or the backend has room
@@ -1095,6 +1150,8 @@ static void expire(struct worker *w) {
                         struct conn *c = w->heads[l];
                         if (l == LIST_HANDSHAKE || l == LIST_CONNECT) {
                                 stat_add(&w->rejected_timeout, 1);
+                                if (c->rc)
+                                        stat_add(&c->rc->timeouts, 1);
                                 if (c->kind == LISTEN_HTTP && (l == LIST_CONNECT || c->len > 0)) {
                                         /* Sockets are edge-triggered: write the answer now. */
                                         respond_http_error(w, c, l == LIST_CONNECT ? 504 : 408);
@@ -1286,6 +1343,14 @@ static void workers_close(struct proxy *p) {
                         close(w->wakefd);
                 free(w->udp_buckets);
                 free(w->udp_buf);
+                if (w->route_stats) {
+                        size_t it = 0;
+                        void *v;
+                        while (hashmap_next(w->route_stats, &it, NULL, &v))
+                                free(v);
+                        w->route_stats = hashmap_free(w->route_stats);
+                }
+                pthread_mutex_destroy(&w->route_stats_lock);
         }
 }
 
@@ -1323,6 +1388,8 @@ int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, s
         for (unsigned i = 0; i < p->n_workers; i++) {
                 struct worker *w = &p->workers[i];
                 w->proxy = p;
+                pthread_mutex_init(&w->route_stats_lock, NULL);
+                (void)hashmap_new(&w->route_stats); /* NULL: per-route counters off */
                 w->epfd = epoll_create1(EPOLL_CLOEXEC);
                 w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
                 if (w->epfd < 0 || w->wakefd < 0) {
@@ -1521,6 +1588,61 @@ void proxy_reclaim(struct proxy *p) {
                 } else
                         pp = &r->next;
         }
+}
+
+int proxy_route_stats(struct proxy *p, struct proxy_route_stats **ret, size_t *ret_n) {
+        struct hashmap *sum;
+        int k = hashmap_new(&sum);
+        if (k < 0)
+                return k;
+        struct proxy_route_stats *all = NULL;
+        size_t n = 0, cap = 0;
+        for (unsigned i = 0; i < p->n_workers && k >= 0; i++) {
+                struct worker *w = &p->workers[i];
+                if (!w->route_stats)
+                        continue;
+                pthread_mutex_lock(&w->route_stats_lock);
+                size_t it = 0;
+                const char *name;
+                void *v;
+                while (k >= 0 && hashmap_next(w->route_stats, &it, &name, &v)) {
+                        const struct route_counters *rc = v;
+                        uintptr_t idx = (uintptr_t)hashmap_get(sum, name);
+                        if (!idx) {
+                                if (n == cap) {
+                                        size_t ncap = cap ? cap * 2 : 64;
+                                        struct proxy_route_stats *na = realloc(all, ncap * sizeof *na);
+                                        if (!na) {
+                                                k = -ENOMEM;
+                                                break;
+                                        }
+                                        all = na;
+                                        cap = ncap;
+                                }
+                                all[n] = (struct proxy_route_stats){0};
+                                snprintf(all[n].name, sizeof all[n].name, "%s", name);
+                                if ((k = hashmap_put(sum, name, (void *)(uintptr_t)(n + 1))) < 0)
+                                        break;
+                                idx = ++n;
+                        }
+                        struct proxy_route_stats *o = &all[idx - 1];
+                        o->connections += atomic_load(&rc->connections);
+                        o->bytes_in += atomic_load(&rc->bytes_in);
+                        o->bytes_out += atomic_load(&rc->bytes_out);
+                        o->rejected_not_allowed += atomic_load(&rc->rejected_not_allowed);
+                        o->backend_failed += atomic_load(&rc->backend_failed);
+                        o->timeouts += atomic_load(&rc->timeouts);
+                }
+                pthread_mutex_unlock(&w->route_stats_lock);
+        }
+        hashmap_free(sum);
+        if (k < 0) {
+                free(all);
+                return k;
+        }
+        *ret = all;
+        *ret_n = n;
+        return 0;
 }
 
 void proxy_get_stats(struct proxy *p, struct proxy_stats *ret) {

@@ -57,6 +57,14 @@ struct proxy_stats {
         uint64_t forward_bind_failed; /* forward listeners that could not be bound (retried every second) */
 };
 
+/* Counters of one route (its name, or "(default)"), summed over the workers, since start. */
+struct proxy_route_stats {
+        char name[ROUTE_NAME_MAX + 1];
+        uint64_t connections; /* relayed or attempted to the backend */
+        uint64_t bytes_in, bytes_out; /* client -> backend, backend -> client */
+        uint64_t rejected_not_allowed, backend_failed, timeouts;
+};
+
 struct proxy;
 
 /* Binds every listener (so a port in use fails here, with err saying which) and starts
@@ -87,3 +95,7 @@ void proxy_forward_bytes(struct proxy *p, uint8_t proto, uint16_t port, uint64_t
 void proxy_reclaim(struct proxy *p);
 /* Any thread. */
 void proxy_get_stats(struct proxy *p, struct proxy_stats *ret);
+/* Any thread: per-route counters (malloc'd array the caller frees; NULL when empty).
+ * Connections that matched no route are only in proxy_get_stats(): their names are the
+ * client's choice and must not grow our memory. Returns 0 or -ENOMEM. */
+int proxy_route_stats(struct proxy *p, struct proxy_route_stats **ret, size_t *ret_n);

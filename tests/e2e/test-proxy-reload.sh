@@ -115,6 +115,22 @@ check "16 MiB echoed through the relay come back complete" eq "$(kv got <<<"$bul
 check "...all 16 MiB and the hello were sent" test "${bulk_sent:=$(kv sent <<<"$bulk")}" -gt $((16 * 1024 * 1024))
 check "...byte for byte, and the half-close reached the VM and came back" eq "$(kv same <<<"$bulk")" 1
 
+# Per-route counters in GET /v1/status: vm1's name carried the long session and the bulk
+# echo (>= 2 connections, > 16 MiB each way); a VM whose allow-list excludes the client
+# counts the refusal under its own name.
+add_vm nf fenced --ip 10.0.1.7 --allow 198.51.100.0/24
+r=$(hello_probe "$PUBLIC4" 443 --sni "$nf" --wait 2)
+check "the fenced VM refuses the client (closed, nothing relayed)" eq "$(kv reply_hex <<<"$r")" ""
+status=$(curl -sf -m 5 --unix-socket "$E2E_SOCK" http://edgegw/v1/status)
+route_field() { json "d['proxy']['routes'].get('$1', {}).get('$2', 0) if '$2' != 'not_allowed' else d['proxy']['routes'].get('$1', {}).get('rejected', {}).get('not_allowed', 0)" <<<"$status"; }
+log "status routes: $(json "d['proxy']['routes']" <<<"$status")"
+check "status counts vm1's connections (>= 2)" test "$(route_field "$n1" connections)" -ge 2
+check "status counts vm1's bytes client -> VM (> 16 MiB)" test "$(route_field "$n1" bytes_in)" -gt $((16 * 1024 * 1024))
+check "status counts vm1's bytes VM -> client (> 16 MiB)" test "$(route_field "$n1" bytes_out)" -gt $((16 * 1024 * 1024))
+check "status counts the fenced VM's refusal under its name" eq "$(route_field "$nf" not_allowed)" 1
+check "...and no connection for it" eq "$(route_field "$nf" connections)" 0
+run cli vm rm fenced
+
 # A VM routes on the first try after `vm add` returns: the API waits for the reconciler,
 # which publishes the routes and wakes the workers before it answers.
 record_backend "$NS_VM2" 10.0.1.6 443 "$E2E_TMP/be2"
