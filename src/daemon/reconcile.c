@@ -129,9 +129,8 @@ void reconciler_set_config(struct reconciler *r, const struct config *cfg) {
         pthread_mutex_unlock(&r->lock);
 }
 
-/* Userspace mode: the applied VMs' port maps as the proxy's forwards table, whole VMs in
- * block order while they fit the open-files limit. */
-static int publish_forwards(struct reconciler *r) {
+/* A copy of the applied VMs as an array (malloc'd; the caller frees it). */
+static int applied_array(struct reconciler *r, struct vm **ret, size_t *ret_n) {
         size_t n = hashmap_size(r->applied), i = 0, j = 0;
         struct vm *vms = calloc(n ? n : 1, sizeof *vms);
         if (!vms)
@@ -139,6 +138,18 @@ static int publish_forwards(struct reconciler *r) {
         void *v;
         while (hashmap_next(r->applied, &i, NULL, &v))
                 vms[j++] = *(struct vm *)v;
+        *ret = vms;
+        *ret_n = j;
+        return 0;
+}
+
+/* Userspace mode: the applied VMs' port maps as the proxy's forwards table, whole VMs in
+ * block order while they fit the open-files limit. */
+static int publish_forwards(struct reconciler *r) {
+        struct vm *vms;
+        size_t j;
+        if (applied_array(r, &vms, &j) < 0)
+                return -ENOMEM;
         size_t cap = proxy_forward_capacity(r->proxy), m, wanted;
         struct forward *f;
         int k = forwards_from_vms(vms, j, cap, &f, &m, &wanted);
@@ -538,13 +549,10 @@ int reconciler_retry_ms(const struct reconciler *r) {
 
 /* Expected items of the VMs in the applied index. */
 static int applied_items(struct reconciler *r, struct nft_items *ret) {
-        size_t n = hashmap_size(r->applied), i = 0, j = 0;
-        struct vm *vms = calloc(n ? n : 1, sizeof *vms);
-        if (!vms)
+        struct vm *vms;
+        size_t n;
+        if (applied_array(r, &vms, &n) < 0)
                 return -ENOMEM;
-        void *v;
-        while (hashmap_next(r->applied, &i, NULL, &v))
-                vms[j++] = *(struct vm *)v;
         int k = nft_expected_items(vms, n, ret);
         free(vms);
         return k;
@@ -574,13 +582,10 @@ static int resync_forwards(struct reconciler *r) {
                 return 0;
         struct nft_items want = {0}, have = {0};
         _cleanup_strbuf_ struct strbuf report = {0};
-        size_t n = hashmap_size(r->applied), i = 0, j = 0;
-        struct vm *vms = calloc(n ? n : 1, sizeof *vms);
-        if (!vms)
+        struct vm *vms;
+        size_t j;
+        if (applied_array(r, &vms, &j) < 0)
                 return -ENOMEM;
-        void *v;
-        while (hashmap_next(r->applied, &i, NULL, &v))
-                vms[j++] = *(struct vm *)v;
         int k = forward_expected_items(vms, j, &want);
         free(vms);
         if (k >= 0)

@@ -1197,7 +1197,9 @@ static void *worker_main(void *arg) {
         struct proxy *p = w->proxy;
         struct epoll_event events[EVENTS_MAX];
         while (!atomic_load(&p->stopping)) {
-                int timeout = 250;
+                /* A publish that came after we read the generation may have had its wake-up
+                 * drained with an earlier one: never sleep on a generation we have not applied. */
+                int timeout = atomic_load(&p->gen) != w->table_gen ? 0 : 250;
                 int n = epoll_wait(w->epfd, events, EVENTS_MAX, timeout);
                 if (n < 0 && errno != EINTR)
                         break;
