@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include "core/config.h"
+#include "model/resource.h"
 #include "model/portmap.h"
 #include "model/slug.h"
 
@@ -32,12 +33,36 @@ struct api_env {
         struct config config; /* swapped on reload */
 };
 
+/* One request as the handlers see it. Strings are borrowed for the call. */
+#define API_ARGS_MAX 16
+struct api_arg {
+        const char *key, *value; /* value "" for ?key */
+};
+struct api_request {
+        const char *method;
+        const char *path; /* without the query string */
+        const char *rest; /* what follows the resource's prefix: "" or "/ID" (or "/ID/sub") */
+        const char *body; /* may be NULL */
+        size_t len;
+        struct api_arg args[API_ARGS_MAX]; /* query arguments in order (more than 16: 400 before dispatch) */
+        size_t n_args;
+        const char *if_match; /* If-Match header or NULL */
+        const char *actor; /* for the audit: "unix:uid=0", "token:NAME", "agent-token" */
+        uint32_t scopes; /* enum api_scope bits the caller holds (the unix socket: all) */
+};
+/* The first value of query argument key, or NULL. */
+const char *api_arg(const struct api_request *rq, const char *key);
+
 /* A handler's answer: status, a JSON body (owned, may be NULL for no body), extra headers. */
 struct api_response {
         unsigned status;
         json_t *body;
         char location[320];
         const char *allow;
+        char etag[32]; /* "" = none; else the header value including quotes, e.g. "\"3\"" */
+        unsigned retry_after; /* seconds, for 429/503; 0 = no header */
+        const char *content_type; /* NULL = application/json; set with text_body for /metrics */
+        char *text_body; /* malloc'd non-JSON body (owned), used when body is NULL */
 };
 
 /* Fills *env, opening the API's store connection and loading the port map. */
@@ -50,13 +75,22 @@ void api_env_set_config(struct api_env *env, const struct config *cfg);
 void api_error(struct api_response *resp, unsigned status, const char *code, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
-/* Routes one request (path already without query string). Body may be NULL. */
-void api_dispatch(struct api_env *env, const char *method, const char *path, const char *body, size_t len,
-                  struct api_response *resp);
+/* Routes one request: scope checks, then the resource handler. */
+void api_dispatch(struct api_env *env, const struct api_request *rq, struct api_response *resp);
 
-/* /v1/vms handlers (vms.c). rest is what follows "/v1/vms" ("" or "/ID"). */
-void api_vms(struct api_env *env, const char *method, const char *rest, const char *body, size_t len,
-             struct api_response *resp);
+/* Resource handlers; rq->rest is what follows the prefix. The caller checked scopes. */
+void api_vms(struct api_env *env, const struct api_request *rq, struct api_response *resp); /* /v1/vms (vms.c) */
+void api_routes(struct api_env *env, const struct api_request *rq, struct api_response *resp); /* /v1/routes (routes.c) */
+void api_forwards(struct api_env *env, const struct api_request *rq, struct api_response *resp); /* /v1/forwards (forwards.c) */
+/* The seed proxy agent's /http/routes and /tcp/forwards (agent.c). */
+void api_agent_routes(struct api_env *env, const struct api_request *rq, struct api_response *resp);
+void api_agent_forwards(struct api_env *env, const struct api_request *rq, struct api_response *resp);
+/* /v1/tokens and /v1/audit (admin.c). */
+void api_tokens(struct api_env *env, const struct api_request *rq, struct api_response *resp);
+void api_audit(struct api_env *env, const struct api_request *rq, struct api_response *resp);
+/* Main thread, about once a second: removes VMs whose expires_at has passed (actor "expiry").
+ * Returns how many were removed, or a negative errno. (vms.c) */
+int api_expire_vms(struct api_env *env);
 
 struct api_server;
 /* Binds socket_path (mode 0660, replacing a stale socket, refusing a live one) and serves

@@ -169,10 +169,20 @@ static void check_json(struct api_env *env, struct api_response *resp) {
         resp->body = json_pack("{s:b, s:o}", "clean", n == 0, "differences", diffs);
 }
 
-void api_dispatch(struct api_env *env, const char *method, const char *path, const char *body, size_t len,
-                  struct api_response *resp) {
-        if (strncmp(path, "/v1/vms", 7) == 0 && (path[7] == '\0' || path[7] == '/'))
-                return api_vms(env, method, path + 7, body, len, resp);
+const char *api_arg(const struct api_request *rq, const char *key) {
+        for (size_t i = 0; i < rq->n_args; i++)
+                if (streq(rq->args[i].key, key))
+                        return rq->args[i].value;
+        return NULL;
+}
+
+void api_dispatch(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
+        const char *method = rq->method, *path = rq->path;
+        if (strncmp(path, "/v1/vms", 7) == 0 && (path[7] == '\0' || path[7] == '/')) {
+                struct api_request sub = *rq;
+                sub.rest = path + 7;
+                return api_vms(env, &sub, resp);
+        }
 
         const char *gets[] = {"/health", "/v1/status", "/v1/check"};
         for (size_t i = 0; i < ELEMENTSOF(gets); i++) {
@@ -251,7 +261,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         else if (strbuf_status(&req->body) < 0)
                 api_error(&resp, 500, "internal", "out of memory");
         else
-                api_dispatch(env, method, url, req->body.data, req->body.len, &resp);
+        {
+                struct api_request rq = {.method = method, .path = url, .rest = "", .body = req->body.data,
+                                         .len = req->body.len, .actor = "unix", .scopes = SCOPE_ALL};
+                api_dispatch(env, &rq, &resp);
+        }
         if (!resp.status)
                 api_error(&resp, 500, "internal", "no response");
         log_debug("api: %s %s -> %u", method, url, resp.status);

@@ -35,6 +35,17 @@ struct config {
         uint32_t udp_timeout_ms; /* a user-space UDP forward session idle this long is closed */
         uint32_t workers, hello_max, hello_timeout_ms, connect_timeout_ms, idle_timeout_ms;
         uint32_t max_connections, max_connections_per_source;
+        /* [api] */
+        char api_listen[64]; /* "ADDR:PORT" of the TCP listener (bearer tokens); "" = off */
+        char api_tls_cert[PATH_MAX]; /* PEM files: both set = TLS on the TCP listener */
+        char api_tls_key[PATH_MAX];
+        char metrics_listen[64]; /* "ADDR:PORT" serving only GET /metrics without a token; "" = off */
+        char agent_token_file[PATH_MAX]; /* the seed agent's AGENT_TOKEN, accepted as X-Agent-Token */
+        uint32_t api_rate_limit; /* requests/s per token (sustained); 0 = no limit */
+        uint32_t api_rate_limit_source; /* requests/s per source address on TCP; 0 = no limit */
+        uint32_t api_rate_burst; /* bucket size of both limits */
+        uint32_t api_max_body; /* bytes; larger bodies get 413 */
+        uint32_t api_timeout; /* seconds a connection may sit idle or trickle before it is closed */
         /* [daemon] */
         char log_level[16];
         uint32_t resync_interval; /* seconds between drift checks of the kernel rules; 0 = off */

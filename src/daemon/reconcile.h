@@ -25,6 +25,18 @@
 struct reconciler;
 struct proxy;
 
+/* One part of a run: "nft" (kernel mode) or "forwards" (userspace mode), and "routes" (the
+ * proxy's route table). A part's run counts only when it had work to do. */
+#define RECONCILER_PARTS_MAX 4
+struct reconciler_part_status {
+        char name[16];
+        uint64_t runs, failures;
+        time_t last_run; /* 0 = never */
+        bool last_ok;
+        char last_error[256];
+        double last_duration_ms, total_duration_ms;
+};
+
 struct reconciler_status {
         uint64_t runs, failures;
         time_t last_run; /* 0 = never */
@@ -36,6 +48,8 @@ struct reconciler_status {
         bool userspace; /* forward_mode = userspace: forwards are the proxy's, not nft's */
         size_t forward_ports; /* userspace: ports published to the proxy */
         char forwards_error[256]; /* userspace: why some VMs' forwards were refused; "" = none */
+        size_t n_parts;
+        struct reconciler_part_status parts[RECONCILER_PARTS_MAX];
 };
 
 /* Opens its own store connection at db_path. Returns 0 or a negative errno (err says why). */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "../model/portmap.h"
+#include "../model/resource.h"
 #include "../model/vm.h"
 
 struct store;
@@ -26,7 +27,15 @@ enum store_conflict {
         STORE_CONFLICT_ID, /* a VM with this id exists */
         STORE_CONFLICT_SLUG, /* slug taken: pick another and retry */
         STORE_CONFLICT_IP, /* another VM targets this address */
-        STORE_CONFLICT_BLOCK, /* the port block overlaps another */
+        STORE_CONFLICT_BLOCK, /* the port block overlaps another VM's block (or, for a forward, a VM's block) */
+        STORE_CONFLICT_HOSTNAME, /* a route or another VM already claims one of the host names */
+        STORE_CONFLICT_PORT, /* a forward (or, for a VM, its block overlaps a forward) holds the public port+proto */
+};
+
+/* Who holds a contested name or port, for a 409's message. kind is "vm", "route" or "forward". */
+struct store_owner {
+        char kind[16];
+        char id[RESOURCE_ID_MAX + 1];
 };
 
 /* Opens (creating if needed) the database at path and migrates it to the current schema.
@@ -65,3 +74,145 @@ int store_snapshot_load(struct store *s, struct vm **ret_vms, size_t *ret_n, int
 int store_changes_since(struct store *s, int64_t after, size_t max, char ***ret_ids, size_t *ret_n, int64_t *ret_seq);
 /* Drops entries with seq <= upto (after every consumer has moved past them). */
 int store_changes_prune(struct store *s, int64_t upto);
+
+/* ======================================================================================
+ * Schema 3: VM metadata, routes, forwards, tokens, audit.
+ *
+ * Every mutation below takes `actor` ("unix:uid=0", "token:NAME", "agent", "expiry", ...)
+ * and writes, in the same transaction as the change, one audit row (who, when, action
+ * "create" | "update" | "delete", kind "vm" | "route" | "forward" | "token", id, and the row
+ * before and after as JSON objects made by SQLite's json_object(); token hashes are never in
+ * the audit) and, for vm/route/forward, one change-log entry of that kind. store_vm_insert()
+ * and store_vm_delete() above are store_vm_create()/store_vm_remove() with default metadata
+ * and actor "internal".
+ *
+ * `if_version`: 0 = unconditional; otherwise the row's version must equal it or the call
+ * returns -ESTALE (the API's 412 for If-Match). Versions start at 1 and grow by one on each
+ * change that alters the row; a write that changes nothing keeps the version, writes no
+ * audit row and no change-log entry (so a retried PUT is free).
+ * ====================================================================================== */
+
+enum store_write_mode {
+        STORE_WRITE_CREATE, /* -EEXIST (conflict ID) if the id exists */
+        STORE_WRITE_UPSERT, /* create, or replace the mutable fields of the existing row */
+};
+enum store_outcome { STORE_CREATED, STORE_UPDATED, STORE_UNCHANGED };
+
+/* ---- VMs ---- */
+/* Inserts vm with meta (NULL = none: no labels, no names, no expiry); meta->version and
+ * updated_at are ignored (1 and vm->created_at are written). Conflicts as store_vm_insert plus
+ * HOSTNAME (meta's names) and PORT (the block overlaps a forward). */
+int store_vm_create(struct store *s, const struct vm *vm, const struct vm_meta *meta, const char *actor,
+                    enum store_conflict *ret_conflict);
+/* Replaces the mutable fields of VM vm->id: ip, proxy options, and meta's labels,
+ * expires_at and host names (slug, block and created_at stay as stored; vm's are ignored).
+ * updated_at is set to now when something changed. *ret_outcome is STORE_UPDATED or
+ * STORE_UNCHANGED, *ret_version the version after the call. -ENOENT, -ESTALE, -EEXIST with
+ * *ret_conflict IP or HOSTNAME, -EINVAL for options that cannot be stored. */
+int store_vm_update(struct store *s, const struct vm *vm, const struct vm_meta *meta, int64_t if_version,
+                    const char *actor, enum store_conflict *ret_conflict, enum store_outcome *ret_outcome,
+                    int64_t *ret_version);
+/* Deletes the VM (and its host names). -ENOENT, -ESTALE. */
+int store_vm_remove(struct store *s, const char *id, int64_t if_version, const char *actor, struct vm *ret_removed);
+/* The VM's metadata. -ENOENT. */
+int store_vm_get_meta(struct store *s, const char *id, struct vm_meta *ret);
+/* The id of the VM with this slug, into ret_id. -ENOENT. */
+int store_vm_find_by_slug(struct store *s, const char *slug, char ret_id[static VM_ID_MAX + 1]);
+/* A page of VMs ordered by id: ids > after (NULL/"" = from the start), at most limit
+ * (1..1000), only those matching every selector. ret_vms and ret_meta are malloc'd arrays of
+ * *ret_n entries (NULL when 0); *ret_more tells whether more rows follow. */
+int store_vm_list_page(struct store *s, const char *after, size_t limit, const struct label_match *match,
+                       size_t n_match, struct vm **ret_vms, struct vm_meta **ret_meta, size_t *ret_n, bool *ret_more);
+/* Ids of VMs with 0 < expires_at <= now (malloc'd array of malloc'd strings, at most max). */
+int store_vm_expired(struct store *s, int64_t now, size_t max, char ***ret_ids, size_t *ret_n);
+
+/* ---- host names (extra VM names and routes share one namespace) ---- */
+struct store_hostname {
+        char name[DNS_NAME_MAX + 1];
+        struct store_owner owner; /* kind "vm" or "route" */
+};
+/* Every claimed host name (malloc'd array, NULL when none). */
+int store_hostnames_list(struct store *s, struct store_hostname **ret, size_t *ret_n);
+/* Who claims name. -ENOENT if nobody. */
+int store_hostname_owner(struct store *s, const char *name, struct store_owner *ret);
+/* Who holds public port+proto: a forward, or a VM whose block contains the port (any
+ * proto). -ENOENT if nobody. */
+int store_port_owner(struct store *s, uint16_t port, enum proto proto, struct store_owner *ret);
+
+/* ---- routes ---- */
+/* Creates or replaces route r (by r->id); created_at/updated_at/version are the store's.
+ * Conflicts: ID (CREATE mode), HOSTNAME. -ESTALE, -EINVAL. The result is read back into
+ * *ret_stored (optional). */
+int store_route_put(struct store *s, const struct route_def *r, enum store_write_mode mode, int64_t if_version,
+                    const char *actor, enum store_conflict *ret_conflict, enum store_outcome *ret_outcome,
+                    struct route_def *ret_stored);
+int store_route_get(struct store *s, const char *id, struct route_def *ret); /* -ENOENT */
+int store_route_remove(struct store *s, const char *id, int64_t if_version, const char *actor,
+                       struct route_def *ret_removed);
+/* A page ordered by id, as store_vm_list_page. origin < 0 = any, else only that origin. */
+int store_route_list_page(struct store *s, const char *after, size_t limit, const struct label_match *match,
+                          size_t n_match, int origin, struct route_def **ret, size_t *ret_n, bool *ret_more);
+/* Every route (for the reconciler). */
+int store_route_list_all(struct store *s, struct route_def **ret, size_t *ret_n);
+
+/* ---- forwards ---- */
+/* Creates or replaces forward f. Conflicts: ID (CREATE mode), PORT (another forward holds
+ * public_port/proto), BLOCK (public_port is inside a VM's port block). */
+int store_forward_put(struct store *s, const struct forward_def *f, enum store_write_mode mode, int64_t if_version,
+                      const char *actor, enum store_conflict *ret_conflict, enum store_outcome *ret_outcome,
+                      struct forward_def *ret_stored);
+int store_forward_get(struct store *s, const char *id, struct forward_def *ret); /* -ENOENT */
+int store_forward_remove(struct store *s, const char *id, int64_t if_version, const char *actor,
+                         struct forward_def *ret_removed);
+int store_forward_list_page(struct store *s, const char *after, size_t limit, const struct label_match *match,
+                            size_t n_match, int origin, struct forward_def **ret, size_t *ret_n, bool *ret_more);
+int store_forward_list_all(struct store *s, struct forward_def **ret, size_t *ret_n);
+/* Marks every forward's public port used in m (with store_blocks_mark: what allocation must avoid). */
+int store_forward_ports_mark(struct store *s, struct portmap *m);
+
+/* A consistent snapshot for a full reconcile: VMs, forwards, routes and the change-log
+ * position they reflect (arrays malloc'd, NULL when empty). */
+int store_snapshot_load_all(struct store *s, struct vm **ret_vms, size_t *ret_n_vms, struct forward_def **ret_fwds,
+                            size_t *ret_n_fwds, int64_t *ret_change_seq);
+
+/* The change log with kinds: entries after `after`, at most max. */
+struct store_change {
+        int64_t seq;
+        char kind[16]; /* "vm", "route", "forward" */
+        char key[RESOURCE_ID_MAX + 1];
+};
+int store_changes_read(struct store *s, int64_t after, size_t max, struct store_change **ret, size_t *ret_n);
+
+/* ---- counts (metrics) ---- */
+struct store_counts {
+        uint64_t vms, routes, forwards, tokens, hostnames;
+        uint64_t block_ports; /* sum of the VMs' block sizes */
+};
+int store_counts(struct store *s, struct store_counts *ret);
+
+/* ---- tokens ---- */
+/* Adds t (name and key_id unique: -EEXIST). Audited as kind "token" without the hash. */
+int store_token_add(struct store *s, const struct token_rec *t, const char *actor);
+int store_token_list(struct store *s, struct token_rec **ret, size_t *ret_n); /* by name */
+int store_token_get_by_key(struct store *s, const char *key_id, struct token_rec *ret); /* -ENOENT */
+int store_token_remove(struct store *s, const char *name, const char *actor, struct token_rec *ret_removed);
+/* Records last use (no audit, no change log). */
+int store_token_touch(struct store *s, const char *name, int64_t when);
+
+/* ---- audit ---- */
+#define AUDIT_ACTOR_MAX 95
+struct audit_rec {
+        int64_t seq;
+        int64_t at; /* unix seconds */
+        char actor[AUDIT_ACTOR_MAX + 1];
+        char action[16]; /* "create", "update", "delete" */
+        char kind[16]; /* "vm", "route", "forward", "token" */
+        char key[RESOURCE_ID_MAX + 1];
+        char *before; /* JSON object text (malloc'd) or NULL */
+        char *after;
+};
+void audit_recs_free(struct audit_rec *a, size_t n); /* NULL-safe */
+/* Newest first: seq < before (0 = from the newest), at most limit (1..1000), optionally only
+ * one kind and/or key (NULL = any). */
+int store_audit_list(struct store *s, int64_t before, size_t limit, const char *kind, const char *key,
+                     struct audit_rec **ret, size_t *ret_n);
