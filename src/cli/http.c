@@ -368,10 +368,14 @@ enum cli_exit cli_api_list(const struct cli *cli, const char *collection, json_t
                 _cleanup_strbuf_ struct strbuf path = {};
                 strbuf_printf(&path, "/v1/%s", collection);
                 cli_query_append(&path, "limit", LIST_PAGE);
-                for (size_t i = 0; i < cli->labels.n; i++)
-                        if (cli_query_label(&path, cli->labels.items[i]) == -EINVAL)
+                for (size_t i = 0; i < cli->labels.n; i++) {
+                        int r = cli_query_label(&path, cli->labels.items[i]);
+                        if (r == -EINVAL)
                                 return cli_usage_error("option --label: '%s' has no key (KEY or KEY=VALUE)",
                                                        cli->labels.items[i]);
+                        if (r < 0)
+                                return cli_out_of_memory();
+                }
                 if (after)
                         cli_query_append(&path, "after", after);
                 if (strbuf_status(&path) < 0)
