@@ -87,7 +87,7 @@ static const char *const migrations[] = {
         "  owner_kind TEXT NOT NULL CHECK (owner_kind IN ('vm','route')),"
         "  owner_id TEXT NOT NULL"
         ");"
-        "CREATE INDEX hostnames_owner ON hostnames (owner_kind, owner_id);"
+        "CREATE INDEX hostnames_owner ON hostnames (owner_kind, owner_id, name);" /* also their order */
         "CREATE TRIGGER vms_hostnames_delete AFTER DELETE ON vms "
         "BEGIN DELETE FROM hostnames WHERE owner_kind = 'vm' AND owner_id = OLD.id; END;"
         "CREATE TABLE routes ("
