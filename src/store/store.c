@@ -933,7 +933,7 @@ int store_vm_update(struct store *s, const struct vm *vm, const struct vm_meta *
         return 0;
 }
 
-static int vm_get_unlocked(struct store *s, const char *id, struct vm *ret) {
+static int vm_get_row(struct store *s, const char *id, struct vm *ret) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r = stmt(s, "SELECT " VM_COLUMNS " FROM vms WHERE id = ?", &st);
         if (r < 0)
@@ -953,7 +953,7 @@ int store_vm_remove(struct store *s, const char *id, int64_t if_version, const c
         struct vm old;
         _cleanup_free_ char *before = NULL;
         if ((r = check_precondition(s, "VM", vm_version_sql, id, if_version, &version)) < 0 ||
-            (ret_removed && (r = vm_get_unlocked(s, id, &old)) < 0) || (r = image(s, vm_image_sql, id, &before)) < 0)
+            (ret_removed && (r = vm_get_row(s, id, &old)) < 0) || (r = image(s, vm_image_sql, id, &before)) < 0)
                 return tx_abort(s, r);
         sqlite3_stmt *st;
         if ((r = stmt(s, "DELETE FROM vms WHERE id = ?", &st)) < 0)
@@ -972,7 +972,7 @@ int store_vm_delete(struct store *s, const char *id, struct vm *ret_removed) {
 }
 
 int store_vm_get(struct store *s, const char *id, struct vm *ret) {
-        return vm_get_unlocked(s, id, ret);
+        return vm_get_row(s, id, ret);
 }
 
 int store_vm_get_meta(struct store *s, const char *id, struct vm_meta *ret) {
