@@ -150,7 +150,6 @@ int api_tokens_reload(struct api_env *env) {
         if (r < 0)
                 return r;
         r = auth_tokens_set(env->access->tokens, recs, n);
-        explicit_bzero(recs, n * sizeof *recs);
         free(recs);
         return r;
 }
@@ -468,23 +467,8 @@ static void metrics_answer(struct api_env *env, struct api_response *resp) {
 
         struct reconciler_status st;
         reconciler_get_status(env->reconciler, &st);
-        struct reconciler_part_status legacy;
-        if (st.n_parts) {
-                in.parts = st.parts;
-                in.n_parts = st.n_parts < RECONCILER_PARTS_MAX ? st.n_parts : RECONCILER_PARTS_MAX;
-        } else {
-                /* A reconciler without parts: its overall counters as the one main part. */
-                legacy = (struct reconciler_part_status){
-                        .runs = st.runs,
-                        .failures = st.failures,
-                        .last_run = st.last_run,
-                        .last_ok = st.last_ok,
-                        .last_duration_ms = st.last_duration_ms,
-                };
-                strcpy(legacy.name, st.userspace ? "forwards" : "nft");
-                in.parts = &legacy;
-                in.n_parts = 1;
-        }
+        in.parts = st.parts;
+        in.n_parts = st.n_parts < RECONCILER_PARTS_MAX ? st.n_parts : RECONCILER_PARTS_MAX;
 
         uint64_t codes[METRICS_CODES];
         for (size_t i = 0; i < METRICS_CODES; i++)
