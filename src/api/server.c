@@ -177,7 +177,9 @@ int api_env_init(struct api_env *env, const struct config *cfg, struct reconcile
                 return r;
         }
         portmap_init(&env->ports);
-        if ((r = store_blocks_mark(env->store, &env->ports)) < 0) {
+        /* VM blocks and forwards' public ports: what a new block must avoid. */
+        if ((r = store_blocks_mark(env->store, &env->ports)) < 0 ||
+            (r = store_forward_ports_mark(env->store, &env->ports)) < 0) {
                 snprintf(err, err_size, "cannot load port blocks: %s", store_errmsg(env->store));
                 env->store = store_close(env->store);
                 env->access = access_free(env->access);
