@@ -72,6 +72,32 @@ bool api_if_version(int64_t match, const char *kind, const char *id, struct api_
         return true;
 }
 
+void api_stale(struct api_env *env, struct api_response *resp, const char *kind, const char *id, int64_t wanted) {
+        int64_t current = 0;
+        int r;
+        if (streq(kind, "vm")) {
+                struct vm_meta m;
+                if ((r = store_vm_get_meta(env->store, id, &m)) == 0)
+                        current = m.version;
+        } else if (streq(kind, "route")) {
+                struct route_def d;
+                if ((r = store_route_get(env->store, id, &d)) == 0)
+                        current = d.version;
+        } else {
+                struct forward_def d;
+                if ((r = store_forward_get(env->store, id, &d)) == 0)
+                        current = d.version;
+        }
+        const char *shown = streq(kind, "vm") ? "VM" : kind;
+        if (r == -ENOENT)
+                return api_if_match_absent(resp, shown, id);
+        if (r < 0)
+                return api_error(resp, 412, "precondition_failed", "%s '%s' changed (If-Match \"%lld\")", shown, id,
+                                 (long long)wanted);
+        api_error(resp, 412, "precondition_failed", "%s '%s' is at version %lld, not %lld (If-Match); read it again",
+                  shown, id, (long long)current, (long long)wanted);
+}
+
 void api_if_match_absent(struct api_response *resp, const char *kind, const char *id) {
         api_error(resp, 412, "precondition_failed", "If-Match given but there is no %s '%s'", kind, id);
 }

@@ -41,6 +41,9 @@ bool api_if_match(const struct api_request *rq, struct api_response *resp, int64
 /* The store's if_version for a parsed If-Match on a resource that exists: 0 (none or "*")
  * or the version. A tag that no version can match ("0") answers 412 and returns false. */
 bool api_if_version(int64_t match, const char *kind, const char *id, struct api_response *resp, int64_t *ret);
+/* Answers 412 for a write the store refused with -ESTALE: kind ("vm", "route", "forward") id's
+ * current version (read from the store) is not wanted. Lock held. */
+void api_stale(struct api_env *env, struct api_response *resp, const char *kind, const char *id, int64_t wanted);
 /* Answers 412 for an If-Match on a resource that does not exist. */
 void api_if_match_absent(struct api_response *resp, const char *kind, const char *id);
 
@@ -70,6 +73,22 @@ bool api_port_not_listener(struct api_env *env, uint16_t port, enum proto proto,
 /* Answers 409 port_in_use naming who holds port/proto (a forward, or a VM's block with its
  * range). Lock held. */
 void api_port_conflict(struct api_env *env, uint16_t port, enum proto proto, struct api_response *resp);
+
+/* routes.c: checks route r (target not the gateway, host name claimable) and stores it
+ * (mode, if_version as the store's), reading the stored row into *ret_stored. On failure
+ * answers (400/409/412/5xx) and returns a negative errno. Lock held. */
+int api_route_store(struct api_env *env, const char *actor, const struct route_def *r, enum store_write_mode mode,
+                    int64_t if_version, struct route_def *ret_stored, enum store_outcome *ret_outcome,
+                    struct api_response *resp);
+/* forwards.c: the same for forward f (target not the gateway, public port not a listener,
+ * not another forward's nor inside a VM's block), keeping the port map in step. Lock held. */
+int api_forward_store(struct api_env *env, const char *actor, const struct forward_def *f, enum store_write_mode mode,
+                      int64_t if_version, struct forward_def *ret_stored, enum store_outcome *ret_outcome,
+                      struct api_response *resp);
+/* forwards.c: removes forward id (if_version as the store's) into *ret_removed, freeing its
+ * port in the port map; answers 404/412/5xx on failure. Lock held. */
+int api_forward_remove(struct api_env *env, const char *id, int64_t if_version, const char *actor,
+                       struct forward_def *ret_removed, struct api_response *resp);
 
 /* Re-reads the port map from the store: every VM block and every forward's public port.
  * Lock held. */

@@ -59,8 +59,10 @@ const char *api_time_format(int64_t t, char buf[static API_TIME_MAX]) {
         int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), secs = t - days * 86400, y;
         unsigned m, d;
         civil_from_days(days, &y, &m, &d);
-        snprintf(buf, API_TIME_MAX, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d, (int)(secs / 3600),
-                 (int)(secs / 60 % 60), (int)(secs % 60));
+        int n = snprintf(buf, API_TIME_MAX, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d, (int)(secs / 3600),
+                         (int)(secs / 60 % 60), (int)(secs % 60));
+        if (n < 0 || n >= API_TIME_MAX)
+                buf[0] = '\0';
         return buf;
 }
 
@@ -437,7 +439,11 @@ bool api_target_not_gateway(const struct ip_addr *addr, const struct config *cfg
 /* Parses body into a JSON object, or says why not (invalid_json). */
 static json_t *load_object(const char *body, size_t len, char err[static API_ERROR_MAX]) {
         json_error_t jerr;
-        json_t *root = json_loadb(body ? body : "", body ? len : 0, JSON_REJECT_DUPLICATES, &jerr);
+        if (!body || len == 0) {
+                snprintf(err, API_ERROR_MAX, "body is not valid JSON: it is empty (send a JSON object)");
+                return NULL;
+        }
+        json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
                 /* jansson quotes the offending input, which may be any bytes (invalid UTF-8 would
                  * make the error itself unencodable as JSON). */

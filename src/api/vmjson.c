@@ -90,6 +90,10 @@ enum api_decode_status vm_request_decode(const char *body, size_t len, const cha
         static const char *const fields[] = {"id",        "ip",     "proxy_protocol", "http_passthrough", "allow",
                                              "hostnames", "labels", "ttl",            "expires_at"};
         json_error_t jerr;
+        if (!body || len == 0) {
+                snprintf(err, API_ERROR_MAX, "body is not valid JSON: it is empty (send a JSON object)");
+                return API_DECODE_INVALID_JSON;
+        }
         json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root) {
                 /* jansson quotes the offending input, which may be any bytes (invalid UTF-8 would

@@ -253,7 +253,7 @@ static void vm_create(struct api_env *env, const struct api_request *rq, struct 
         struct vm vm;
         struct vm_meta meta;
         char err[API_ERROR_MAX];
-        enum api_decode_status st = vm_request_decode(rq->body ? rq->body : "", rq->body ? rq->len : 0, NULL, &req, err);
+        enum api_decode_status st = vm_request_decode(rq->body, rq->len, NULL, &req, err);
         if (st != API_DECODE_OK)
                 return api_decode_failed(resp, st, err);
         if (!api_no_query(rq, resp) || !vm_from_request(&req, (int64_t)time(NULL), &vm, &meta, resp))
@@ -279,7 +279,7 @@ static void vm_put(struct api_env *env, const struct api_request *rq, const char
         struct vm_meta meta;
         char err[API_ERROR_MAX];
         int64_t match, if_version = 0;
-        enum api_decode_status st = vm_request_decode(rq->body ? rq->body : "", rq->body ? rq->len : 0, id, &req, err);
+        enum api_decode_status st = vm_request_decode(rq->body, rq->len, id, &req, err);
         if (st != API_DECODE_OK)
                 return api_decode_failed(resp, st, err);
         if (!api_no_query(rq, resp) || !api_if_match(rq, resp, &match) ||
@@ -338,6 +338,10 @@ static void vm_put(struct api_env *env, const struct api_request *rq, const char
                         else
                                 api_error(resp, 409, "conflict", "the VM conflicts with another resource: %s",
                                           store_errmsg(env->store));
+                        goto unlock;
+                }
+                if (r == -ESTALE) {
+                        api_stale(env, resp, "vm", id, if_version);
                         goto unlock;
                 }
                 if (r < 0) {
@@ -483,6 +487,8 @@ static void vm_remove(struct api_env *env, const struct api_request *rq, const c
                 r = store_vm_remove(env->store, id, if_version, rq->actor, &vm);
         if (r == -ENOENT)
                 api_error(resp, 404, "not_found", "no VM with id '%s'", id);
+        else if (r == -ESTALE)
+                api_stale(env, resp, "vm", id, if_version);
         else if (r < 0)
                 api_store_failed(resp, env, r, "cannot remove the VM");
         if (r < 0) {

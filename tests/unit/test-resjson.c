@@ -619,7 +619,7 @@ static void test_agent_forward(void **state) {
 /* ---- request rules ---- */
 
 static int parse_query(const char *const *kv, size_t n, bool allow_bytes, struct api_list_query *q, char *err) {
-        const char *keys[32], *values[32];
+        const char *keys[32] = {0}, *values[32] = {0};
         for (size_t i = 0; i < n; i++) {
                 keys[i] = kv[2 * i];
                 values[i] = kv[2 * i + 1];
