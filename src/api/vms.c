@@ -21,19 +21,20 @@
 #include "vmjson.h"
 
 #define SLUG_ATTEMPTS 16
-#define EXPIRE_BATCH 256
+#define EXPIRE_BATCH 64 /* removals per call (each a transaction) while the API waits */
 #define COUNTERS_MAX_AGE_NS 1000000000LL /* kernel counters are re-read at most once a second */
 
 /* ---- traffic ---- */
 
 /* The kernel's counters, shared by all API threads: reading them costs ~90 ms at 20,000
- * counters, so a burst of GETs shares one read (values at most a second old). */
+ * counters, so a burst of GETs shares one read, values at most about a second old. One thread
+ * refreshes a stale cache outside the lock while the others keep answering from the old one. */
 static struct {
         pthread_mutex_t lock;
         struct nft_counter_value *values; /* sorted by name */
         size_t n;
         int64_t read_at_ns; /* 0 = never; CLOCK_MONOTONIC */
-        bool ok;
+        bool ok, refreshing;
 } counters = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int counter_compare(const void *a, const void *b) {
@@ -46,25 +47,26 @@ static int64_t now_ns(void) {
         return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Refreshes the counter cache if it is older than a second. counters.lock held. */
+/* Makes the counter cache fresh enough to answer from. counters.lock held (dropped while
+ * reading the kernel). */
 static void counters_refresh(void) {
         int64_t now = now_ns();
-        if (counters.read_at_ns && now - counters.read_at_ns < COUNTERS_MAX_AGE_NS)
+        if (counters.refreshing || (counters.read_at_ns && now - counters.read_at_ns < COUNTERS_MAX_AGE_NS))
                 return;
+        counters.refreshing = true;
+        pthread_mutex_unlock(&counters.lock);
         struct nft_counter_value *v = NULL;
         size_t n = 0;
         int r = nft_read_counters(&v, &n);
+        if (r >= 0 && n)
+                qsort(v, n, sizeof v[0], counter_compare);
+        pthread_mutex_lock(&counters.lock);
         free(counters.values);
-        counters.values = NULL;
-        counters.n = 0;
+        counters.values = r >= 0 ? v : NULL;
+        counters.n = r >= 0 ? n : 0;
         counters.ok = r >= 0;
         counters.read_at_ns = now;
-        if (r < 0)
-                return;
-        if (n)
-                qsort(v, n, sizeof v[0], counter_compare);
-        counters.values = v;
-        counters.n = n;
+        counters.refreshing = false;
 }
 
 /* The bytes of counter name from the cache; false if it has none. counters.lock held. */
