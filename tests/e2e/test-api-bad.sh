@@ -8,7 +8,11 @@
 # input changes nothing.
 source "$(dirname "$0")/lib.sh"
 API_TCP=http://127.0.0.1:8081
-CFG_EXTRA=$'[api]\nlisten = "127.0.0.1:8081"\nagent_token_file = "'"$E2E_TMP"'/agent.token"\nrate_limit = 0\nrate_limit_source = 0'
+CFG_EXTRA="[api]
+listen = \"127.0.0.1:8081\"
+agent_token_file = \"$E2E_TMP/agent.token\"
+rate_limit = 0
+rate_limit_source = 0"
 mkdir -p "$E2E_TMP"
 printf 'agent-secret-%s\n' "$$" >"$E2E_TMP/agent.token"
 setup_default
