@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The nft reconciler (see reconcile.h): full replaces applied as nft script through
- * libnftables, change-log increments applied as one netlink batch (nft_apply_vm_changes,
+ * libnftables, change-log increments applied as one netlink batch (nft_apply_changes,
  * which reads nothing back from the kernel), backoff on failure, periodic drift check.
  * In userspace forward mode the nft steps are skipped and the applied VMs become the
  * proxy's forwards table.
@@ -152,7 +152,7 @@ static int publish_forwards(struct reconciler *r) {
                 return -ENOMEM;
         size_t cap = proxy_forward_capacity(r->proxy), m, wanted;
         struct forward *f;
-        int k = forwards_from_vms(vms, j, cap, &f, &m, &wanted);
+        int k = forwards_build(vms, j, NULL, 0, cap, &f, &m, &wanted);
         free(vms);
         if (k < 0)
                 return k;
@@ -307,7 +307,7 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
                 live_counters(&counters, &n_counters);
 
                 _cleanup_strbuf_ struct strbuf script = {0};
-                k = nft_render_full(vms, n, counters, n_counters, &script);
+                k = nft_render_full(vms, n, NULL, 0, counters, n_counters, &script);
                 free(counters);
                 if (k < 0) {
                         free(vms);
@@ -407,7 +407,8 @@ static int run_batch(struct reconciler *r, char *err, size_t err_size) {
         }
         if (!r->userspace && (n_del > 0 || n_add > 0)) {
                 _cleanup_free_ char *nft_err = NULL;
-                k = nft_apply_vm_changes(r->nft, del, n_del, add, n_add, &nft_err);
+                const struct nft_changes c = { .del_vms = del, .n_del_vms = n_del, .add_vms = add, .n_add_vms = n_add };
+                k = nft_apply_changes(r->nft, &c, &nft_err);
                 if (k < 0) {
                         snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
                         goto out;
@@ -553,7 +554,7 @@ static int applied_items(struct reconciler *r, struct nft_items *ret) {
         size_t n;
         if (applied_array(r, &vms, &n) < 0)
                 return -ENOMEM;
-        int k = nft_expected_items(vms, n, ret);
+        int k = nft_expected_items(vms, n, NULL, 0, ret);
         free(vms);
         return k;
 }
@@ -586,7 +587,7 @@ static int resync_forwards(struct reconciler *r) {
         size_t j;
         if (applied_array(r, &vms, &j) < 0)
                 return -ENOMEM;
-        int k = forward_expected_items(vms, j, &want);
+        int k = forward_expected_items(vms, j, NULL, 0, &want);
         free(vms);
         if (k >= 0)
                 k = proxy_forward_listeners(r->proxy, &have);
@@ -654,7 +655,7 @@ int reconcile_check(const char *db_path, struct strbuf *report) {
         int k = check_snapshot(db_path, &vms, &n, report);
         if (k < 0)
                 return k;
-        if ((k = nft_expected_items(vms, n, &want)) < 0 || (k = nft_apply_new(&nft)) < 0 ||
+        if ((k = nft_expected_items(vms, n, NULL, 0, &want)) < 0 || (k = nft_apply_new(&nft)) < 0 ||
             (k = live_items(nft, &have, report)) < 0)
                 goto out;
         k = (int)nft_items_diff(&want, &have, report);
@@ -673,7 +674,7 @@ int reconcile_check_forwards(const char *db_path, struct proxy *p, struct strbuf
         int k = check_snapshot(db_path, &vms, &n, report);
         if (k < 0)
                 return k;
-        if ((k = forward_expected_items(vms, n, &want)) < 0 || (p && (k = proxy_forward_listeners(p, &have)) < 0))
+        if ((k = forward_expected_items(vms, n, NULL, 0, &want)) < 0 || (p && (k = proxy_forward_listeners(p, &have)) < 0))
                 goto out;
         k = (int)nft_items_diff(&want, &have, report);
 out:
