@@ -41,6 +41,12 @@ int api_forward_store(struct api_env *env, const char *actor, const struct forwa
                 return k;
         }
         bool had_old = k == 0;
+        /* In userspace mode the forward's own listener holds its port: only a port new to
+         * this forward is checked against the gateway's sockets. */
+        if ((!had_old || old.public_port != f->public_port || old.proto != f->proto) &&
+            store_port_owner(env->store, f->public_port, (enum proto)f->proto, &(struct store_owner){0}) == -ENOENT &&
+            !api_port_not_local(f->public_port, (enum proto)f->proto, resp))
+                return -EEXIST;
         enum store_conflict conflict = STORE_CONFLICT_NONE;
         k = store_forward_put(env->store, f, mode, if_version, actor, &conflict, ret_outcome, ret_stored);
         if (k == -EEXIST && conflict == STORE_CONFLICT_ID)

@@ -178,6 +178,45 @@ void api_hostname_conflict(struct api_env *env, const char *const *names, size_t
         api_error(resp, 409, "hostname_in_use", "a host name is already routed by another VM or route");
 }
 
+/* Whether a socket of the gateway's own (this network namespace) is bound to port: a TCP
+ * listener or any bound UDP socket, from /proc/net. A forward there would take the port
+ * over: its DNAT also applies to connections the gateway makes to its local addresses (a
+ * forward of udp/53 would capture the host's own resolver at 127.0.0.53). Best effort:
+ * an unreadable file counts as "not bound". */
+static bool port_bound_locally(uint16_t port, enum proto proto) {
+        const char *files[2] = {proto == PROTO_TCP ? "/proc/net/tcp" : "/proc/net/udp",
+                                proto == PROTO_TCP ? "/proc/net/tcp6" : "/proc/net/udp6"};
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                FILE *f = fopen(files[i], "re");
+                if (!f)
+                        continue;
+                char line[512];
+                bool found = false;
+                while (!found && fgets(line, sizeof line, f)) {
+                        char local[64];
+                        unsigned lport, state;
+                        /* "  sl  local_address rem_address   st ..." with local "0100007F:0035" */
+                        if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &lport, &state) != 3)
+                                continue;
+                        found = lport == port && (proto == PROTO_UDP || state == 0x0A /* LISTEN */);
+                }
+                fclose(f);
+                if (found)
+                        return true;
+        }
+        return false;
+}
+
+bool api_port_not_local(uint16_t port, enum proto proto, struct api_response *resp) {
+        if (!port_bound_locally(port, proto))
+                return true;
+        api_error(resp, 409, "port_in_use",
+                  "port %u/%s is in use by a program on the gateway itself; a forward would take it over "
+                  "(its DNAT also catches the gateway's own connections to local addresses)",
+                  port, proto_to_string(proto));
+        return false;
+}
+
 bool api_port_not_listener(struct api_env *env, uint16_t port, enum proto proto, struct api_response *resp) {
         if (proto != PROTO_TCP)
                 return true;

@@ -70,6 +70,9 @@ void api_hostname_conflict(struct api_env *env, const char *const *names, size_t
  * (https_listen, http_listen, api_listen, metrics_listen; TCP only). Answers 409 port_in_use
  * and returns false when not. Lock held (reads env->config). */
 bool api_port_not_listener(struct api_env *env, uint16_t port, enum proto proto, struct api_response *resp);
+/* False (with a 409 port_in_use in resp) when a socket of the gateway itself is bound to
+ * port/proto (a TCP listener or a bound UDP socket, read from /proc/net). */
+bool api_port_not_local(uint16_t port, enum proto proto, struct api_response *resp);
 /* Answers 409 port_in_use naming who holds port/proto (a forward, or a VM's block with its
  * range). Lock held. */
 void api_port_conflict(struct api_env *env, uint16_t port, enum proto proto, struct api_response *resp);

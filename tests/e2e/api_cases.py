@@ -197,6 +197,8 @@ CASES = [
     ("forward overlapping another forward", "POST", "/v1/forwards", fwd(public_port=FX["forward_port"]), None, False, 409, "port_in_use"),
     ("forward inside a VM's port block", "POST", "/v1/forwards", fwd(public_port=BLOCK0 + 1), None, False, 409, "port_in_use"),
     ("forward on the SNI proxy's port 443", "POST", "/v1/forwards", fwd(public_port=443), None, False, 409, "port_in_use"),
+    ("forward on a TCP port a program on the gateway listens on", "POST", "/v1/forwards", fwd(public_port=FX["local_tcp"]), None, False, 409, "port_in_use"),
+    ("forward on a UDP port a program on the gateway has bound", "POST", "/v1/forwards", fwd(public_port=FX["local_udp"], proto="udp"), None, False, 409, "port_in_use"),
     ("forward id that exists", "POST", "/v1/forwards", fwd(id=FX["forward"], public_port=61001), None, False, 409, "forward_exists"),
     # -- the seed agent's paths
     ("agent route with an http:// target_url", "POST", "/http/routes", {"route_id": "ag1", "hostname": "ag1.example.org", "target_url": "http://10.0.1.53:8080", "entrypoint": "websecure", "certresolver": "dnsresolver"}, None, False, 422, "tls_termination_unsupported"),

@@ -43,7 +43,12 @@ vm = json.loads(sys.argv[1])
 print(json.dumps({"vm": "fx-vm", "vm_ip": "10.0.1.5", "vm_subdomain": vm["subdomain"], "vm_hostname": "fx-extra.example.org",
                   "vm_block": [vm["port_range_start"], vm["port_range_end"]], "route": "fx-route",
                   "route_hostname": "fx-route.example.org", "forward": "fx-fwd", "forward_port": 60500,
-                  "public_ip": sys.argv[2]}))' "$vm_json" "$PUBLIC4")
+                  "public_ip": sys.argv[2], "local_tcp": 2222, "local_udp": 5353}))' "$vm_json" "$PUBLIC4")
+# Programs of the gateway itself on tcp/2222 and udp/5353: forwards must not take those over.
+listen "$NS_GW" tcp 2222 "echo gw-ssh"
+listen "$NS_GW" udp 5353 "echo gw-dns"
+step "gateway-local listener on tcp/2222" wait_listening "$NS_GW" tcp 2222
+step "gateway-local socket on udp/5353" wait_listening "$NS_GW" udp 5353
 
 # Let the reconciler settle, then take the before picture.
 run cli check
