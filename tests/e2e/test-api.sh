@@ -199,18 +199,25 @@ api GET "/v1/audit?kind=vm&id=temp"
 check "...and the audit says the expiry removed it" eq "$(json '(d["entries"][0]["action"], d["entries"][0]["actor"])' <<<"$OUT")" "('delete', 'expiry')"
 run cli check
 check "edgegw check is clean after the expiry" rc_is 0
-table=$(gw_nft list table inet edgegw)
-check "the expired VM's port $temp_ssh is no longer in the rules" not grep -q "\b$temp_ssh :" <<<"$table"
+if userspace; then
+        check "the expired VM's port $temp_ssh is no longer listened on (userspace)" not forward_listening tcp "$temp_ssh"
+else
+        table=$(gw_nft list table inet edgegw)
+        check "the expired VM's port $temp_ssh is no longer in the rules" not grep -q "\b$temp_ssh :" <<<"$table"
+fi
+part=nft
+userspace && part=forwards
 
 # ---- metrics and status -----------------------------------------------------------------
 tcp_get "$PUBLIC4" "$shop_ssh" >/dev/null
 metrics=$(ip netns exec "$NS_GW" curl -sS -m 5 http://127.0.0.1:9181/metrics)
+[[ ${E2E_VERBOSE:-0} == 1 ]] && grep vm_bytes <<<"$metrics"
 check "/metrics (metrics_listen, no token) counts 5 VMs" grep -qx 'edgegw_vms 5' <<<"$metrics"
 check "...and 2 forwards" grep -qx 'edgegw_forwards 2' <<<"$metrics"
 check "...has the port blocks used" grep -q '^edgegw_port_blocks_used 5' <<<"$metrics"
-check "...per-VM bytes from the nft counters (shop in > 0)" \
-        awk '/^edgegw_vm_bytes_total\{/ && /vm="shop"/ && /direction="in"/ { found = ($NF > 0) } END { exit !found }' <<<"$metrics"
-check "...reconcile runs per part" grep -q '^edgegw_reconcile_runs_total{part="nft"}' <<<"$metrics"
+check "...per-VM bytes (nft counters, or the relay's in userspace mode; shop out > 0)" \
+        awk '/^edgegw_vm_bytes_total\{/ && /vm="shop"/ && /direction="out"/ { found = ($NF > 0) } END { exit !found }' <<<"$metrics"
+check "...reconcile runs per part ($part, routes)" eq "$(grep -cE "^edgegw_reconcile_runs_total\{part=\"($part|routes)\"\}" <<<"$metrics")" 2
 check "...API requests by status" grep -q '^edgegw_api_requests_total{code="201"}' <<<"$metrics"
 check "...proxy connections per route" grep -q '^edgegw_proxy_connections_total{route="shop.example.org"} [1-9]' <<<"$metrics"
 api_tcp "" GET /metrics
@@ -219,7 +226,7 @@ api_tcp "$TOKEN" GET /metrics
 check "...and answers with one (read scope): 200" status_is 200
 run cli status
 check "edgegw status exits 0" rc_is 0
-check "...shows the nft and routes reconcilers" eq "$(grep -c -E '^(nft|routes)\b' <<<"$OUT")" 2
+check "...shows the $part and routes reconcilers" eq "$(grep -c -E "^($part|routes)\b" <<<"$OUT")" 2
 
 # ---- slow clients ----------------------------------------------------------------------
 slow=$(ip netns exec "$NS_GW" timeout 15 python3 -c '

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # The foundation's forward tests once more with forward_mode = userspace: the same user
-# stories (reach a VM's ports over TCP and UDP, remove, exhaust, IPv6, restart, reload)
+# stories (reach a VM's ports over TCP and UDP, remove, exhaust, IPv6, restart, reload,
+# and the API's standalone forwards, routes and expiry)
 # served by the proxy's own listeners instead of nftables, and no `inet edgegw` table is
 # ever created. Each test runs as its own script with E2E_FORWARD_MODE=userspace; this
 # wrapper reports their summed counts to run.sh. test-crash's 200-VM farm is left out:
@@ -15,7 +16,7 @@ pass=0
 fail=0
 results=$(mktemp /tmp/edgegw-e2e-us-results.XXXXXX)
 trap 'rm -f "$results"' EXIT
-for t in forward remove exhaust ipv6 restore reload; do
+for t in forward remove exhaust ipv6 restore reload api; do
         echo "# ---- userspace: test-$t"
         E2E_FORWARD_MODE=userspace E2E_RESULTS=$results timeout -k 10 170 bash "$E2E_DIR/test-$t.sh"
         rc=$?
