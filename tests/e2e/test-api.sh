@@ -22,7 +22,7 @@ listen = \"127.0.0.1:8081\"
 metrics_listen = \"127.0.0.1:9181\"
 agent_token_file = \"$E2E_TMP/agent.token\"
 rate_limit = ${1:-0}
-rate_limit_source = 0
+rate_limit_source = ${4:-0}
 rate_burst = ${2:-200}
 timeout = 3
 ${3-}"
@@ -43,7 +43,9 @@ make_cert lab.home.example.org "$E2E_TMP/lab" >/dev/null
 https_server "$NS_VM2" 443 "$E2E_TMP/lab" "$E2E_TMP/www2"
 make_cert agent.example.org "$E2E_TMP/agent" >/dev/null
 https_server "$NS_VM2" 8443 "$E2E_TMP/agent" "$E2E_TMP/www2"
-step "TLS servers listening" wait_listening "$NS_VM2" tcp 443 8443
+(cd "$E2E_TMP/www2" && exec ip netns exec "$NS_VM2" python3 -m http.server 80 </dev/null >/dev/null 2>&1) &
+BG_PIDS+=($!)
+step "TLS servers (vm1:443, vm2:443, vm2:8443) and vm2's HTTP :80 listening" wait_listening "$NS_VM2" tcp 443 8443 80
 step "edgegwd starts with the TCP and metrics listeners" daemon_start
 
 # ---- tokens -------------------------------------------------------------------------------
@@ -116,6 +118,20 @@ run cli --json route add lab --hostname '*.home.example.org' --target 10.0.1.6:4
 check "route add lab --hostname *.home.example.org --target 10.0.1.6:443 exits 0" rc_is 0
 check "lab.home.example.org reaches the lab's TLS server (vm2:443)" \
         eq "$(https_get lab.home.example.org "$E2E_TMP/lab.crt")" "lab traefik"
+http_get() {
+        ip netns exec "$NS_CLIENT" curl -sS -m 5 -H "Host: $1" "http://$PUBLIC4/index.html"
+}
+check "plain HTTP for lab.home.example.org is redirected (no passthrough yet)" \
+        eq "$(ip netns exec "$NS_CLIENT" curl -s -o /dev/null -w '%{http_code}' -m 5 -H 'Host: lab.home.example.org' "http://$PUBLIC4/")" 301
+run cli route set lab --hostname '*.home.example.org' --target 10.0.1.6:443 --http-passthrough
+check "route set lab --http-passthrough exits 0" rc_is 0
+check "...plain HTTP for lab.home.example.org now reaches vm2:80" eq "$(http_get lab.home.example.org)" "lab traefik"
+run cli route set lab --hostname '*.home.example.org' --target 10.0.1.6:443 --allow 198.51.100.0/24
+check "route set lab --allow 198.51.100.0/24 exits 0" rc_is 0
+check "...the client (203.0.113.9) is refused now" not https_get lab.home.example.org "$E2E_TMP/lab.crt"
+run cli route set lab --hostname '*.home.example.org' --target 10.0.1.6:443
+check "route set lab without --allow exits 0 (back to every source)" rc_is 0
+check "...and the client gets through again" eq "$(https_get lab.home.example.org "$E2E_TMP/lab.crt")" "lab traefik"
 api POST /v1/routes '{"id":"lab2","hostname":"*.home.example.org","target_ip":"10.0.1.7"}'
 check "a second route for the same name: 409 hostname_in_use" status_is 409
 check "...naming the owner" contains "$OUT" "lab"
@@ -245,20 +261,38 @@ check "a client that never finishes its headers is cut after the 3 s timeout" be
 daemon_stop
 api_config 1 5
 step "edgegwd restarts with rate_limit = 1/s, burst 5" daemon_start
-codes=""
-for ((i = 0; i < 12; i++)); do
-        api_tcp "$TOKEN" GET /v1/vms/shop
-        codes+="$STATUS "
-done
-check "12 quick requests with one token: the first 5 pass, later ones get 429" \
-        eq "$(tr ' ' '\n' <<<"$codes" | grep . | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')" "200x5 429x7 "
-check "...with Retry-After: 1" eq "$(header Retry-After)" 1
-check "...and the JSON code rate_limited" eq "$(json 'd["error"]["code"]' <<<"$OUT")" rate_limited
+# burst TOKEN: 12 requests on one keep-alive connection, back to back (milliseconds: no
+# refill between); prints the 12 statuses, then the last 429's Retry-After and error code.
+burst() {
+        ip netns exec "$NS_GW" python3 -c '
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", 8081, timeout=10)
+codes, last = [], None
+for _ in range(12):
+    c.request("GET", "/v1/vms/shop", headers={"Authorization": "Bearer " + sys.argv[1]})
+    r = c.getresponse()
+    body = r.read()
+    codes.append(r.status)
+    if r.status == 429:
+        last = (r.getheader("Retry-After"), json.loads(body)["error"]["code"], json.loads(body)["error"]["message"])
+print(" ".join(map(str, codes)), last[0] if last else "-", last[1] if last else "-", "|", last[2] if last else "")' "$1"
+}
+out=$(burst "$TOKEN")
+check "12 back-to-back requests with one token: the first 5 pass, the other 7 get 429 rate_limited with Retry-After: 1" \
+        eq "${out%% |*}" "200 200 200 200 200 429 429 429 429 429 429 429 1 rate_limited"
+check "...the message names the token" contains "$out" "token:ci"
 api GET /v1/vms/shop
 check "the unix socket is not rate limited" status_is 200
 sleep 1.2
 api_tcp "$TOKEN" GET /v1/vms/shop
 check "after a second the token may go on" status_is 200
+daemon_stop
+api_config 0 5 "" 1
+step "edgegwd restarts with rate_limit_source = 1/s, burst 5 (tokens unlimited)" daemon_start
+out=$(burst "$TOKEN")
+check "12 back-to-back requests from one address: 5 pass, 7 get 429 with Retry-After: 1" \
+        eq "${out%% |*}" "200 200 200 200 200 429 429 429 429 429 429 429 1 rate_limited"
+check "...the message names the source address" contains "$out" "127.0.0.1"
 
 # ---- TLS on the TCP listener ------------------------------------------------------------
 daemon_stop
