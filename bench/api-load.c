@@ -261,6 +261,7 @@ struct run {
         uint64_t errors, reconnects, rules_pending;
         uint64_t t_start, t_last;
         double cpu_start; /* this process's CPU seconds when the measured phase began */
+        uint64_t warmup_issued;
 };
 
 static double cpu_seconds(void) {
@@ -664,9 +665,9 @@ static void report(struct run *r) {
         json_string_out(stdout, target);
         printf(",\"clients\":%u,\"requests\":%zu,\"seconds\":%.6f,\"rps\":%.2f,\"mean_ms\":%.4f,\"p50_ms\":%.4f,"
                "\"p90_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,\"non_2xx\":%llu,\"errors\":%llu,\"reconnects\":%llu,"
-               "\"client_cpu_s\":%.3f",
+               "\"client_cpu_s\":%.3f,\"warmup_requests\":%llu",
                o->clients, r->n_lat, secs, rps, mean, p50, p90, p99, max, (unsigned long long)non2xx,
-               (unsigned long long)r->errors, (unsigned long long)r->reconnects, cpu);
+               (unsigned long long)r->errors, (unsigned long long)r->reconnects, cpu, (unsigned long long)r->warmup_issued);
         if (o->mode == MODE_POST)
                 printf(",\"rules_pending\":%llu", (unsigned long long)r->rules_pending);
         printf(",\"status\":{");
@@ -889,6 +890,7 @@ int main(int argc, char **argv) {
                 r.phase = (struct phase){.per_client = o.warmup};
                 if ((e = run_phase(&r)) < 0)
                         goto fail;
+                r.warmup_issued = r.phase.issued;
         }
         r.t_start = r.t_last = now_ns();
         r.cpu_start = cpu_seconds();

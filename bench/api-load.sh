@@ -14,6 +14,8 @@
 #   BUILD=build bench/api-load.sh
 #   knobs: AL_VMS=10000 AL_CLIENTS="1 8 64" AL_ROUNDS=3 AL_GET_SECONDS=5 AL_GET_WARMUP=20
 #          AL_POSTS=1000 AL_POST_WARMUP=2 AL_TCP=auto|off AL_API_PORT=8081 CC=cc AL_CFLAGS=-O2
+#          AL_PROXY=on|off (off: no SNI proxy listeners, to see what the proxy's route
+#          table costs each write; the default is the shipped configuration, proxy on)
 #
 # The TCP runs need the [api] section (listen, rate_limit) and POST /v1/tokens: if the
 # daemon refuses the section, does not listen, or cannot make a token, the script says so
@@ -32,6 +34,7 @@ AL_POSTS=${AL_POSTS:-1000}
 AL_POST_WARMUP=${AL_POST_WARMUP:-2}
 AL_TCP=${AL_TCP:-auto}
 AL_API_PORT=${AL_API_PORT:-8081}
+AL_PROXY=${AL_PROXY:-on}
 CC=${CC:-cc}
 AL_CFLAGS=${AL_CFLAGS:--O2}
 
@@ -41,9 +44,10 @@ for c in ip nft curl "$CC" "$PYTHON"; do
         command -v "$c" >/dev/null || fail "missing '$c'"
 done
 case $AL_TCP in auto | off) ;; *) fail "AL_TCP must be auto or off" ;; esac
+case $AL_PROXY in on | off) ;; *) fail "AL_PROXY must be on or off" ;; esac
 
 RESULTS_DIR=$REPO/bench/results
-RESULTS=$RESULTS_DIR/api-load-$(date +%Y%m%d).txt
+RESULTS=$RESULTS_DIR/api-load-$(date +%Y%m%d)$([[ $AL_PROXY == off ]] && echo -proxy-off).txt
 PARTIAL=$RESULTS.partial
 mkdir -p "$RESULTS_DIR"
 
@@ -75,6 +79,14 @@ state_dir = "$GW_STATE"
 log_level = "info"
 resync_interval = 0
 EOF
+        if [[ $AL_PROXY == off ]]; then
+                cat >>"$GW_CONF" <<EOF
+
+[proxy]
+https_listen = ""
+http_listen = ""
+EOF
+        fi
         if ((API_SECTION)); then
                 cat >>"$GW_CONF" <<EOF
 
@@ -113,15 +125,23 @@ daemon_cpu() {
         awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"
 }
 
+# reconcile_runs: the reconciler's run count so far (GET /v1/status).
+reconcile_runs() {
+        api_get /v1/status | json 'd["reconcilers"].get("nft", d["reconcilers"].get("forwards", {})).get("runs")'
+}
+
 # al NAME ARGS...: one api-load run inside the namespace; prints its summary, keeps its
-# JSON line (with the daemon's CPU seconds added) in $RUNS, and stops the bench on any
-# non-2xx answer or transport error: a number with failures in it measures something else.
+# JSON line (with the daemon's CPU seconds and the reconciler runs during it added) in
+# $RUNS, and stops the bench on any non-2xx answer or transport error: a number with
+# failures in it measures something else.
 al() {
-        local name=$1 out json cpu0 cpu1
+        local name=$1 out json cpu0 cpu1 runs0 runs1
         shift
+        runs0=$(reconcile_runs)
         cpu0=$(daemon_cpu)
         out=$(in_ns gw "$AL_BIN" --label "$name" "$@") || fail "api-load $name failed: $out"
         cpu1=$(daemon_cpu)
+        runs1=$(reconcile_runs)
         grep '^#' <<<"$out"
         json=$(grep '^{' <<<"$out" | tail -n 1)
         [[ -n $json ]] || fail "api-load $name printed no JSON line"
@@ -129,8 +149,9 @@ al() {
 import json, sys
 d = json.loads(sys.argv[1])
 d["daemon_cpu_s"] = round(float(sys.argv[3]) - float(sys.argv[2]), 3)
+d["reconcile_runs"] = int(sys.argv[5]) - int(sys.argv[4])
 d["loadavg"] = open("/proc/loadavg").read().split()[0]
-print(json.dumps(d, separators=(",", ":")))' "$json" "$cpu0" "$cpu1")
+print(json.dumps(d, separators=(",", ":")))' "$json" "$cpu0" "$cpu1" "$runs0" "$runs1")
         echo "$json" >>"$RUNS"
         if [[ $(json 'd["non_2xx"] + d["errors"]' <<<"$json") != 0 ]]; then
                 tail -n 20 "$GW_LOG" >&2
@@ -151,7 +172,7 @@ machine_info
 msg "build: $BUILD ($("$EDGEGWD" --version 2>&1))"
 msg "git: $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo 'no commit')$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ' (src modified or uncommitted)')"
 msg "settings: AL_VMS=$AL_VMS AL_CLIENTS=\"$AL_CLIENTS\" AL_ROUNDS=$AL_ROUNDS AL_GET_SECONDS=$AL_GET_SECONDS" \
-        "AL_GET_WARMUP=$AL_GET_WARMUP AL_POSTS=$AL_POSTS AL_POST_WARMUP=$AL_POST_WARMUP AL_TCP=$AL_TCP"
+        "AL_GET_WARMUP=$AL_GET_WARMUP AL_POSTS=$AL_POSTS AL_POST_WARMUP=$AL_POST_WARMUP AL_TCP=$AL_TCP AL_PROXY=$AL_PROXY"
 
 # shellcheck disable=SC2086 # AL_CFLAGS is a list of flags
 "$CC" $AL_CFLAGS -Wall -Wextra -std=gnu11 -o "$AL_BIN" "$BENCH_DIR/api-load.c" || fail "cannot build bench/api-load.c"
@@ -239,7 +260,8 @@ done
 
 # ---- summary ---------------------------------------------------------------------------
 echo
-msg "all runs, one JSON line each (daemon_cpu_s: edgegwd's CPU seconds during the run; client_cpu_s: api-load's)"
+msg "all runs, one JSON line each (daemon_cpu_s: edgegwd's CPU seconds during the run, warm-up" \
+        "included; client_cpu_s: api-load's, measured phase; reconcile_runs: reconciler runs, warm-up included)"
 cat "$RUNS"
 echo
 msg "summary: medians over $AL_ROUNDS rounds (max: the largest of the rounds); store at $AL_VMS VMs in every run"
@@ -252,15 +274,17 @@ for r in runs:
         continue
     groups.setdefault((r["mode"], r["transport"], r["clients"]), []).append(r)
 order = {"get": 0, "post": 1, "delete": 2}
-print("| request | transport | clients | req/s | p50 ms | p90 ms | p99 ms | max ms | daemon CPU s per 1000 req | runs |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| request | transport | clients | req/s | p50 ms | p90 ms | p99 ms | max ms | daemon CPU ms per request | writes per reconcile run | runs |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for (mode, transport, clients), rs in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1] != "unix", kv[0][2])):
     med = lambda k: statistics.median(r[k] for r in rs)
-    cpu = statistics.median(1000 * r["daemon_cpu_s"] / r["requests"] for r in rs)
+    cpu = statistics.median(1000 * r["daemon_cpu_s"] / (r["requests"] + r["warmup_requests"]) for r in rs)
     name = {"get": "GET /v1/vms/ID", "post": "POST /v1/vms", "delete": "DELETE /v1/vms/ID"}[mode]
-    print("| %s | %s | %d | %.0f | %.3f | %.3f | %.3f | %.1f | %.2f | %d |" % (
+    batch = "-" if mode == "get" else "%.1f" % statistics.median(
+        (r["requests"] + r["warmup_requests"]) / max(r["reconcile_runs"], 1) for r in rs)
+    print("| %s | %s | %d | %.0f | %.3f | %.3f | %.3f | %.1f | %.2f | %s | %d |" % (
         name, transport, clients, med("rps"), med("p50_ms"), med("p90_ms"), med("p99_ms"),
-        max(r["max_ms"] for r in rs), cpu, len(rs)))
+        max(r["max_ms"] for r in rs), cpu, batch, len(rs)))
 fill = [r for r in runs if r["label"] == "fill"]
 if fill:
     f = fill[0]
