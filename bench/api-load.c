@@ -228,6 +228,7 @@ struct conn {
         char id[ID_MAX]; /* the VM id in flight (post) */
         struct buf out;
         size_t out_off;
+        bool want_out; /* EPOLLOUT is armed: the socket buffer was full */
         struct buf in;
 };
 
@@ -331,6 +332,7 @@ static int conn_open(struct run *r, struct conn *c) {
                 return -errno;
         c->fd = fd;
         fd = -1;
+        c->want_out = false;
         c->in.len = 0;
         c->state = CONN_IDLE;
         return 0;
@@ -421,8 +423,11 @@ static int conn_flush(struct run *r, struct conn *c) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN) {
-                                struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
-                                epoll_ctl(r->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+                                if (!c->want_out) {
+                                        struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.ptr = c};
+                                        epoll_ctl(r->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+                                        c->want_out = true;
+                                }
                                 c->state = CONN_SENDING;
                                 return 0;
                         }
@@ -430,9 +435,10 @@ static int conn_flush(struct run *r, struct conn *c) {
                 }
                 c->out_off += (size_t)n;
         }
-        if (c->state == CONN_SENDING) {
+        if (c->want_out) {
                 struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
                 epoll_ctl(r->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+                c->want_out = false;
         }
         c->state = CONN_WAITING;
         return 0;
