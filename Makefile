@@ -7,7 +7,7 @@
 # started on the host: the tests run their own copies inside network namespaces.
 DEPS := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
         libsqlite3-dev libnftables-dev libnftnl-dev libmnl-dev libmicrohttpd-dev libjansson-dev \
-        libcurl4-openssl-dev libcmocka-dev libsystemd-dev \
+        libcurl4-openssl-dev libcmocka-dev libsystemd-dev libssl-dev \
         nftables iproute2 socat curl procps python3 iperf3 openssl nginx
 
 # The peers `make bench` measures edgegw against (installed by `make bench` only).

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTTP+JSON API (libmicrohttpd) on the daemon's unix socket. Each call validates,
+ * The HTTP+JSON API (libmicrohttpd) on the daemon's unix socket and, for remote callers
+ * with tokens, an optional TCP listener (auth.h). Each call validates,
  * writes one store transaction, asks the reconciler to converge, and answers; no handler
  * touches the kernel to change it.
  */
@@ -14,6 +15,7 @@
 #include "model/portmap.h"
 #include "model/slug.h"
 
+struct api_access;
 struct proxy;
 struct reconciler;
 struct store;
@@ -26,6 +28,7 @@ struct api_env {
         void *random_userdata;
         int apply_wait_ms; /* how long a change waits for its rules */
         char db_path[PATH_MAX];
+        struct api_access *access; /* token cache, rate limits, request counts (server.c); owned */
 
         pthread_mutex_t lock;
         struct store *store; /* the API's own connection, owned */
@@ -71,6 +74,10 @@ void api_env_done(struct api_env *env);
 /* Replaces the configuration used for new allocations and names (SIGHUP). */
 void api_env_set_config(struct api_env *env, const struct config *cfg);
 
+/* Reloads the token cache from env->store after tokens were added or removed, so the
+ * change applies to the next request. Caller holds env->lock. Returns 0 or a negative errno. */
+int api_tokens_reload(struct api_env *env);
+
 /* Sets resp to the error object with status. */
 void api_error(struct api_response *resp, unsigned status, const char *code, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
@@ -93,9 +100,11 @@ void api_audit(struct api_env *env, const struct api_request *rq, struct api_res
 int api_expire_vms(struct api_env *env);
 
 struct api_server;
-/* Binds socket_path (mode 0660, replacing a stale socket, refusing a live one) and serves
- * requests on internal threads. Returns 0 or a negative errno (err says why). */
+/* Binds socket_path (mode 0660, replacing a stale socket, refusing a live one) and, from
+ * env->config, the TCP listener (api_listen, with TLS when api_tls_cert/key are set) and the
+ * metrics listener (metrics_listen), and serves requests on internal threads. Returns 0 or
+ * a negative errno (err says why; nothing is left listening then). */
 int api_server_start(struct api_env *env, const char *socket_path, struct api_server **ret, char *err,
                      size_t err_size);
-/* Stops serving, waits for in-flight requests, removes the socket. NULL-safe; returns NULL. */
+/* Stops every listener, waits for in-flight requests, removes the socket. NULL-safe; returns NULL. */
 struct api_server *api_server_stop(struct api_server *s);

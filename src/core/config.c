@@ -37,6 +37,10 @@ struct config_key {
 #define STR_KEY(sec, field) {sec, #field, KEY_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0}
 #define UINT_KEY(sec, field, lo, hi) {sec, #field, KEY_UINT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi}
 #define IGNORED_KEY(sec, name) {sec, name, KEY_IGNORED, 0, 0, 0, 0}
+/* [api] keys are stored as api_<key> (and read from EDGEGW_API_<KEY>): "listen" alone
+ * would be ambiguous beside the proxy's listeners. */
+#define API_STR_KEY(name, field) {"api", name, KEY_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0}
+#define API_UINT_KEY(name, field, lo, hi) {"api", name, KEY_UINT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi}
 
 static const struct config_key config_keys[] = {
         STR_KEY("gateway", datacenter),
@@ -65,6 +69,16 @@ static const struct config_key config_keys[] = {
         UINT_KEY("proxy", idle_timeout_ms, 1000, 86400000),
         UINT_KEY("proxy", max_connections, 1, 1000000),
         UINT_KEY("proxy", max_connections_per_source, 1, 65000),
+        API_STR_KEY("listen", api_listen),
+        API_STR_KEY("tls_cert", api_tls_cert),
+        API_STR_KEY("tls_key", api_tls_key),
+        API_STR_KEY("metrics_listen", metrics_listen),
+        API_STR_KEY("agent_token_file", agent_token_file),
+        API_UINT_KEY("rate_limit", api_rate_limit, 0, 1000000),
+        API_UINT_KEY("rate_limit_source", api_rate_limit_source, 0, 1000000),
+        API_UINT_KEY("rate_burst", api_rate_burst, 1, 1000000),
+        API_UINT_KEY("max_body", api_max_body, 1024, 64u << 20),
+        API_UINT_KEY("timeout", api_timeout, 1, 3600),
         STR_KEY("daemon", log_level),
         UINT_KEY("daemon", resync_interval, 0, 86400),
 };
@@ -102,6 +116,11 @@ void config_defaults(struct config *c) {
                 .max_connections = 8000,
                 .max_connections_per_source = 256,
                 .udp_timeout_ms = 60000,
+                .api_rate_limit = 100,
+                .api_rate_limit_source = 100,
+                .api_rate_burst = 200,
+                .api_max_body = 1048576,
+                .api_timeout = 30,
         };
         strcpy(c->forward_mode, "kernel");
         strcpy(c->forward_listen, "[::]");
@@ -238,7 +257,7 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fil
                         while (se > s && (se[-1] == ' ' || se[-1] == '\t'))
                                 se--;
                         if (!section_known(s, (size_t)(se - s)) || (size_t)(se - s) >= sizeof section)
-                                return diag_error(diag, "%s:%u: unknown section [%.*s] (known: [gateway], [proxy], [daemon])",
+                                return diag_error(diag, "%s:%u: unknown section [%.*s] (known: [gateway], [proxy], [api], [daemon])",
                                                   filename, line, (int)(se - s), s);
                         memcpy(section, s, (size_t)(se - s));
                         section[se - s] = '\0';
@@ -304,7 +323,8 @@ int config_apply_env(struct config *c, char *const *envp, struct config_diag *di
                 const struct config_key *k = &config_keys[i];
                 if (k->type == KEY_IGNORED)
                         continue;
-                char name[64] = "EDGEGW_";
+                char name[64];
+                strcpy(name, streq(k->section, "api") ? "EDGEGW_API_" : "EDGEGW_");
                 size_t n = strlen(name);
                 for (const char *s = k->name; *s && n + 1 < sizeof name; s++)
                         name[n++] = (char)toupper((unsigned char)*s);
@@ -319,6 +339,14 @@ int config_apply_env(struct config *c, char *const *envp, struct config_diag *di
                         }
                 }
         }
+        /* The seed agent's own variable: a docker-compose .env written for it works as is. */
+        for (char *const *e = envp; e && *e; e++)
+                if (strncmp(*e, "AGENT_TOKEN=", 12) == 0) {
+                        if (strlen(*e + 12) >= sizeof c->agent_token)
+                                return diag_error(diag, "environment AGENT_TOKEN: value too long (at most %zu characters)",
+                                                  sizeof c->agent_token - 1);
+                        strcpy(c->agent_token, *e + 12);
+                }
         return 0;
 }
 
@@ -385,9 +413,57 @@ int config_validate(const struct config *c, struct config_diag *diag) {
         if (ip_addr_parse(c->forward_listen, &a) < 0 && !config_bracketed_ok(c->forward_listen))
                 return diag_error(diag, "forward_listen '%s' is not an IP address (\"[::]\", \"0.0.0.0\", ...)",
                                   c->forward_listen);
+        const char *listeners[] = {c->api_listen, c->metrics_listen};
+        for (size_t i = 0; i < 2; i++) {
+                uint16_t port;
+                if (listeners[i][0] && ip_endpoint_parse(listeners[i], &a, &port) < 0)
+                        return diag_error(diag, "%s '%s' is not ADDR:PORT (IPv6 in brackets, e.g. \"127.0.0.1:8081\")",
+                                          i ? "metrics_listen" : "listen", listeners[i]);
+        }
+        if (c->api_listen[0] && streq(c->api_listen, c->metrics_listen))
+                return diag_error(diag, "metrics_listen '%s' is the API's own listen address; leave it empty to "
+                                  "serve /metrics on the API listener (with a read token)", c->metrics_listen);
+        if (!c->api_tls_cert[0] != !c->api_tls_key[0])
+                return diag_error(diag, "tls_cert and tls_key go together: set both (TLS on the API listener) or neither");
+        if (c->api_tls_cert[0] && !c->api_listen[0])
+                diag_warning(diag, "tls_cert/tls_key are set but [api] listen is empty: no TCP listener uses them");
+        for (const char *p = c->agent_token; *p; p++)
+                if (*p <= ' ' || *p > '~')
+                        return diag_error(diag, "the agent token (AGENT_TOKEN or agent_token_file) must be printable "
+                                          "ASCII without spaces");
+        if (c->agent_token[0] && strlen(c->agent_token) < 16)
+                diag_warning(diag, "the agent token is only %zu characters long; use 16 or more (e.g. openssl rand -hex 24)",
+                             strlen(c->agent_token));
         if (!streq(c->log_level, "error") && !streq(c->log_level, "warning") && !streq(c->log_level, "info") &&
             !streq(c->log_level, "debug"))
                 return diag_error(diag, "log_level '%s' is not one of error, warning, info, debug", c->log_level);
+        return 0;
+}
+
+/* The first line of agent_token_file (surrounding white space removed) into c->agent_token. */
+static int read_agent_token(struct config *c, struct config_diag *diag) {
+        FILE *f = fopen(c->agent_token_file, "re");
+        if (!f) {
+                int e = errno;
+                diag_error(diag, "agent_token_file %s: cannot open: %s", c->agent_token_file, strerror(e));
+                return -e;
+        }
+        char line[CONFIG_AGENT_TOKEN_MAX + 3] = "";
+        bool got = fgets(line, sizeof line, f) != NULL;
+        fclose(f);
+        size_t l = got ? strlen(line) : 0;
+        while (l && isspace((unsigned char)line[l - 1]))
+                line[--l] = '\0';
+        const char *t = line;
+        while (isspace((unsigned char)*t))
+                t++;
+        if (!*t)
+                return diag_error(diag, "agent_token_file %s: empty", c->agent_token_file);
+        if (strlen(t) > CONFIG_AGENT_TOKEN_MAX)
+                return diag_error(diag, "agent_token_file %s: token longer than %d characters", c->agent_token_file,
+                                  CONFIG_AGENT_TOKEN_MAX);
+        strcpy(c->agent_token, t);
+        explicit_bzero(line, sizeof line);
         return 0;
 }
 
@@ -430,6 +506,8 @@ int config_load(const char *path, struct config *ret, struct config_diag *diag) 
         }
         int r = config_apply_env(&c, environ, diag);
         if (r < 0)
+                return r;
+        if (!c.agent_token[0] && c.agent_token_file[0] && (r = read_agent_token(&c, diag)) < 0)
                 return r;
         r = config_validate(&c, diag);
         if (r < 0)

@@ -14,6 +14,7 @@
 #define CONFIG_DEFAULT_PATH "/etc/edgegw/edgegw.conf"
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/edgegw"
 #define CONFIG_WARNINGS_MAX 8
+#define CONFIG_AGENT_TOKEN_MAX 255
 
 struct config {
         /* [gateway] */
@@ -41,6 +42,9 @@ struct config {
         char api_tls_key[PATH_MAX];
         char metrics_listen[64]; /* "ADDR:PORT" serving only GET /metrics without a token; "" = off */
         char agent_token_file[PATH_MAX]; /* the seed agent's AGENT_TOKEN, accepted as X-Agent-Token */
+        char agent_token[CONFIG_AGENT_TOKEN_MAX + 1]; /* the token itself: AGENT_TOKEN from the environment,
+                                                         else the first line of agent_token_file; "" = none.
+                                                         A secret: never printed or logged */
         uint32_t api_rate_limit; /* requests/s per token (sustained); 0 = no limit */
         uint32_t api_rate_limit_source; /* requests/s per source address on TCP; 0 = no limit */
         uint32_t api_rate_burst; /* bucket size of both limits */

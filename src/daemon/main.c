@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * edgegwd: open the store, reconcile everything, then serve the API. The main thread owns
- * the reconciler and the signals (SIGTERM/SIGINT exit, SIGHUP reloads the config); the
- * API runs on libmicrohttpd's threads.
+ * the reconciler, VM expiry (about once a second) and the signals (SIGTERM/SIGINT exit,
+ * SIGHUP reloads the config); the API (unix socket, optional TCP and metrics listeners)
+ * runs on libmicrohttpd's threads.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -27,14 +28,15 @@ static void usage(FILE *f) {
                 "\n"
                 "The edgegw daemon: keeps the nftables table `inet edgegw` (or, with forward_mode =\n"
                 "userspace, its own forward listeners) in line with the VMs in its store and serves\n"
-                "the API on STATE_DIR/edgegw.sock.\n"
+                "the API on STATE_DIR/edgegw.sock (and, with [api] listen, on TCP with tokens).\n"
                 "\n"
                 "  -c, --config FILE   configuration file (default %s if it exists)\n"
                 "      --check-config  load and validate the configuration, print it, and exit\n"
                 "  -h, --help          this text\n"
                 "      --version       print the version\n"
                 "\n"
-                "Environment: EDGEGW_<KEY> overrides any config key (e.g. EDGEGW_STATE_DIR).\n"
+                "Environment: EDGEGW_<KEY> overrides any config key (e.g. EDGEGW_STATE_DIR), [api] keys as\n"
+                "EDGEGW_API_<KEY>; AGENT_TOKEN sets the seed agent's token.\n"
                 "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration.\n",
                 CONFIG_DEFAULT_PATH);
 }
@@ -58,10 +60,15 @@ static void print_config(const struct config *c) {
                "port_range_start = %u\nport_range_end = %u\nports_per_vm = %u\nstate_dir = \"%s\"\n"
                "forward_mode = \"%s\"\n\n"
                "[proxy]\nforward_listen = \"%s\"\nudp_timeout_ms = %u\n\n"
+               "[api]\nlisten = \"%s\"\ntls_cert = \"%s\"\ntls_key = \"%s\"\nmetrics_listen = \"%s\"\n"
+               "agent_token_file = \"%s\"\n# agent token: %s\n"
+               "rate_limit = %u\nrate_limit_source = %u\nrate_burst = %u\nmax_body = %u\ntimeout = %u\n\n"
                "[daemon]\nlog_level = \"%s\"\nresync_interval = %u\n",
                c->datacenter, c->domain, c->public_ip, c->public_ip6, c->port_range_start, c->port_range_end,
-               c->ports_per_vm, c->state_dir, c->forward_mode, c->forward_listen, c->udp_timeout_ms, c->log_level,
-               c->resync_interval);
+               c->ports_per_vm, c->state_dir, c->forward_mode, c->forward_listen, c->udp_timeout_ms, c->api_listen,
+               c->api_tls_cert, c->api_tls_key, c->metrics_listen, c->agent_token_file,
+               c->agent_token[0] ? "set (not shown)" : "none", c->api_rate_limit, c->api_rate_limit_source,
+               c->api_rate_burst, c->api_max_body, c->api_timeout, c->log_level, c->resync_interval);
 }
 
 /* The proxy's settings from the [proxy] section. */
@@ -123,6 +130,11 @@ static void reload(const char *path, struct config *cur, struct api_env *env, st
                     !streq(next.forward_listen, cur->forward_listen) || next.udp_timeout_ms != cur->udp_timeout_ms)
                         log_warning("reload: [proxy] listeners and limits apply at the next restart "
                                     "(open connections are never dropped by a reload)");
+                if (!streq(next.api_listen, cur->api_listen) || !streq(next.api_tls_cert, cur->api_tls_cert) ||
+                    !streq(next.api_tls_key, cur->api_tls_key) || !streq(next.metrics_listen, cur->metrics_listen) ||
+                    next.api_timeout != cur->api_timeout)
+                        log_warning("reload: [api] listen, tls_cert, tls_key, metrics_listen and timeout apply at the "
+                                    "next restart; the agent token, rate limits and max_body apply now");
                 *cur = next;
                 api_env_set_config(env, cur);
                 reconciler_set_config(rec, cur);
@@ -243,6 +255,11 @@ int main(int argc, char **argv) {
         }
         log_info("edgegwd %s serving %s (datacenter %s, domain %s, ports %u-%u, %u per VM)", EDGEGW_VERSION, sock_path,
                  cfg.datacenter, cfg.domain, cfg.port_range_start, cfg.port_range_end, cfg.ports_per_vm);
+        if (cfg.api_listen[0])
+                log_info("api: serving %s on %s (tokens required%s)", cfg.api_tls_cert[0] ? "HTTPS" : "HTTP",
+                         cfg.api_listen, cfg.agent_token[0] ? "; the agent token is accepted" : "");
+        if (cfg.metrics_listen[0])
+                log_info("api: serving GET /metrics on %s without a token", cfg.metrics_listen);
         sd_notify(0, "READY=1");
 
         struct epoll_event ev = {.events = EPOLLIN, .data.fd = sfd};
@@ -252,11 +269,13 @@ int main(int argc, char **argv) {
 
         uint64_t watchdog_usec = 0;
         bool watchdog = sd_watchdog_enabled(0, &watchdog_usec) > 0;
-        struct timespec now, next_resync;
+        struct timespec now, next_resync, next_expiry;
         clock_gettime(CLOCK_MONOTONIC, &next_resync);
+        next_expiry = next_resync;
         next_resync.tv_sec += cfg.resync_interval;
+        next_expiry.tv_sec += 1;
 
-        int exit_code = 0;
+        int exit_code = 0, expiry_error = 0;
         for (bool running = true; running;) {
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 long timeout = -1;
@@ -266,6 +285,12 @@ int main(int argc, char **argv) {
                         if (timeout < 0)
                                 timeout = 0;
                 }
+                /* VM expiry runs about once a second. */
+                long expiry = (next_expiry.tv_sec - now.tv_sec) * 1000 + (next_expiry.tv_nsec - now.tv_nsec) / 1000000;
+                if (expiry < 0)
+                        expiry = 0;
+                if (timeout < 0 || expiry < timeout)
+                        timeout = expiry;
                 int retry = reconciler_retry_ms(rec);
                 if (retry && (timeout < 0 || retry < timeout))
                         timeout = retry;
@@ -300,6 +325,15 @@ int main(int argc, char **argv) {
                 if (proxy)
                         proxy_reclaim(proxy);
                 clock_gettime(CLOCK_MONOTONIC, &now);
+                if (running && (now.tv_sec > next_expiry.tv_sec ||
+                                (now.tv_sec == next_expiry.tv_sec && now.tv_nsec >= next_expiry.tv_nsec))) {
+                        int removed = api_expire_vms(&env);
+                        if (removed < 0 && removed != expiry_error) /* once per kind of failure, not every second */
+                                log_warning_errno(removed, "expiry: cannot remove expired VMs: %m");
+                        expiry_error = removed < 0 ? removed : 0;
+                        next_expiry = now;
+                        next_expiry.tv_sec += 1;
+                }
                 if (running && cfg.resync_interval && now.tv_sec >= next_resync.tv_sec) {
                         (void)reconciler_resync(rec);
                         next_resync = now;

@@ -69,8 +69,10 @@ int store_blocks_mark(struct store *s, struct portmap *m);
 /* A consistent snapshot: all VMs plus the change-log position it reflects. */
 int store_snapshot_load(struct store *s, struct vm **ret_vms, size_t *ret_n, int64_t *ret_change_seq);
 
-/* The change log. Entries after cursor `after`, up to 'max' of them: ids into ret_ids (the
- * caller frees each and the array), the last seq read into *ret_seq. */
+/* The change log. Entries after cursor `after`, up to 'max' of them: keys into ret_ids (the
+ * caller frees each and the array), the last seq read into *ret_seq. Keys of every kind
+ * (vm, route, forward): a VM-only reader that finds no VM under a route's key moves on;
+ * store_changes_read() tells the kinds apart. */
 int store_changes_since(struct store *s, int64_t after, size_t max, char ***ret_ids, size_t *ret_n, int64_t *ret_seq);
 /* Drops entries with seq <= upto (after every consumer has moved past them). */
 int store_changes_prune(struct store *s, int64_t upto);
@@ -87,7 +89,8 @@ int store_changes_prune(struct store *s, int64_t upto);
  * and actor "internal".
  *
  * `if_version`: 0 = unconditional; otherwise the row's version must equal it or the call
- * returns -ESTALE (the API's 412 for If-Match). Versions start at 1 and grow by one on each
+ * returns -ESTALE (the API's 412 for If-Match; also for an UPSERT with if_version != 0 whose
+ * row does not exist). Versions start at 1 and grow by one on each
  * change that alters the row; a write that changes nothing keeps the version, writes no
  * audit row and no change-log entry (so a retried PUT is free).
  * ====================================================================================== */
@@ -119,7 +122,7 @@ int store_vm_get_meta(struct store *s, const char *id, struct vm_meta *ret);
 /* The id of the VM with this slug, into ret_id. -ENOENT. */
 int store_vm_find_by_slug(struct store *s, const char *slug, char ret_id[static VM_ID_MAX + 1]);
 /* A page of VMs ordered by id: ids > after (NULL/"" = from the start), at most limit
- * (1..1000), only those matching every selector. ret_vms and ret_meta are malloc'd arrays of
+ * (1..1000, else -EINVAL), only those matching every selector (at most 64). ret_vms and ret_meta are malloc'd arrays of
  * *ret_n entries (NULL when 0); *ret_more tells whether more rows follow. */
 int store_vm_list_page(struct store *s, const char *after, size_t limit, const struct label_match *match,
                        size_t n_match, struct vm **ret_vms, struct vm_meta **ret_meta, size_t *ret_n, bool *ret_more);

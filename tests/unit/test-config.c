@@ -451,6 +451,181 @@ static void test_load_errors(void **state) {
         assert_memory_equal(&c, &before, sizeof c);
 }
 
+static void test_api_section(void **state) {
+        struct config c;
+        struct config_diag d;
+        config_defaults(&c);
+        /* Off by default, with the documented limits. */
+        assert_string_equal(c.api_listen, "");
+        assert_string_equal(c.metrics_listen, "");
+        assert_string_equal(c.agent_token, "");
+        assert_int_equal(c.api_rate_limit, 100);
+        assert_int_equal(c.api_rate_limit_source, 100);
+        assert_int_equal(c.api_rate_burst, 200);
+        assert_int_equal(c.api_max_body, 1048576);
+        assert_int_equal(c.api_timeout, 30);
+
+        assert_int_equal(parse("[api]\n"
+                               "listen = \"127.0.0.1:8081\"\n"
+                               "tls_cert = \"/etc/edgegw/api.crt\"\n"
+                               "tls_key = \"/etc/edgegw/api.key\"\n"
+                               "metrics_listen = \"[::1]:9108\"\n"
+                               "agent_token_file = \"/etc/edgegw/agent-token\"\n"
+                               "rate_limit = 0\n"
+                               "rate_limit_source = 50\n"
+                               "rate_burst = 10\n"
+                               "max_body = 4096\n"
+                               "timeout = 5\n",
+                               &c, &d),
+                         0);
+        assert_string_equal(c.api_listen, "127.0.0.1:8081");
+        assert_string_equal(c.api_tls_cert, "/etc/edgegw/api.crt");
+        assert_string_equal(c.api_tls_key, "/etc/edgegw/api.key");
+        assert_string_equal(c.metrics_listen, "[::1]:9108");
+        assert_string_equal(c.agent_token_file, "/etc/edgegw/agent-token");
+        assert_int_equal(c.api_rate_limit, 0);
+        assert_int_equal(c.api_rate_limit_source, 50);
+        assert_int_equal(c.api_rate_burst, 10);
+        assert_int_equal(c.api_max_body, 4096);
+        assert_int_equal(c.api_timeout, 5);
+        assert_int_equal(config_validate(&c, &d), 0);
+
+        /* The struct field names are not keys: [api] says listen, not api_listen. */
+        assert_parse_error("[api]\napi_listen = \"127.0.0.1:8081\"\n", "unknown key 'api_listen' in section [api]");
+        assert_parse_error("[api]\nrate_burst = 0\n", "rate_burst: out of range (allowed 1..1000000)");
+        assert_parse_error("[api]\nmax_body = 100\n", "max_body: out of range (allowed 1024..67108864)");
+        assert_parse_error("[api]\ntimeout = 0\n", "timeout: out of range (allowed 1..3600)");
+        assert_parse_error("[api]\nlisten = 8081\n", "listen: expected a quoted string");
+        assert_parse_error("[apis]\n", "unknown section [apis] (known: [gateway], [proxy], [api], [daemon])");
+}
+
+static void test_api_env(void **state) {
+        struct config c;
+        struct config_diag d = {0};
+        config_defaults(&c);
+        char *envp[] = {
+                "EDGEGW_API_LISTEN=[::]:8443",
+                "EDGEGW_API_RATE_LIMIT=7",
+                "EDGEGW_API_MAX_BODY=2048",
+                "EDGEGW_API_METRICS_LISTEN=127.0.0.1:9108",
+                "EDGEGW_LISTEN=1.2.3.4:1", /* [api] keys are only read with the API_ prefix */
+                "EDGEGW_TIMEOUT=9",
+                "AGENT_TOKEN=seed-agent-token-0123456789",
+                NULL,
+        };
+        assert_int_equal(config_apply_env(&c, envp, &d), 0);
+        assert_string_equal(c.api_listen, "[::]:8443");
+        assert_int_equal(c.api_rate_limit, 7);
+        assert_int_equal(c.api_max_body, 2048);
+        assert_int_equal(c.api_timeout, 30);
+        assert_string_equal(c.metrics_listen, "127.0.0.1:9108");
+        assert_string_equal(c.agent_token, "seed-agent-token-0123456789");
+        assert_int_equal(config_validate(&c, &d), 0);
+        assert_int_equal(d.n_warnings, 0);
+
+        char *bad[] = {"EDGEGW_API_RATE_BURST=0", NULL};
+        assert_int_equal(config_apply_env(&c, bad, &d), -EINVAL);
+        assert_non_null(strstr(d.error, "environment EDGEGW_API_RATE_BURST: out of range"));
+
+        char longtok[300] = "AGENT_TOKEN=";
+        memset(longtok + 12, 'a', 256);
+        char *toolong[] = {longtok, NULL};
+        assert_int_equal(config_apply_env(&c, toolong, &d), -EINVAL);
+        assert_non_null(strstr(d.error, "AGENT_TOKEN: value too long"));
+}
+
+static void test_api_validate(void **state) {
+        static const struct {
+                const char *text, *want;
+        } cases[] = {
+                {"[api]\nlisten = \"8081\"\n", "listen '8081' is not ADDR:PORT"},
+                {"[api]\nlisten = \"localhost:8081\"\n", "listen 'localhost:8081' is not ADDR:PORT"},
+                {"[api]\nlisten = \"::1:8081\"\n", "listen '::1:8081' is not ADDR:PORT"},
+                {"[api]\nlisten = \"127.0.0.1:0\"\n", "listen '127.0.0.1:0' is not ADDR:PORT"},
+                {"[api]\nlisten = \"127.0.0.1:65536\"\n", "listen '127.0.0.1:65536' is not ADDR:PORT"},
+                {"[api]\nmetrics_listen = \"[127.0.0.1]:9108\"\n", "metrics_listen '[127.0.0.1]:9108' is not ADDR:PORT"},
+                {"[api]\nlisten = \"127.0.0.1:8081\"\nmetrics_listen = \"127.0.0.1:8081\"\n",
+                 "metrics_listen '127.0.0.1:8081' is the API's own listen address"},
+                {"[api]\nlisten = \"127.0.0.1:8081\"\ntls_cert = \"/a.crt\"\n", "tls_cert and tls_key go together"},
+                {"[api]\ntls_key = \"/a.key\"\n", "tls_cert and tls_key go together"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct config_diag d;
+                assert_int_equal(validate_with(cases[i].text, &d), -EINVAL);
+                if (!strstr(d.error, cases[i].want))
+                        fail_msg("case %zu: error '%s' does not contain '%s'", i, d.error, cases[i].want);
+        }
+
+        /* The agent token: printable, no spaces; a short one is accepted with a warning. */
+        struct config c;
+        struct config_diag d = {0};
+        config_defaults(&c);
+        strcpy(c.agent_token, "has space");
+        assert_int_equal(config_validate(&c, &d), -EINVAL);
+        assert_non_null(strstr(d.error, "printable ASCII without spaces"));
+        strcpy(c.agent_token, "short");
+        memset(&d, 0, sizeof d);
+        assert_int_equal(config_validate(&c, &d), 0);
+        assert_int_equal(d.n_warnings, 1);
+        assert_non_null(strstr(d.warnings[0], "only 5 characters"));
+
+        /* TLS files without a listener: accepted, with a warning. */
+        memset(&d, 0, sizeof d);
+        assert_int_equal(validate_with("[api]\ntls_cert = \"/a.crt\"\ntls_key = \"/a.key\"\n", &d), 0);
+        assert_int_equal(d.n_warnings, 1);
+        memset(&d, 0, sizeof d);
+        assert_int_equal(validate_with("[api]\nlisten = \"[2001:db8::1]:8443\"\ntls_cert = \"/a.crt\"\n"
+                                       "tls_key = \"/a.key\"\nmetrics_listen = \"0.0.0.0:9108\"\n",
+                                       &d),
+                         0);
+        assert_int_equal(d.n_warnings, 0);
+}
+
+static void test_load_agent_token_file(void **state) {
+        char *tok = write_temp("  s3cret-agent-token-0123456789\r\nsecond line ignored\n");
+        char text[512];
+        snprintf(text, sizeof text, "[api]\nagent_token_file = \"%s\"\n", tok);
+        char *path = write_temp(text);
+        struct config c;
+        struct config_diag d = {0};
+        assert_int_equal(config_load(path, &c, &d), 0);
+        assert_string_equal(c.agent_token, "s3cret-agent-token-0123456789");
+
+        /* AGENT_TOKEN in the environment wins over the file. */
+        setenv("AGENT_TOKEN", "from-the-environment-0123", 1);
+        assert_int_equal(config_load(path, &c, &d), 0);
+        assert_string_equal(c.agent_token, "from-the-environment-0123");
+        unsetenv("AGENT_TOKEN");
+
+        /* An empty file, a missing file and an overlong token are errors naming the file. */
+        FILE *f = fopen(tok, "w");
+        assert_non_null(f);
+        fputs(" \n", f);
+        fclose(f);
+        memset(&d, 0, sizeof d);
+        assert_int_equal(config_load(path, &c, &d), -EINVAL);
+        assert_non_null(strstr(d.error, "empty"));
+        assert_non_null(strstr(d.error, tok));
+
+        f = fopen(tok, "w");
+        assert_non_null(f);
+        for (int i = 0; i < 256; i++)
+                fputc('x', f);
+        fputc('\n', f);
+        fclose(f);
+        memset(&d, 0, sizeof d);
+        assert_int_equal(config_load(path, &c, &d), -EINVAL);
+        assert_non_null(strstr(d.error, "longer than 255"));
+
+        unlink(tok);
+        memset(&d, 0, sizeof d);
+        assert_int_equal(config_load(path, &c, &d), -ENOENT);
+        assert_non_null(strstr(d.error, "agent_token_file"));
+        unlink(path);
+        free(path);
+        free(tok);
+}
+
 static void test_state_path(void **state) {
         struct config c;
         config_defaults(&c);
@@ -464,6 +639,7 @@ static void test_state_path(void **state) {
 /* config_load reads the process environment: keep the caller's EDGEGW_* out of it. */
 static int clear_edgegw_env(void **state) {
         extern char **environ;
+        unsetenv("AGENT_TOKEN");
         for (;;) {
                 char **e = environ;
                 while (e && *e && strncmp(*e, "EDGEGW_", 7) != 0)
@@ -502,6 +678,10 @@ int main(void) {
                 cmocka_unit_test(test_validate_name_too_long),
                 cmocka_unit_test(test_load_file),
                 cmocka_unit_test(test_load_errors),
+                cmocka_unit_test(test_api_section),
+                cmocka_unit_test(test_api_env),
+                cmocka_unit_test(test_api_validate),
+                cmocka_unit_test(test_load_agent_token_file),
                 cmocka_unit_test(test_state_path),
         };
         return cmocka_run_group_tests(tests, clear_edgegw_env, NULL);
