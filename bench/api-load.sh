@@ -295,6 +295,6 @@ EOF
 
 daemon_stop
 echo
-msg "done; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+msg "done in $SECONDS s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 mv "$PARTIAL" "$RESULTS"
 msg "results: $RESULTS"
