@@ -1110,6 +1110,33 @@ static void listener_stop(struct listener *l) {
         l->fd = -1;
 }
 
+static int hexval(char c) {
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+/* Percent-decoding of the path and query arguments, in place. "%00" stays encoded: decoded,
+ * it would cut the C string short, so "/v1/vms/a%00b" would silently address VM "a". Kept
+ * as "%00" it makes the id invalid (400), as it should be. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+        char *out = s;
+        for (const char *in = s; *in;) {
+                int hi, lo;
+                if (in[0] == '%' && (hi = hexval(in[1])) >= 0 && (lo = hexval(in[2])) >= 0 && (hi | lo) != 0) {
+                        *out++ = (char)(hi * 16 + lo);
+                        in += 3;
+                } else
+                        *out++ = *in++;
+        }
+        *out = '\0';
+        return (size_t)(out - s);
+}
+
 /* Starts MHD on l->fd (already listening). tls: an array of MHD options for TLS, or NULL. */
 static int listener_start(struct listener *l, unsigned flags, unsigned limit, unsigned per_ip, unsigned timeout,
                           const struct MHD_OptionItem *tls) {
@@ -1119,7 +1146,7 @@ static int listener_start(struct listener *l, unsigned flags, unsigned limit, un
                 flags | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, handle, l,
                 MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, l->fd,
                 MHD_OPTION_NOTIFY_COMPLETED, completed, l, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-                MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, watched ? per_ip : 0u,
+                MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, watched ? per_ip : 0u,
                 MHD_OPTION_NOTIFY_CONNECTION, watched ? notify_connection : NULL, l, MHD_OPTION_ARRAY,
                 tls ? tls : none, MHD_OPTION_END);
         return l->mhd ? 0 : -EIO;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * JSON codecs of the VM resource: decoding a create request (bytes from the network:
- * strict, every problem named, fuzzed) and encoding a VM as the API's object. Pure.
+ * JSON codecs of the VM resource: decoding a create or replace request (bytes from the
+ * network: strict, every problem named, fuzzed) and encoding a VM as the API's object. Pure;
+ * the field decoders it shares with the other resources live in resjson.c.
  */
 #pragma once
 
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../model/resource.h"
 #include "../model/vm.h"
 
 #define API_ERROR_MAX 256
@@ -22,24 +24,50 @@ struct vm_request {
         bool http_passthrough; /* false */
         uint8_t n_allow; /* 0 = any source */
         struct ip_cidr allow[VM_ALLOW_MAX]; /* canonical, no duplicates, no IPv4-mapped prefixes */
+        uint8_t n_hostnames; /* 0 = none */
+        char hostnames[VM_HOSTNAMES_MAX][DNS_NAME_MAX + 1]; /* route_hostname_valid, distinct, sorted */
+        char labels[LABELS_JSON_MAX]; /* canonical labels text; "{}" */
+        int64_t ttl; /* seconds (VM_TTL_MIN..VM_TTL_MAX); 0 = not given */
+        int64_t expires_at; /* unix seconds; 0 = not given (or null) */
 };
+
+#define VM_TTL_MIN 60
+#define VM_TTL_MAX 31536000 /* a year */
 
 enum api_decode_status {
         API_DECODE_OK,
-        API_DECODE_INVALID_JSON, /* not JSON, or not an object */
-        API_DECODE_INVALID_ARGUMENT, /* a field is missing, unknown, mistyped or bad */
+        API_DECODE_INVALID_JSON, /* not JSON, or not an object: 400 invalid_json */
+        API_DECODE_INVALID_ARGUMENT, /* a field is missing, unknown, mistyped or bad: 400 invalid_argument */
+        API_DECODE_UNSUPPORTED, /* a valid request edgegw cannot serve (route mode): 422 unsupported */
+        API_DECODE_TLS_TERMINATION, /* the agent's http:// target_url: 422 tls_termination_unsupported */
 };
 
-/* Decodes the body of POST /v1/vms: {"id": STRING, "ip": STRING} plus the optional
- * "proxy_protocol" ("none" | "v1" | "v2"), "http_passthrough" (boolean) and "allow" (array of
- * at most VM_ALLOW_MAX distinct CIDR strings with the host bits zero). On failure *ret is
- * untouched and err (size API_ERROR_MAX) says what was wrong, naming the field. */
-enum api_decode_status vm_request_decode(const char *body, size_t len, struct vm_request *ret,
+/* Decodes the body of POST /v1/vms (path_id NULL: "id" required) or PUT /v1/vms/ID (path_id
+ * = ID: "id" optional, and equal to it when given): {"id": STRING, "ip": STRING} plus the
+ * optional "proxy_protocol" ("none" | "v1" | "v2"), "http_passthrough" (boolean), "allow"
+ * (array of at most VM_ALLOW_MAX distinct CIDR strings with the host bits zero), "hostnames"
+ * (array of at most VM_HOSTNAMES_MAX distinct route_hostname_valid names), "labels" (object)
+ * and one of "ttl" (integer seconds VM_TTL_MIN..VM_TTL_MAX) or "expires_at" (RFC 3339 text or
+ * null). On failure *ret is untouched and err (size API_ERROR_MAX) says what was wrong, naming
+ * the field. */
+enum api_decode_status vm_request_decode(const char *body, size_t len, const char *path_id, struct vm_request *ret,
                                          char err[static API_ERROR_MAX]);
 
-/* The API's VM object (see docs/api.md). Returns a new reference, or NULL on ENOMEM or
- * when vm's options are out of range (proxy_protocol, n_allow). */
-json_t *vm_to_json(const struct vm *vm, const char *datacenter, const char *domain);
+/* The request's metadata at time now: labels, host names, expires_at (now + ttl, the given
+ * expires_at, or 0). Returns 0, or -EINVAL with err when expires_at is not after now. */
+int vm_request_meta(const struct vm_request *req, int64_t now, struct vm_meta *ret, char err[static API_ERROR_MAX]);
+
+/* What a VM moved, for its object: in = towards the VM. */
+struct vm_traffic {
+        uint64_t bytes_in, bytes_out;
+};
+
+/* The API's VM object (see docs/api.md): vm with its meta (labels, host names, expiry,
+ * version) and traffic (NULL = unknown: bytes_in/bytes_out null). Returns a new reference,
+ * or NULL on ENOMEM or when vm's options are out of range (proxy_protocol, n_allow) or the
+ * meta does not encode (labels text that is not an object, n_hostnames too large). */
+json_t *vm_to_json(const struct vm *vm, const struct vm_meta *meta, const struct vm_traffic *traffic,
+                   const char *datacenter, const char *domain);
 
 /* {"error": {"code": code, "message": message}}; new reference or NULL. */
 json_t *api_error_json(const char *code, const char *message);

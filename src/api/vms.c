@@ -1,166 +1,457 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /v1/vms: create (allocate a port block and a slug in one store transaction), list, show,
- * remove. Allocation uses the in-memory port map; the store's constraints remain the
+ * /v1/vms: create (allocate a port block and a slug in one store transaction), replace by id
+ * (PUT), list by pages, show, remove, and the expiry of VMs whose time is up. Allocation uses
+ * the in-memory port map (VM blocks and forward ports); the store's constraints remain the
  * final word, so a stale map costs one retry, never a double allocation.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "api.h"
 #include "core/log.h"
 #include "daemon/reconcile.h"
+#include "handlers.h"
+#include "nft/nft.h"
 #include "proxy/proxy.h"
 #include "store/store.h"
 #include "vmjson.h"
 
 #define SLUG_ATTEMPTS 16
+#define EXPIRE_BATCH 64 /* removals per call (each a transaction) while the API waits */
+#define COUNTERS_MAX_AGE_NS 1000000000LL /* kernel counters are re-read at most once a second */
 
-static const char *rules_state(struct api_env *env, uint64_t gen) {
-        return reconciler_wait(env->reconciler, gen, env->apply_wait_ms) ? "applied" : "pending";
+/* ---- traffic ---- */
+
+/* The kernel's counters, shared by all API threads: reading them costs ~90 ms at 20,000
+ * counters, so a burst of GETs shares one read, values at most about a second old. One thread
+ * refreshes a stale cache outside the lock while the others keep answering from the old one. */
+static struct {
+        pthread_mutex_t lock;
+        struct nft_counter_value *values; /* sorted by name */
+        size_t n;
+        int64_t read_at_ns; /* 0 = never; CLOCK_MONOTONIC */
+        bool ok, refreshing;
+} counters = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static int counter_compare(const void *a, const void *b) {
+        return strcmp(((const struct nft_counter_value *)a)->name, ((const struct nft_counter_value *)b)->name);
 }
 
-static void store_error(struct api_response *resp, struct api_env *env, int r, const char *what) {
-        if (r == -EBUSY)
-                api_error(resp, 503, "busy", "%s: the store is locked by another process, try again", what);
-        else
-                api_error(resp, 500, "internal", "%s: %s", what, store_errmsg(env->store));
+static int64_t now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Called with env->lock held. */
-static int reload_ports(struct api_env *env) {
-        portmap_init(&env->ports);
-        return store_blocks_mark(env->store, &env->ports);
+/* Makes the counter cache fresh enough to answer from. counters.lock held (dropped while
+ * reading the kernel). */
+static void counters_refresh(void) {
+        int64_t now = now_ns();
+        if (counters.refreshing || (counters.read_at_ns && now - counters.read_at_ns < COUNTERS_MAX_AGE_NS))
+                return;
+        counters.refreshing = true;
+        pthread_mutex_unlock(&counters.lock);
+        struct nft_counter_value *v = NULL;
+        size_t n = 0;
+        int r = nft_read_counters(&v, &n);
+        if (r >= 0 && n)
+                qsort(v, n, sizeof v[0], counter_compare);
+        pthread_mutex_lock(&counters.lock);
+        free(counters.values);
+        counters.values = r >= 0 ? v : NULL;
+        counters.n = r >= 0 ? n : 0;
+        counters.ok = r >= 0;
+        counters.read_at_ns = now;
+        counters.refreshing = false;
 }
 
-static void vm_create(struct api_env *env, const char *body, size_t len, struct api_response *resp) {
-        struct vm_request req;
-        char err[API_ERROR_MAX];
-        switch (vm_request_decode(body ? body : "", len, &req, err)) {
-        case API_DECODE_OK: break;
-        case API_DECODE_INVALID_JSON: return api_error(resp, 400, "invalid_json", "%s", err);
-        case API_DECODE_INVALID_ARGUMENT: return api_error(resp, 400, "invalid_argument", "%s", err);
+/* The bytes of counter name from the cache; false if it has none. counters.lock held. */
+static bool counter_bytes(const char *name, uint64_t *ret) {
+        struct nft_counter_value key = {0};
+        snprintf(key.name, sizeof key.name, "%s", name);
+        const struct nft_counter_value *v =
+                counters.n ? bsearch(&key, counters.values, counters.n, sizeof key, counter_compare) : NULL;
+        if (!v)
+                return false;
+        *ret = v->bytes;
+        return true;
+}
+
+/* Fills traffic[i] for vms[i] (n of them); known[i] says whether it could. userspace and the
+ * proxy are read from env by the caller (without the lock). */
+static void vms_traffic(struct api_env *env, bool userspace, const struct vm *vms, size_t n,
+                        struct vm_traffic *traffic, bool *known) {
+        if (userspace) {
+                for (size_t i = 0; i < n; i++) {
+                        known[i] = env->proxy != NULL;
+                        traffic[i] = (struct vm_traffic){0};
+                        if (!env->proxy)
+                                continue;
+                        struct port_map_entry pm[PORTS_PER_VM_MAX];
+                        size_t np = vm_port_map(vms[i].block_start, vms[i].block_size, pm);
+                        for (size_t j = 0; j < np; j++) {
+                                uint64_t a, b;
+                                proxy_forward_bytes(env->proxy, (uint8_t)pm[j].proto, pm[j].public_port, &a, &b);
+                                traffic[i].bytes_in += a;
+                                traffic[i].bytes_out += b;
+                        }
+                }
+                return;
         }
+        pthread_mutex_lock(&counters.lock);
+        counters_refresh();
+        for (size_t i = 0; i < n; i++) {
+                char in[NFT_COUNTER_NAME_MAX], out[NFT_COUNTER_NAME_MAX];
+                nft_counter_names(&vms[i], in, out);
+                known[i] = counters.ok && counter_bytes(in, &traffic[i].bytes_in) &&
+                           counter_bytes(out, &traffic[i].bytes_out);
+        }
+        pthread_mutex_unlock(&counters.lock);
+}
 
-        struct vm vm = {.ip = req.ip,
-                        .created_at = (int64_t)time(NULL),
-                        .proxy_protocol = req.proxy_protocol,
-                        .http_passthrough = req.http_passthrough,
-                        .n_allow = req.n_allow};
-        strcpy(vm.id, req.id);
-        memcpy(vm.allow, req.allow, sizeof vm.allow);
-
+static bool forward_mode_userspace(struct api_env *env) {
         pthread_mutex_lock(&env->lock);
-        const struct config *cfg = &env->config;
-        struct ip_addr pub;
-        if ((ip_addr_parse(cfg->public_ip, &pub) == 0 && ip_addr_equal(&pub, &vm.ip)) ||
-            (ip_addr_parse(cfg->public_ip6, &pub) == 0 && ip_addr_equal(&pub, &vm.ip))) {
-                api_error(resp, 400, "invalid_argument", "field 'ip': %s is the gateway's own public address",
-                          cfg->public_ip6[0] && vm.ip.family == AF_INET6 ? cfg->public_ip6 : cfg->public_ip);
-                goto unlock;
+        bool userspace = streq(env->config.forward_mode, "userspace");
+        pthread_mutex_unlock(&env->lock);
+        return userspace;
+}
+
+/* ---- create / replace ---- */
+
+/* The request's VM (without slug and block) and meta, or 400 answered. */
+static bool vm_from_request(const struct vm_request *req, int64_t now, struct vm *ret_vm, struct vm_meta *ret_meta,
+                            struct api_response *resp) {
+        char err[API_ERROR_MAX];
+        if (vm_request_meta(req, now, ret_meta, err) < 0) {
+                api_error(resp, 400, "invalid_argument", "%s", err);
+                return false;
         }
+        *ret_vm = (struct vm){.ip = req->ip,
+                              .created_at = now,
+                              .proxy_protocol = req->proxy_protocol,
+                              .http_passthrough = req->http_passthrough,
+                              .n_allow = req->n_allow};
+        strcpy(ret_vm->id, req->id);
+        memcpy(ret_vm->allow, req->allow, sizeof ret_vm->allow);
+        return true;
+}
+
+/* Checks that need the configuration and the store: the VM's address is not the gateway's
+ * own, and each extra host name may be claimed by VM id. Lock held. */
+static bool vm_checks(struct api_env *env, const struct vm *vm, const struct vm_meta *meta, struct api_response *resp) {
+        char err[API_ERROR_MAX];
+        if (!api_target_not_gateway(&vm->ip, &env->config, "'ip'", err)) {
+                api_error(resp, 400, "invalid_argument", "%s", err);
+                return false;
+        }
+        for (size_t i = 0; i < meta->n_hostnames; i++)
+                if (!api_hostname_claimable(env, meta->hostnames[i], "vm", vm->id, resp))
+                        return false;
+        return true;
+}
+
+static void hostname_conflict(struct api_env *env, const struct vm *vm, const struct vm_meta *meta,
+                              struct api_response *resp) {
+        const char *names[VM_HOSTNAMES_MAX];
+        for (size_t i = 0; i < meta->n_hostnames; i++)
+                names[i] = meta->hostnames[i];
+        api_hostname_conflict(env, names, meta->n_hostnames, "vm", vm->id, resp);
+}
+
+static void ip_conflict(struct api_env *env, const struct ip_addr *ip, struct api_response *resp) {
+        char owner[VM_ID_MAX + 1] = "?", text[IP_ADDR_STRLEN];
+        (void)store_vm_find_by_ip(env->store, ip, owner);
+        api_error(resp, 409, "ip_in_use", "address %s is already the target of VM '%s'", ip_addr_format(ip, text), owner);
+}
+
+/* Allocates a block and a slug for vm and stores it with meta. Returns 0, or -1 with resp
+ * answered (-EEXIST for "a VM with this id exists", so PUT can replace it instead). Lock held. */
+static int vm_allocate(struct api_env *env, struct vm *vm, const struct vm_meta *meta, const char *actor,
+                       struct api_response *resp) {
+        const struct config *cfg = &env->config;
         bool reloaded = false;
         int r;
         for (int attempt = 0;; attempt++) {
                 r = portmap_find_free(&env->ports, cfg->port_range_start, cfg->port_range_end, cfg->ports_per_vm,
-                                      &vm.block_start);
+                                      &vm->block_start);
                 if (r == -ENOSPC) {
                         api_error(resp, 409, "port_range_exhausted",
                                   "port range %u-%u exhausted: no free block of %u ports left", cfg->port_range_start,
                                   cfg->port_range_end, cfg->ports_per_vm);
-                        goto unlock;
+                        return -1;
                 }
-                vm.block_size = cfg->ports_per_vm;
-                if ((r = slug_generate(env->random, env->random_userdata, vm.slug)) < 0) {
+                if (r < 0) {
+                        api_error(resp, 500, "internal", "cannot allocate a port block: %s", strerror(-r));
+                        return -1;
+                }
+                vm->block_size = cfg->ports_per_vm;
+                if ((r = slug_generate(env->random, env->random_userdata, vm->slug)) < 0) {
                         api_error(resp, 500, "internal", "cannot generate a slug: %s", strerror(-r));
-                        goto unlock;
+                        return -1;
                 }
                 enum store_conflict conflict = STORE_CONFLICT_NONE;
-                r = store_vm_insert(env->store, &vm, &conflict);
+                r = store_vm_create(env->store, vm, meta, actor, &conflict);
                 if (r == 0)
                         break;
                 if (r != -EEXIST) {
-                        store_error(resp, env, r, "cannot store the VM");
-                        goto unlock;
+                        api_store_failed(resp, env, r, "cannot store the VM");
+                        return -1;
                 }
-                if (conflict == STORE_CONFLICT_ID) {
-                        api_error(resp, 409, "vm_exists", "a VM with id '%s' already exists", vm.id);
-                        goto unlock;
-                }
-                if (conflict == STORE_CONFLICT_IP) {
-                        char owner[VM_ID_MAX + 1] = "?", ip[IP_ADDR_STRLEN];
-                        (void)store_vm_find_by_ip(env->store, &vm.ip, owner);
-                        api_error(resp, 409, "ip_in_use", "address %s is already the target of VM '%s'",
-                                  ip_addr_format(&vm.ip, ip), owner);
-                        goto unlock;
-                }
-                if (conflict == STORE_CONFLICT_BLOCK && !reloaded) {
-                        /* Another writer took ports behind our back: re-read them once. */
+                switch (conflict) {
+                case STORE_CONFLICT_ID:
+                        api_error(resp, 409, "vm_exists", "a VM with id '%s' already exists", vm->id);
+                        return -EEXIST;
+                case STORE_CONFLICT_IP:
+                        ip_conflict(env, &vm->ip, resp);
+                        return -1;
+                case STORE_CONFLICT_HOSTNAME:
+                        hostname_conflict(env, vm, meta, resp);
+                        return -1;
+                case STORE_CONFLICT_BLOCK:
+                case STORE_CONFLICT_PORT:
+                        if (reloaded)
+                                break;
+                        /* Another writer took ports behind our back, or the map does not hold
+                         * the forwards yet: re-read it once. */
                         log_warning("api: port map was stale; reloading it from the store");
-                        if ((r = reload_ports(env)) < 0) {
-                                store_error(resp, env, r, "cannot read port blocks");
-                                goto unlock;
+                        if ((r = api_ports_reload(env)) < 0) {
+                                api_store_failed(resp, env, r, "cannot read port blocks");
+                                return -1;
                         }
                         reloaded = true;
                         continue;
+                case STORE_CONFLICT_SLUG:
+                        if (attempt < SLUG_ATTEMPTS)
+                                continue;
+                        break;
+                case STORE_CONFLICT_NONE: break;
                 }
-                if (conflict == STORE_CONFLICT_SLUG && attempt < SLUG_ATTEMPTS)
-                        continue;
                 api_error(resp, 500, "internal", "cannot allocate: %s", store_errmsg(env->store));
-                goto unlock;
+                return -1;
         }
-        portmap_set(&env->ports, vm.block_start, vm.block_size, true);
-        json_t *o = vm_to_json(&vm, cfg->datacenter, cfg->domain);
-        pthread_mutex_unlock(&env->lock);
+        portmap_set(&env->ports, vm->block_start, vm->block_size, true);
+        return 0;
+}
 
-        log_info("api: VM %s added: %s ports %u-%u", vm.id, vm.slug, vm.block_start, vm.block_start + vm.block_size - 1);
-        json_object_set_new(o, "rules", json_string(rules_state(env, reconciler_request(env->reconciler))));
+/* The created VM's answer: 201, Location, ETag, the object with "rules". Called unlocked. */
+static void created(struct api_env *env, json_t *o, const struct vm *vm, struct api_response *resp) {
+        if (!o)
+                return api_error(resp, 500, "internal", "cannot encode the VM");
+        log_info("api: VM %s added: %s ports %u-%u", vm->id, vm->slug, vm->block_start,
+                 vm->block_start + vm->block_size - 1);
+        json_object_set_new(o, "rules", json_string(api_rules_state(env)));
         resp->status = 201;
         resp->body = o;
-        snprintf(resp->location, sizeof resp->location, "/v1/vms/%s", vm.id);
-        return;
+        api_set_etag(resp, 1);
+        snprintf(resp->location, sizeof resp->location, "/v1/vms/%s", vm->id);
+}
+
+static void vm_create(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
+        struct vm_request req;
+        struct vm vm;
+        struct vm_meta meta;
+        char err[API_ERROR_MAX];
+        enum api_decode_status st = vm_request_decode(rq->body, rq->len, NULL, &req, err);
+        if (st != API_DECODE_OK)
+                return api_decode_failed(resp, st, err);
+        if (!api_no_query(rq, resp) || !vm_from_request(&req, (int64_t)time(NULL), &vm, &meta, resp))
+                return;
+
+        pthread_mutex_lock(&env->lock);
+        if (!vm_checks(env, &vm, &meta, resp) || vm_allocate(env, &vm, &meta, rq->actor, resp) != 0) {
+                pthread_mutex_unlock(&env->lock);
+                return;
+        }
+        meta.version = 1;
+        meta.updated_at = vm.created_at;
+        json_t *o = vm_to_json(&vm, &meta, NULL, env->config.datacenter, env->config.domain);
+        pthread_mutex_unlock(&env->lock);
+        created(env, o, &vm, resp);
+}
+
+/* PUT /v1/vms/ID: creates the VM (201) or replaces its ip, options, names, labels and expiry
+ * (200; slug and block stay). */
+static void vm_put(struct api_env *env, const struct api_request *rq, const char *id, struct api_response *resp) {
+        struct vm_request req;
+        struct vm vm;
+        struct vm_meta meta;
+        char err[API_ERROR_MAX];
+        int64_t match, if_version = 0;
+        enum api_decode_status st = vm_request_decode(rq->body, rq->len, id, &req, err);
+        if (st != API_DECODE_OK)
+                return api_decode_failed(resp, st, err);
+        if (!api_no_query(rq, resp) || !api_if_match(rq, resp, &match) ||
+            !vm_from_request(&req, (int64_t)time(NULL), &vm, &meta, resp))
+                return;
+
+        pthread_mutex_lock(&env->lock);
+        const struct config *cfg = &env->config;
+        if (!vm_checks(env, &vm, &meta, resp))
+                goto unlock;
+        /* Two rounds: a VM created or removed by someone else between our read and our write
+         * turns a create into a replace (or back). */
+        for (int round = 0; round < 2; round++) {
+                struct vm old;
+                int r = store_vm_get(env->store, id, &old);
+                if (r == -ENOENT) {
+                        if (match != API_IF_MATCH_NONE) {
+                                api_if_match_absent(resp, "VM", id);
+                                goto unlock;
+                        }
+                        r = vm_allocate(env, &vm, &meta, rq->actor, resp);
+                        if (r == -EEXIST && round == 0) {
+                                json_decref(resp->body);
+                                *resp = (struct api_response){0};
+                                continue;
+                        }
+                        if (r != 0)
+                                goto unlock;
+                        meta.version = 1;
+                        meta.updated_at = vm.created_at;
+                        json_t *o = vm_to_json(&vm, &meta, NULL, cfg->datacenter, cfg->domain);
+                        pthread_mutex_unlock(&env->lock);
+                        return created(env, o, &vm, resp);
+                }
+                if (r < 0) {
+                        api_store_failed(resp, env, r, "cannot read the VM");
+                        goto unlock;
+                }
+                if (!api_if_version(match, "VM", id, resp, &if_version))
+                        goto unlock;
+                enum store_conflict conflict = STORE_CONFLICT_NONE;
+                enum store_outcome outcome = STORE_UNCHANGED;
+                int64_t version = 0;
+                r = store_vm_update(env->store, &vm, &meta, if_version, rq->actor, &conflict, &outcome, &version);
+                if (r == -ENOENT && round == 0 && match == API_IF_MATCH_NONE)
+                        continue;
+                if (r == -ENOENT) {
+                        api_if_match_absent(resp, "VM", id);
+                        goto unlock;
+                }
+                if (r == -EEXIST) {
+                        if (conflict == STORE_CONFLICT_IP)
+                                ip_conflict(env, &vm.ip, resp);
+                        else if (conflict == STORE_CONFLICT_HOSTNAME)
+                                hostname_conflict(env, &vm, &meta, resp);
+                        else
+                                api_error(resp, 409, "conflict", "the VM conflicts with another resource: %s",
+                                          store_errmsg(env->store));
+                        goto unlock;
+                }
+                if (r == -ESTALE) {
+                        api_stale(env, resp, "vm", id, if_version);
+                        goto unlock;
+                }
+                if (r < 0) {
+                        api_store_failed(resp, env, r, "cannot replace the VM");
+                        goto unlock;
+                }
+                if ((r = store_vm_get(env->store, id, &vm)) < 0 || (r = store_vm_get_meta(env->store, id, &meta)) < 0) {
+                        api_store_failed(resp, env, r, "cannot read the VM back");
+                        goto unlock;
+                }
+                json_t *o = vm_to_json(&vm, &meta, NULL, cfg->datacenter, cfg->domain);
+                pthread_mutex_unlock(&env->lock);
+                if (!o)
+                        return api_error(resp, 500, "internal", "cannot encode the VM");
+                if (outcome == STORE_UPDATED)
+                        log_info("api: VM %s replaced (version %lld)", id, (long long)meta.version);
+                json_object_set_new(o, "rules", json_string(api_rules_state(env)));
+                resp->status = 200;
+                resp->body = o;
+                api_set_etag(resp, meta.version);
+                return;
+        }
+        api_error(resp, 500, "internal", "the VM kept changing under the request; try again");
 unlock:
         pthread_mutex_unlock(&env->lock);
 }
 
-static void vm_list(struct api_env *env, struct api_response *resp) {
-        struct vm *vms = NULL;
+/* ---- read ---- */
+
+static void vm_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
+        struct api_list_query q;
+        if (!api_list_query(rq, true, &q, resp))
+                return;
+        bool userspace = forward_mode_userspace(env);
+        _cleanup_free_ struct vm *vms = NULL;
+        _cleanup_free_ struct vm_meta *metas = NULL;
+        _cleanup_free_ struct vm_traffic *traffic = NULL;
+        _cleanup_free_ bool *known = NULL;
         size_t n = 0;
+        bool more = false;
+        char dc[sizeof env->config.datacenter], domain[sizeof env->config.domain];
+
         pthread_mutex_lock(&env->lock);
-        int r = store_vm_list(env->store, &vms, &n);
+        int r = store_vm_list_page(env->store, q.after, q.limit, q.match, q.n_match, &vms, &metas, &n, &more);
         if (r < 0) {
-                store_error(resp, env, r, "cannot list VMs");
+                api_store_failed(resp, env, r, "cannot list VMs");
                 pthread_mutex_unlock(&env->lock);
                 return;
         }
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-                json_array_append_new(arr, vm_to_json(&vms[i], env->config.datacenter, env->config.domain));
+        strcpy(dc, env->config.datacenter);
+        strcpy(domain, env->config.domain);
         pthread_mutex_unlock(&env->lock);
-        free(vms);
+
+        if (q.bytes && n) {
+                traffic = calloc(n, sizeof *traffic);
+                known = calloc(n, sizeof *known);
+                if (!traffic || !known)
+                        return api_error(resp, 500, "internal", "out of memory");
+                vms_traffic(env, userspace, vms, n, traffic, known);
+        }
+        json_t *arr = json_array();
+        if (!arr)
+                return api_error(resp, 500, "internal", "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                json_t *o = vm_to_json(&vms[i], &metas[i], known && known[i] ? &traffic[i] : NULL, dc, domain);
+                if (!o || json_array_append_new(arr, o) < 0) {
+                        json_decref(arr);
+                        return api_error(resp, 500, "internal", "cannot encode VM '%s'", vms[i].id);
+                }
+        }
         resp->status = 200;
-        resp->body = json_pack("{s:o}", "vms", arr);
+        resp->body = json_pack("{s:o, s:s?}", "vms", arr, "next", more && n ? vms[n - 1].id : NULL);
 }
 
-static void vm_show(struct api_env *env, const char *id, struct api_response *resp) {
+static void vm_show(struct api_env *env, const struct api_request *rq, const char *id, struct api_response *resp) {
+        if (!api_no_query(rq, resp))
+                return;
+        bool userspace = forward_mode_userspace(env);
         struct vm vm;
+        struct vm_meta meta;
+        char dc[sizeof env->config.datacenter], domain[sizeof env->config.domain];
         pthread_mutex_lock(&env->lock);
         int r = store_vm_get(env->store, id, &vm);
+        if (r == 0)
+                r = store_vm_get_meta(env->store, id, &meta);
         if (r == -ENOENT)
                 api_error(resp, 404, "not_found", "no VM with id '%s'", id);
         else if (r < 0)
-                store_error(resp, env, r, "cannot read the VM");
-        else {
-                resp->status = 200;
-                resp->body = vm_to_json(&vm, env->config.datacenter, env->config.domain);
-        }
+                api_store_failed(resp, env, r, "cannot read the VM");
+        strcpy(dc, env->config.datacenter);
+        strcpy(domain, env->config.domain);
         pthread_mutex_unlock(&env->lock);
+        if (r < 0)
+                return;
+
+        struct vm_traffic traffic;
+        bool known;
+        vms_traffic(env, userspace, &vm, 1, &traffic, &known);
+        json_t *o = vm_to_json(&vm, &meta, known ? &traffic : NULL, dc, domain);
+        if (!o)
+                return api_error(resp, 500, "internal", "cannot encode the VM");
+        resp->status = 200;
+        resp->body = o;
+        api_set_etag(resp, meta.version);
 }
 
 /* Bytes through a VM's user-space forwards, summed over its port block. In kernel mode the
- * per-VM nft counters in_<slug> / out_<slug> hold them instead. */
+ * per-VM nft counters in_<slug> / out_<slug> hold them instead (and the VM object shows them). */
 static void vm_traffic(struct api_env *env, const char *id, struct api_response *resp) {
         struct vm vm;
         pthread_mutex_lock(&env->lock);
@@ -175,82 +466,117 @@ static void vm_traffic(struct api_env *env, const char *id, struct api_response 
                 return api_error(resp, 409, "not_userspace",
                                  "forward_mode is kernel: the nft counters in_%s / out_%s count this VM's bytes", vm.slug,
                                  vm.slug);
-        struct port_map_entry pm[PORTS_PER_VM_MAX];
-        size_t n = vm_port_map(vm.block_start, vm.block_size, pm);
-        uint64_t in = 0, out = 0;
-        for (size_t i = 0; i < n; i++) {
-                uint64_t a, b;
-                proxy_forward_bytes(env->proxy, (uint8_t)pm[i].proto, pm[i].public_port, &a, &b);
-                in += a;
-                out += b;
-        }
+        struct vm_traffic t;
+        bool known;
+        vms_traffic(env, true, &vm, 1, &t, &known);
         resp->status = 200;
-        resp->body = json_pack("{s:s, s:I, s:I}", "id", vm.id, "bytes_in", (json_int_t)in, "bytes_out", (json_int_t)out);
+        resp->body = json_pack("{s:s, s:I, s:I}", "id", vm.id, "bytes_in", (json_int_t)t.bytes_in, "bytes_out",
+                               (json_int_t)t.bytes_out);
 }
 
-static void vm_remove(struct api_env *env, const char *id, struct api_response *resp) {
-        struct vm vm;
-        pthread_mutex_lock(&env->lock);
-        int r = store_vm_delete(env->store, id, &vm);
-        if (r == -ENOENT) {
-                api_error(resp, 404, "not_found", "no VM with id '%s'", id);
-                pthread_mutex_unlock(&env->lock);
+/* ---- remove ---- */
+
+static void vm_remove(struct api_env *env, const struct api_request *rq, const char *id, struct api_response *resp) {
+        int64_t match, if_version = 0;
+        if (!api_no_query(rq, resp) || !api_if_match(rq, resp, &match) ||
+            !api_if_version(match, "VM", id, resp, &if_version))
                 return;
-        }
+        struct vm vm;
+        struct vm_meta meta;
+        pthread_mutex_lock(&env->lock);
+        int r = store_vm_get_meta(env->store, id, &meta);
+        if (r == 0)
+                r = store_vm_remove(env->store, id, if_version, rq->actor, &vm);
+        if (r == -ENOENT)
+                api_error(resp, 404, "not_found", "no VM with id '%s'", id);
+        else if (r == -ESTALE)
+                api_stale(env, resp, "vm", id, if_version);
+        else if (r < 0)
+                api_store_failed(resp, env, r, "cannot remove the VM");
         if (r < 0) {
-                store_error(resp, env, r, "cannot remove the VM");
                 pthread_mutex_unlock(&env->lock);
                 return;
         }
         portmap_set(&env->ports, vm.block_start, vm.block_size, false);
-        json_t *o = vm_to_json(&vm, env->config.datacenter, env->config.domain);
+        json_t *o = vm_to_json(&vm, &meta, NULL, env->config.datacenter, env->config.domain);
         pthread_mutex_unlock(&env->lock);
 
         log_info("api: VM %s removed: ports %u-%u released", vm.id, vm.block_start, vm.block_start + vm.block_size - 1);
+        if (!o)
+                return api_error(resp, 500, "internal", "VM '%s' removed, but it cannot be encoded", id);
         resp->status = 200;
-        resp->body = json_pack("{s:o, s:s}", "removed", o, "rules",
-                               rules_state(env, reconciler_request(env->reconciler)));
+        resp->body = json_pack("{s:o, s:s}", "removed", o, "rules", api_rules_state(env));
 }
 
 void api_vms(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        const char *method = rq->method, *rest = rq->rest, *body = rq->body;
-        size_t len = rq->len;
-        if (rest[0] == '\0' || streq(rest, "/")) {
-                if (streq(method, "GET"))
-                        return vm_list(env, resp);
-                if (streq(method, "POST"))
-                        return vm_create(env, body, len, resp);
-                resp->allow = "GET, POST";
-                return api_error(resp, 405, "method_not_allowed", "%s is not allowed on /v1/vms (use GET or POST)",
-                                 method);
-        }
-        char idbuf[VM_ID_MAX + 2];
-        const char *id = rest + 1;
-        const char *slash = strchr(id, '/');
-        if (slash && streq(slash, "/traffic") && (size_t)(slash - id) < sizeof idbuf) {
-                memcpy(idbuf, id, (size_t)(slash - id));
-                idbuf[slash - id] = '\0';
+        const char *method = rq->method, *rest = rq->rest, *id = NULL;
+        const char *slash = rest[0] == '/' ? strchr(rest + 1, '/') : NULL;
+        if (slash && streq(slash, "/traffic")) {
+                char idbuf[VM_ID_MAX + 1];
+                size_t l = (size_t)(slash - rest - 1);
+                if (l >= sizeof idbuf)
+                        return api_error(resp, 400, "invalid_argument", "invalid VM id");
+                memcpy(idbuf, rest + 1, l);
+                idbuf[l] = '\0';
                 if (!vm_id_valid(idbuf))
                         return api_error(resp, 400, "invalid_argument", "invalid VM id");
-                if (!streq(method, "GET")) {
+                if (!api_method_is_get(method)) {
                         resp->allow = "GET";
                         return api_error(resp, 405, "method_not_allowed", "%s is not allowed on /v1/vms/ID/traffic",
                                          method);
                 }
                 return vm_traffic(env, idbuf, resp);
         }
-        if (!vm_id_valid(id))
-                return api_error(resp, 400, "invalid_argument",
-                                 "invalid VM id: use 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or digit",
-                                 VM_ID_MAX);
-        if (streq(method, "GET"))
-                return vm_show(env, id, resp);
+        int kind = api_path_id(rest, "VM", &id, resp);
+        if (kind < 0)
+                return;
+        if (kind == 0) {
+                if (api_method_is_get(method))
+                        return vm_list(env, rq, resp);
+                if (streq(method, "POST"))
+                        return vm_create(env, rq, resp);
+                resp->allow = "GET, POST";
+                return api_error(resp, 405, "method_not_allowed", "%s is not allowed on /v1/vms (use GET or POST)",
+                                 method);
+        }
+        if (api_method_is_get(method))
+                return vm_show(env, rq, id, resp);
+        if (streq(method, "PUT"))
+                return vm_put(env, rq, id, resp);
         if (streq(method, "DELETE"))
-                return vm_remove(env, id, resp);
-        resp->allow = "GET, DELETE";
-        api_error(resp, 405, "method_not_allowed", "%s is not allowed on /v1/vms/ID (use GET or DELETE)", method);
+                return vm_remove(env, rq, id, resp);
+        resp->allow = "GET, PUT, DELETE";
+        api_error(resp, 405, "method_not_allowed", "%s is not allowed on /v1/vms/ID (use GET, PUT or DELETE)", method);
 }
 
 int api_expire_vms(struct api_env *env) {
-        return 0; /* TEMPORARY stub */
+        char **ids = NULL;
+        size_t n = 0, removed = 0;
+        int64_t now = (int64_t)time(NULL);
+        pthread_mutex_lock(&env->lock);
+        int r = store_vm_expired(env->store, now, EXPIRE_BATCH, &ids, &n);
+        if (r < 0) {
+                log_error("api: cannot list expired VMs: %s", store_errmsg(env->store));
+                pthread_mutex_unlock(&env->lock);
+                return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct vm vm;
+                int q = store_vm_remove(env->store, ids[i], 0, "expiry", &vm);
+                if (q == 0) {
+                        portmap_set(&env->ports, vm.block_start, vm.block_size, false);
+                        log_info("api: VM %s expired and removed: ports %u-%u released", vm.id, vm.block_start,
+                                 vm.block_start + vm.block_size - 1);
+                        removed++;
+                } else if (q != -ENOENT) {
+                        log_error("api: cannot remove expired VM %s: %s", ids[i], store_errmsg(env->store));
+                        r = q;
+                }
+                free(ids[i]);
+        }
+        pthread_mutex_unlock(&env->lock);
+        free(ids);
+        if (removed)
+                reconciler_request(env->reconciler);
+        return removed ? (int)removed : r;
 }

@@ -902,3 +902,63 @@ between() {
         echo "expected a value in [$2, $3], got '$1'"
         return 1
 }
+
+# ---- the HTTP API directly ---------------------------------------------------------------
+
+# api METHOD PATH [BODY [CURL-ARGS...]]: one request on the unix socket (inside gw); sets
+# STATUS (the HTTP status, 000 when nothing answered), OUT (the body) and HDRS (the headers).
+# api_tcp TOKEN METHOD PATH [BODY [CURL-ARGS...]] does the same on the TCP listener
+# ($API_TCP, e.g. http://127.0.0.1:8081) with `Authorization: Bearer TOKEN` ("" = none).
+api() {
+        local method=$1 path=$2 body=${3-}
+        shift $(($# < 3 ? $# : 3))
+        _api_curl --unix-socket "$E2E_SOCK" -X "$method" ${body:+--data-binary "$body"} "$@" "http://edgegw$path"
+}
+api_tcp() {
+        local token=$1 method=$2 path=$3 body=${4-}
+        shift $(($# < 4 ? $# : 4))
+        _api_curl -X "$method" ${token:+-H "Authorization: Bearer $token"} ${body:+--data-binary "$body"} "$@" \
+                "$API_TCP$path"
+}
+_api_curl() {
+        RUN_CMD="curl $*"
+        OUT=$(ip netns exec "$NS_GW" curl -sS -m 20 -H 'Content-Type: application/json' -D "$E2E_TMP/api.hdr" \
+                -o "$E2E_TMP/api.body" -w '%{http_code}' "$@" 2>"$E2E_TMP/api.err")
+        STATUS=$OUT
+        RC=$STATUS
+        OUT=$(cat "$E2E_TMP/api.body" 2>/dev/null)
+        HDRS=$(tr -d '\r' <"$E2E_TMP/api.hdr" 2>/dev/null)
+        ERR=$(<"$E2E_TMP/api.err")
+        return 0
+}
+# status_is CODE: the last api/api_tcp answered CODE.
+status_is() {
+        [[ $STATUS == "$1" ]] && return 0
+        echo "expected HTTP $1, got $STATUS: $OUT"
+        return 1
+}
+# header VALUE-OF NAME: a header of the last api/api_tcp answer (case-insensitive name).
+header() {
+        awk -v n="$(tr 'A-Z' 'a-z' <<<"$1")" -F': ' 'tolower($1) == n { sub(/^[^:]*: /, ""); print; exit }' <<<"$HDRS"
+}
+# store_digest: every desired-state row of the store (audit and token last-use excluded), as
+# one sorted text: equal before and after means nothing was written.
+store_digest() {
+        python3 - "$E2E_STATE/edgegw.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+out = []
+for table in ("vms", "routes", "forwards", "hostnames", "tokens"):
+    try:
+        cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})") if r[1] != "last_used_at"]
+        for row in db.execute(f"SELECT {', '.join(cols)} FROM {table}"):
+            out.append(table + " " + repr(row))
+    except sqlite3.Error as e:
+        out.append(table + " error " + str(e))
+print("\n".join(sorted(out)))
+PY
+}
+# audit_count: rows in the audit table.
+audit_count() {
+        python3 -c 'import sqlite3, sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("SELECT count(*) FROM audit").fetchone()[0])' "$E2E_STATE/edgegw.db"
+}

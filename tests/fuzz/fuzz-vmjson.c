@@ -3,8 +3,10 @@
  * libFuzzer target for the API's create-VM body: arbitrary bytes to vm_request_decode().
  * Asserts what the API handler and the store rely on: an accepted request carries a valid
  * id, an address that may be a forwarding target, a known PROXY protocol and an allow-list
- * of at most VM_ALLOW_MAX distinct canonical networks (host bits zero, none IPv4-mapped), and
- * encodes back to a VM object with the same values, which decodes again to the same request;
+ * of at most VM_ALLOW_MAX distinct canonical networks (host bits zero, none IPv4-mapped),
+ * sorted distinct valid host names, canonical labels and at most one of ttl / expires_at in
+ * range, and encodes back to a VM object with the same values, which decodes again to the
+ * same request (also as a PUT whose path names the same id);
  * a refused one leaves the request untouched and has an error message that fits in a JSON
  * error object. Leaks are caught by the sanitizer.
  */
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/resjson.h"
 #include "api/vmjson.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -60,6 +63,27 @@ static void check_accepted(const struct vm_request *req) {
         memcpy(&passthrough_byte, &req->http_passthrough, 1);
         CHECK(passthrough_byte <= 1);
         check_allow(req);
+        CHECK(req->n_hostnames <= VM_HOSTNAMES_MAX);
+        for (size_t i = 0; i < req->n_hostnames; i++) {
+                CHECK(memchr(req->hostnames[i], '\0', sizeof req->hostnames[i]) != NULL);
+                CHECK(route_hostname_valid(req->hostnames[i]));
+                CHECK(i == 0 || strcmp(req->hostnames[i - 1], req->hostnames[i]) < 0);
+        }
+        CHECK(memchr(req->labels, '\0', sizeof req->labels) != NULL);
+        json_t *labels = json_loads(req->labels, JSON_REJECT_DUPLICATES, NULL);
+        CHECK(json_is_object(labels) && json_object_size(labels) <= LABELS_MAX);
+        json_decref(labels);
+        CHECK(!(req->ttl && req->expires_at));
+        CHECK(req->ttl == 0 || (req->ttl >= VM_TTL_MIN && req->ttl <= VM_TTL_MAX));
+        CHECK(req->expires_at >= 0);
+        struct vm_meta meta;
+        char merr[API_ERROR_MAX];
+        int mr = vm_request_meta(req, 1700000000, &meta, merr);
+        CHECK(mr == 0 || (req->expires_at && req->expires_at <= 1700000000));
+        if (mr < 0)
+                return;
+        CHECK(meta.expires_at == (req->ttl ? 1700000000 + req->ttl : req->expires_at));
+        meta.version = 1;
 
         /* Encode as the VM object and decode the values back out of it. */
         struct vm vm = {.block_start = 20000,
@@ -71,7 +95,7 @@ static void check_accepted(const struct vm_request *req) {
         memcpy(vm.slug, "k7m2p4", SLUG_LEN + 1);
         vm.ip = req->ip;
         memcpy(vm.allow, req->allow, sizeof vm.allow);
-        json_t *o = vm_to_json(&vm, "dc-lk", "example.net");
+        json_t *o = vm_to_json(&vm, &meta, NULL, "dc-lk", "example.net");
         CHECK(o);
         CHECK(strcmp(json_string_value(json_object_get(o, "id")), req->id) == 0);
         struct ip_addr back;
@@ -90,15 +114,25 @@ static void check_accepted(const struct vm_request *req) {
         }
 
         /* A request made of the encoded values is accepted again, to the same values. */
-        json_t *again = json_pack("{s:s, s:s, s:O, s:O, s:O}", "id", req->id, "ip",
+        CHECK(json_array_size(json_object_get(o, "hostnames")) == req->n_hostnames);
+        json_t *expires = json_object_get(o, "expires_at");
+        CHECK(meta.expires_at ? json_is_string(expires) : json_is_null(expires));
+        json_t *again = json_pack("{s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O}", "id", req->id, "ip",
                                   json_string_value(json_object_get(o, "ip")), "proxy_protocol",
-                                  json_object_get(o, "proxy_protocol"), "http_passthrough", passthrough, "allow", allow);
+                                  json_object_get(o, "proxy_protocol"), "http_passthrough", passthrough, "allow", allow,
+                                  "hostnames", json_object_get(o, "hostnames"), "labels", json_object_get(o, "labels"),
+                                  "expires_at", expires);
         CHECK(again);
         char *text = json_dumps(again, JSON_COMPACT);
         CHECK(text);
         struct vm_request req2;
         char err[API_ERROR_MAX];
-        CHECK(vm_request_decode(text, strlen(text), &req2, err) == API_DECODE_OK);
+        CHECK(vm_request_decode(text, strlen(text), req->id, &req2, err) == API_DECODE_OK);
+        CHECK(req2.n_hostnames == req->n_hostnames);
+        for (size_t i = 0; i < req->n_hostnames; i++)
+                CHECK(strcmp(req2.hostnames[i], req->hostnames[i]) == 0);
+        CHECK(strcmp(req2.labels, req->labels) == 0);
+        CHECK(req2.ttl == 0 && req2.expires_at == meta.expires_at);
         CHECK(strcmp(req2.id, req->id) == 0);
         CHECK(ip_addr_equal(&req2.ip, &req->ip));
         CHECK(req2.proxy_protocol == req->proxy_protocol);
@@ -125,7 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char err[API_ERROR_MAX];
         memset(err, 0x5a, sizeof err);
 
-        enum api_decode_status st = vm_request_decode(body, size, &req, err);
+        enum api_decode_status st = vm_request_decode(body, size, NULL, &req, err);
         free(body);
         switch (st) {
         case API_DECODE_OK:

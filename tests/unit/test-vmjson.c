@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the VM JSON codecs: tables of create-request bodies (the required fields,
- * then the optional proxy options) with the status and the words of the error each must
- * give, and every field of the VM object for a fixed VM.
+ * the optional proxy options, then host names, labels and expiry) with the status and the
+ * words of the error each must give, the id of a PUT, and every field of the VM object for a
+ * fixed VM with and without metadata and traffic.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +133,7 @@ static enum api_decode_status decode_copy(const char *body, size_t len, struct v
         memset(req, 0x5a, sizeof *req);
         *before = *req;
         memset(err, 0, API_ERROR_MAX);
-        enum api_decode_status st = vm_request_decode(copy, len, req, err);
+        enum api_decode_status st = vm_request_decode(copy, len, NULL, req, err);
         free(copy);
         return st;
 }
@@ -336,6 +338,194 @@ static void test_decode_options(void **state) {
                 run_option_case(&option_cases[i]);
 }
 
+/* Host names, labels and expiry; each body is {"id":"x","ip":"10.0.0.1", FIELDS} unless
+ * the case gives the whole body. */
+struct meta_case {
+        const char *name;
+        const char *fields;
+        enum expect expect;
+        const char *hostnames; /* when OK: the decoded names joined by one space */
+        const char *labels; /* when OK: the canonical labels text */
+        int64_t ttl, expires_at; /* when OK */
+        const char *err1, *err2;
+};
+
+#define SEVENTEEN_NAMES                                                                                           \
+        "\"a.example\",\"b.example\",\"c.example\",\"d.example\",\"e.example\",\"f.example\",\"g.example\","     \
+        "\"h.example\",\"i.example\",\"j.example\",\"k.example\",\"l.example\",\"m.example\",\"n.example\","     \
+        "\"o.example\",\"p.example\",\"q.example\""
+
+static const struct meta_case meta_cases[] = {
+        {"nothing: defaults", "\"http_passthrough\":false", OK, "", "{}", 0, 0, NULL, NULL},
+        {"one name", "\"hostnames\":[\"shop.example.com\"]", OK, "shop.example.com", "{}", 0, 0, NULL, NULL},
+        {"names are sorted", "\"hostnames\":[\"b.example\",\"*.a.example\",\"a.example\"]", OK,
+         "*.a.example a.example b.example", "{}", 0, 0, NULL, NULL},
+        {"no names", "\"hostnames\":[]", OK, "", "{}", 0, 0, NULL, NULL},
+        {"labels sorted, canonical", "\"labels\":{\"team\":\"a\",\"env\":\"prod\",\"k8s.io/app\":\"\"}", OK, "",
+         "{\"env\":\"prod\",\"k8s.io/app\":\"\",\"team\":\"a\"}", 0, 0, NULL, NULL},
+        {"label value with spaces and symbols", "\"labels\":{\"note\":\"a b <c> & d=e\"}", OK, "",
+         "{\"note\":\"a b <c> & d=e\"}", 0, 0, NULL, NULL},
+        {"no labels", "\"labels\":{}", OK, "", "{}", 0, 0, NULL, NULL},
+        {"ttl", "\"ttl\":3600", OK, "", "{}", 3600, 0, NULL, NULL},
+        {"ttl minimum", "\"ttl\":60", OK, "", "{}", 60, 0, NULL, NULL},
+        {"ttl maximum", "\"ttl\":31536000", OK, "", "{}", 31536000, 0, NULL, NULL},
+        {"expires_at Z", "\"expires_at\":\"2026-11-22T10:00:00Z\"", OK, "", "{}", 0, 1795341600, NULL, NULL},
+        {"expires_at offset", "\"expires_at\":\"2026-11-22T12:00:00+02:00\"", OK, "", "{}", 0, 1795341600, NULL,
+         NULL},
+        {"expires_at fraction", "\"expires_at\":\"2026-11-22T10:00:00.999Z\"", OK, "", "{}", 0, 1795341600, NULL,
+         NULL},
+        {"expires_at null = never", "\"expires_at\":null", OK, "", "{}", 0, 0, NULL, NULL},
+
+        /* hostnames */
+        {"names not an array", "\"hostnames\":\"a.example\"", BAD_ARG, NULL, NULL, 0, 0, "'hostnames'", "array"},
+        {"names null", "\"hostnames\":null", BAD_ARG, NULL, NULL, 0, 0, "'hostnames'", "array"},
+        {"seventeen names", "\"hostnames\":[" SEVENTEEN_NAMES "]", BAD_ARG, NULL, NULL, 0, 0, "'hostnames'",
+         "at most 16 names, got 17"},
+        {"name not a string", "\"hostnames\":[\"a.example\",7]", BAD_ARG, NULL, NULL, 0, 0, "'hostnames'[1]",
+         "string"},
+        {"upper case name", "\"hostnames\":[\"Shop.Example.com\"]", BAD_ARG, NULL, NULL, 0, 0, "'hostnames'[0]",
+         "lower case"},
+        {"name with underscore", "\"hostnames\":[\"a_b.example\"]", BAD_ARG, NULL, NULL, 0, 0, "'hostnames'[0]",
+         "not a valid host name"},
+        {"name with trailing dot", "\"hostnames\":[\"a.example.\"]", BAD_ARG, NULL, NULL, 0, 0, "'hostnames'[0]",
+         NULL},
+        {"unicode name", "\"hostnames\":[\"caf\xc3\xa9.example\"]", BAD_ARG, NULL, NULL, 0, 0, "'caf??.example'",
+         NULL},
+        {"wildcard of a TLD", "\"hostnames\":[\"*.com\"]", BAD_ARG, NULL, NULL, 0, 0, "'hostnames'[0]", NULL},
+        {"wildcard inside", "\"hostnames\":[\"a.*.example\"]", BAD_ARG, NULL, NULL, 0, 0, "'hostnames'[0]", NULL},
+        {"empty name", "\"hostnames\":[\"\"]", BAD_ARG, NULL, NULL, 0, 0, "'hostnames'[0]", NULL},
+        {"repeated name", "\"hostnames\":[\"a.example\",\"b.example\",\"a.example\"]", BAD_ARG, NULL, NULL, 0, 0,
+         "'hostnames'[2]", "listed twice"},
+        {"NUL in name", "\"hostnames\":[\"a\\u0000.example\"]", ANY_ERROR, NULL, NULL, 0, 0, NULL, NULL},
+
+        /* labels */
+        {"labels an array", "\"labels\":[\"a\"]", BAD_ARG, NULL, NULL, 0, 0, "'labels'", "object"},
+        {"labels null", "\"labels\":null", BAD_ARG, NULL, NULL, 0, 0, "'labels'", "object"},
+        {"label number value", "\"labels\":{\"n\":1}", BAD_ARG, NULL, NULL, 0, 0, "'labels'.'n'", "string"},
+        {"label null value", "\"labels\":{\"n\":null}", BAD_ARG, NULL, NULL, 0, 0, "'labels'.'n'", "string"},
+        {"label bad key", "\"labels\":{\"-x\":\"a\"}", BAD_ARG, NULL, NULL, 0, 0, "key '-x'", NULL},
+        {"label empty key", "\"labels\":{\"\":\"a\"}", BAD_ARG, NULL, NULL, 0, 0, "key ''", NULL},
+        {"label key with space", "\"labels\":{\"a b\":\"a\"}", BAD_ARG, NULL, NULL, 0, 0, "key 'a b'", NULL},
+        {"label value with quote", "\"labels\":{\"a\":\"x\\\"y\"}", BAD_ARG, NULL, NULL, 0, 0, "'labels'.'a'",
+         "not valid"},
+        {"label value with newline", "\"labels\":{\"a\":\"x\\ny\"}", BAD_ARG, NULL, NULL, 0, 0, "'x?y'", NULL},
+        {"label value unicode", "\"labels\":{\"a\":\"caf\\u00e9\"}", BAD_ARG, NULL, NULL, 0, 0, "'labels'.'a'", NULL},
+        {"label value 64 chars",
+         "\"labels\":{\"a\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}", BAD_ARG, NULL, NULL,
+         0, 0, "'labels'.'a'", NULL},
+        {"seventeen labels",
+         "\"labels\":{\"a\":\"\",\"b\":\"\",\"c\":\"\",\"d\":\"\",\"e\":\"\",\"f\":\"\",\"g\":\"\",\"h\":\"\",\"i\":\"\","
+         "\"j\":\"\",\"k\":\"\",\"l\":\"\",\"m\":\"\",\"n\":\"\",\"o\":\"\",\"p\":\"\",\"q\":\"\"}",
+         BAD_ARG, NULL, NULL, 0, 0, "'labels'", "at most 16 labels, got 17"},
+        {"duplicate label", "\"labels\":{\"a\":\"1\",\"a\":\"2\"}", BAD_JSON, NULL, NULL, 0, 0, "duplicate", NULL},
+
+        /* expiry */
+        {"ttl and expires_at", "\"ttl\":60,\"expires_at\":\"2026-11-22T10:00:00Z\"", BAD_ARG, NULL, NULL, 0, 0,
+         "'ttl'", "not both"},
+        {"ttl too short", "\"ttl\":59", BAD_ARG, NULL, NULL, 0, 0, "'ttl'", "out of range"},
+        {"ttl zero", "\"ttl\":0", BAD_ARG, NULL, NULL, 0, 0, "'ttl'", NULL},
+        {"ttl negative", "\"ttl\":-3600", BAD_ARG, NULL, NULL, 0, 0, "'ttl'", NULL},
+        {"ttl over a year", "\"ttl\":31536001", BAD_ARG, NULL, NULL, 0, 0, "'ttl'", NULL},
+        {"ttl string", "\"ttl\":\"3600\"", BAD_ARG, NULL, NULL, 0, 0, "'ttl'", "integer"},
+        {"ttl real", "\"ttl\":3600.0", BAD_ARG, NULL, NULL, 0, 0, "'ttl'", "integer"},
+        {"ttl null", "\"ttl\":null", BAD_ARG, NULL, NULL, 0, 0, "'ttl'", NULL},
+        {"ttl huge", "\"ttl\":9223372036854775807", BAD_ARG, NULL, NULL, 0, 0, "'ttl'", NULL},
+        {"expires_at number", "\"expires_at\":1795341600", BAD_ARG, NULL, NULL, 0, 0, "'expires_at'", "RFC 3339"},
+        {"expires_at date only", "\"expires_at\":\"2026-11-22\"", BAD_ARG, NULL, NULL, 0, 0, "'expires_at'",
+         "RFC 3339"},
+        {"expires_at no zone", "\"expires_at\":\"2026-11-22T10:00:00\"", BAD_ARG, NULL, NULL, 0, 0, "'expires_at'",
+         NULL},
+        {"expires_at Feb 30", "\"expires_at\":\"2026-02-30T10:00:00Z\"", BAD_ARG, NULL, NULL, 0, 0, "'expires_at'",
+         NULL},
+        {"expires_at hour 24", "\"expires_at\":\"2026-11-22T24:00:00Z\"", BAD_ARG, NULL, NULL, 0, 0, "'expires_at'",
+         NULL},
+        {"expires_at before 1970", "\"expires_at\":\"1969-12-31T23:59:59Z\"", BAD_ARG, NULL, NULL, 0, 0,
+         "'expires_at'", NULL},
+        {"expires_at garbage after", "\"expires_at\":\"2026-11-22T10:00:00Zjunk\"", BAD_ARG, NULL, NULL, 0, 0,
+         "'expires_at'", NULL},
+        {"unknown field names the new ones", "\"expires\":1", BAD_ARG, NULL, NULL, 0, 0, "unknown field 'expires'",
+         "expires_at"},
+};
+
+static void run_meta_case(const struct meta_case *c) {
+        char body[4096];
+        snprintf(body, sizeof body, "{\"id\":\"x\",\"ip\":\"10.0.0.1\",%s}", c->fields);
+        struct vm_request req, before;
+        char err[API_ERROR_MAX];
+        enum api_decode_status st = decode_copy(body, strlen(body), &req, &before, err);
+        if (c->expect != OK) {
+                check_refused(c->name, c->expect, st, &req, &before, err, c->err1, c->err2);
+                return;
+        }
+        if (st != API_DECODE_OK)
+                fail_msg("%s: status %d: %s", c->name, st, err);
+        char names[VM_HOSTNAMES_MAX * (DNS_NAME_MAX + 1)] = "";
+        for (size_t i = 0, len = 0; i < req.n_hostnames; i++)
+                len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? " " : "", req.hostnames[i]);
+        if (!streq(names, c->hostnames))
+                fail_msg("%s: hostnames '%s', want '%s'", c->name, names, c->hostnames);
+        if (!streq(req.labels, c->labels))
+                fail_msg("%s: labels '%s', want '%s'", c->name, req.labels, c->labels);
+        if (req.ttl != c->ttl || req.expires_at != c->expires_at)
+                fail_msg("%s: ttl %lld expires_at %lld, want %lld %lld", c->name, (long long)req.ttl,
+                         (long long)req.expires_at, (long long)c->ttl, (long long)c->expires_at);
+}
+
+static void test_decode_meta(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(meta_cases); i++)
+                run_meta_case(&meta_cases[i]);
+}
+
+static void test_decode_put_path_id(void **state) {
+        struct vm_request req;
+        char err[API_ERROR_MAX];
+        /* PUT: the id may be left out (the path names it) ... */
+        static const char no_id[] = "{\"ip\":\"10.0.0.1\"}";
+        assert_int_equal(vm_request_decode(no_id, strlen(no_id), "vm-7", &req, err), API_DECODE_OK);
+        assert_string_equal(req.id, "vm-7");
+        /* ... or repeated ... */
+        static const char same[] = "{\"id\":\"vm-7\",\"ip\":\"10.0.0.1\"}";
+        assert_int_equal(vm_request_decode(same, strlen(same), "vm-7", &req, err), API_DECODE_OK);
+        assert_string_equal(req.id, "vm-7");
+        /* ... but not different (ids are case-sensitive). */
+        static const char other[] = "{\"id\":\"VM-7\",\"ip\":\"10.0.0.1\"}";
+        assert_int_equal(vm_request_decode(other, strlen(other), "vm-7", &req, err), API_DECODE_INVALID_ARGUMENT);
+        assert_non_null(strstr(err, "differs from the id in the path ('vm-7')"));
+        /* POST: required. */
+        assert_int_equal(vm_request_decode(no_id, strlen(no_id), NULL, &req, err), API_DECODE_INVALID_ARGUMENT);
+        assert_non_null(strstr(err, "'id' is required"));
+}
+
+static void test_request_meta(void **state) {
+        struct vm_request req;
+        struct vm_meta meta;
+        char err[API_ERROR_MAX];
+        static const char body[] = "{\"id\":\"x\",\"ip\":\"10.0.0.1\",\"ttl\":600,\"labels\":{\"a\":\"b\"},"
+                                   "\"hostnames\":[\"z.example\",\"y.example\"]}";
+        assert_int_equal(vm_request_decode(body, strlen(body), NULL, &req, err), API_DECODE_OK);
+        assert_int_equal(vm_request_meta(&req, 1000000, &meta, err), 0);
+        assert_int_equal(meta.expires_at, 1000600);
+        assert_string_equal(meta.labels, "{\"a\":\"b\"}");
+        assert_int_equal(meta.n_hostnames, 2);
+        assert_string_equal(meta.hostnames[0], "y.example");
+        assert_string_equal(meta.hostnames[1], "z.example");
+
+        static const char at[] = "{\"id\":\"x\",\"ip\":\"10.0.0.1\",\"expires_at\":\"2026-11-22T10:00:00Z\"}";
+        assert_int_equal(vm_request_decode(at, strlen(at), NULL, &req, err), API_DECODE_OK);
+        assert_int_equal(vm_request_meta(&req, 1795341599, &meta, err), 0);
+        assert_int_equal(meta.expires_at, 1795341600);
+        assert_int_equal(meta.n_hostnames, 0);
+        assert_string_equal(meta.labels, "{}");
+        /* Not in the future: refused, naming the time. */
+        assert_int_equal(vm_request_meta(&req, 1795341600, &meta, err), -EINVAL);
+        assert_non_null(strstr(err, "'expires_at': 2026-11-22T10:00:00Z is not in the future"));
+
+        static const char none[] = "{\"id\":\"x\",\"ip\":\"10.0.0.1\"}";
+        assert_int_equal(vm_request_decode(none, strlen(none), NULL, &req, err), API_DECODE_OK);
+        assert_int_equal(vm_request_meta(&req, 1795341600, &meta, err), 0);
+        assert_int_equal(meta.expires_at, 0);
+}
+
 static void test_decode_first_problem_wins(void **state) {
         /* A bad id is reported before a bad option, and a bad option before a later one. */
         static const char body[] = "{\"id\":\"-x\",\"ip\":\"10.0.0.1\",\"allow\":[\"10.0.0.1/8\"]}";
@@ -354,12 +544,12 @@ static void test_decode_embedded_nul_bytes(void **state) {
         static const char body[] = "{\"id\":\"x\",\"ip\":\"10.0.0.1\"}\0trailing";
         struct vm_request req;
         char err[API_ERROR_MAX];
-        assert_int_not_equal(vm_request_decode(body, sizeof body - 1, &req, err), API_DECODE_OK);
+        assert_int_not_equal(vm_request_decode(body, sizeof body - 1, NULL, &req, err), API_DECODE_OK);
         static const char body2[] = "{\"id\":\"x\0\",\"ip\":\"10.0.0.1\"}";
-        assert_int_not_equal(vm_request_decode(body2, sizeof body2 - 1, &req, err), API_DECODE_OK);
+        assert_int_not_equal(vm_request_decode(body2, sizeof body2 - 1, NULL, &req, err), API_DECODE_OK);
         /* Only len bytes count: a valid prefix is decoded without the rest. */
         static const char body3[] = "{\"id\":\"x\",\"ip\":\"10.0.0.1\"}GARBAGE";
-        assert_int_equal(vm_request_decode(body3, sizeof body3 - 1 - 7, &req, err), API_DECODE_OK);
+        assert_int_equal(vm_request_decode(body3, sizeof body3 - 1 - 7, NULL, &req, err), API_DECODE_OK);
         assert_string_equal(req.id, "x");
 }
 
@@ -375,8 +565,16 @@ static void test_decode_deep_nesting(void **state) {
         body[n++] = '}';
         struct vm_request req;
         char err[API_ERROR_MAX];
-        assert_int_not_equal(vm_request_decode(body, n, &req, err), API_DECODE_OK);
+        assert_int_not_equal(vm_request_decode(body, n, NULL, &req, err), API_DECODE_OK);
         free(body);
+}
+
+/* vm_to_json() with default metadata (version 1, no names, labels or expiry) and no traffic. */
+static json_t *to_json(const struct vm *vm, const char *dc, const char *domain) {
+        struct vm_meta meta;
+        vm_meta_init(&meta);
+        meta.version = 1;
+        return vm_to_json(vm, &meta, NULL, dc, domain);
 }
 
 static struct vm fixed_vm(void) {
@@ -403,7 +601,7 @@ static json_int_t get_int(json_t *o, const char *key) {
 
 static void test_vm_to_json(void **state) {
         struct vm vm = fixed_vm();
-        json_t *o = vm_to_json(&vm, "dc-lk", "example.net");
+        json_t *o = to_json(&vm, "dc-lk", "example.net");
         assert_non_null(o);
         assert_true(json_is_object(o));
         assert_string_equal(get_string(o, "id"), "contract-123");
@@ -438,6 +636,7 @@ static void test_vm_to_json(void **state) {
         static const char *const fields[] = {
                 "id", "ip", "slug", "subdomain", "web_url", "ssh_command", "ssh_port", "port_range_start",
                 "port_range_end", "ports", "created_at", "proxy_protocol", "http_passthrough", "allow",
+                "hostnames", "labels", "expires_at", "updated_at", "version", "bytes_in", "bytes_out",
         };
         assert_int_equal(json_object_size(o), ELEMENTSOF(fields));
         for (size_t i = 0; i < ELEMENTSOF(fields); i++)
@@ -457,7 +656,7 @@ static void test_vm_to_json_other(void **state) {
         vm.block_start = 65535;
         vm.block_size = 1;
         vm.created_at = 1700000000;
-        json_t *o = vm_to_json(&vm, "a", "b");
+        json_t *o = to_json(&vm, "a", "b");
         assert_non_null(o);
         assert_string_equal(get_string(o, "ip"), "2001:db8::5");
         assert_string_equal(get_string(o, "subdomain"), "k7m2p4.a.b");
@@ -473,7 +672,7 @@ static void test_vm_to_json_other(void **state) {
         /* A block of 20 (a later ports_per_vm) lists all 20 ports: 9 TCP after SSH, 10 UDP. */
         vm = fixed_vm();
         vm.block_size = 20;
-        o = vm_to_json(&vm, "dc-lk", "example.net");
+        o = to_json(&vm, "dc-lk", "example.net");
         assert_non_null(o);
         ports = json_object_get(o, "ports");
         assert_int_equal(json_array_size(ports), 20);
@@ -492,7 +691,7 @@ static void test_vm_to_json_options(void **state) {
         assert_int_equal(ip_cidr_parse("2001:0db8::/32", &vm.allow[1]), 0);
         assert_int_equal(ip_cidr_parse("198.51.100.7", &vm.allow[2]), 0);
         vm.n_allow = 3;
-        json_t *o = vm_to_json(&vm, "dc-lk", "example.net");
+        json_t *o = to_json(&vm, "dc-lk", "example.net");
         assert_non_null(o);
         assert_string_equal(get_string(o, "proxy_protocol"), "v2");
         assert_true(json_is_true(json_object_get(o, "http_passthrough")));
@@ -504,7 +703,7 @@ static void test_vm_to_json_options(void **state) {
         vm.proxy_protocol = VM_PROXY_V1;
         vm.http_passthrough = false;
         vm.n_allow = 0;
-        o = vm_to_json(&vm, "dc-lk", "example.net");
+        o = to_json(&vm, "dc-lk", "example.net");
         assert_non_null(o);
         assert_string_equal(get_string(o, "proxy_protocol"), "v1");
         assert_true(json_is_false(json_object_get(o, "http_passthrough")));
@@ -513,10 +712,60 @@ static void test_vm_to_json_options(void **state) {
 
         /* Out-of-range options are not encoded as something else. */
         vm.proxy_protocol = 3;
-        assert_null(vm_to_json(&vm, "dc-lk", "example.net"));
+        assert_null(to_json(&vm, "dc-lk", "example.net"));
         vm.proxy_protocol = VM_PROXY_NONE;
         vm.n_allow = VM_ALLOW_MAX + 1;
-        assert_null(vm_to_json(&vm, "dc-lk", "example.net"));
+        assert_null(to_json(&vm, "dc-lk", "example.net"));
+}
+
+static void test_vm_to_json_meta(void **state) {
+        struct vm vm = fixed_vm();
+        vm.created_at = 1795341600;
+        struct vm_meta meta;
+        vm_meta_init(&meta);
+        meta.version = 7;
+        meta.updated_at = 1795345200;
+        meta.expires_at = 1795348800;
+        strcpy(meta.labels, "{\"env\":\"prod\",\"team\":\"a\"}");
+        meta.n_hostnames = 2;
+        strcpy(meta.hostnames[0], "*.shop.example");
+        strcpy(meta.hostnames[1], "shop.example");
+        struct vm_traffic t = {.bytes_in = 5120, .bytes_out = 1ULL << 40};
+        json_t *o = vm_to_json(&vm, &meta, &t, "dc-lk", "example.net");
+        assert_non_null(o);
+        char *names = json_dumps(json_object_get(o, "hostnames"), JSON_COMPACT);
+        assert_string_equal(names, "[\"*.shop.example\",\"shop.example\"]");
+        free(names);
+        char *labels = json_dumps(json_object_get(o, "labels"), JSON_COMPACT | JSON_SORT_KEYS);
+        assert_string_equal(labels, "{\"env\":\"prod\",\"team\":\"a\"}");
+        free(labels);
+        assert_string_equal(get_string(o, "created_at"), "2026-11-22T10:00:00Z");
+        assert_string_equal(get_string(o, "updated_at"), "2026-11-22T11:00:00Z");
+        assert_string_equal(get_string(o, "expires_at"), "2026-11-22T12:00:00Z");
+        assert_int_equal(get_int(o, "version"), 7);
+        assert_int_equal(get_int(o, "bytes_in"), 5120);
+        assert_int_equal(get_int(o, "bytes_out"), 1LL << 40);
+        json_decref(o);
+
+        /* No traffic known, no expiry, never updated: nulls and updated_at = created_at. */
+        meta.expires_at = 0;
+        meta.updated_at = 0;
+        o = vm_to_json(&vm, &meta, NULL, "dc-lk", "example.net");
+        assert_non_null(o);
+        assert_true(json_is_null(json_object_get(o, "expires_at")));
+        assert_true(json_is_null(json_object_get(o, "bytes_in")));
+        assert_true(json_is_null(json_object_get(o, "bytes_out")));
+        assert_string_equal(get_string(o, "updated_at"), "2026-11-22T10:00:00Z");
+        json_decref(o);
+
+        /* Metadata that does not encode is not passed off as something else. */
+        strcpy(meta.labels, "[1]");
+        assert_null(vm_to_json(&vm, &meta, NULL, "dc-lk", "example.net"));
+        strcpy(meta.labels, "{\"a\":");
+        assert_null(vm_to_json(&vm, &meta, NULL, "dc-lk", "example.net"));
+        strcpy(meta.labels, "{}");
+        meta.n_hostnames = VM_HOSTNAMES_MAX + 1;
+        assert_null(vm_to_json(&vm, &meta, NULL, "dc-lk", "example.net"));
 }
 
 static void test_decode_encode_agree(void **state) {
@@ -524,11 +773,11 @@ static void test_decode_encode_agree(void **state) {
         static const char body[] = "{\"id\":\"contract-9\",\"ip\":\"2001:DB8::a\"}";
         struct vm_request req;
         char err[API_ERROR_MAX];
-        assert_int_equal(vm_request_decode(body, strlen(body), &req, err), API_DECODE_OK);
+        assert_int_equal(vm_request_decode(body, strlen(body), NULL, &req, err), API_DECODE_OK);
         struct vm vm = fixed_vm();
         strcpy(vm.id, req.id);
         vm.ip = req.ip;
-        json_t *o = vm_to_json(&vm, "dc-lk", "example.net");
+        json_t *o = to_json(&vm, "dc-lk", "example.net");
         assert_non_null(o);
         assert_string_equal(get_string(o, "id"), "contract-9");
         assert_string_equal(get_string(o, "ip"), "2001:db8::a");
@@ -537,12 +786,12 @@ static void test_decode_encode_agree(void **state) {
         /* The options too: allow entries come back canonical, in the order sent. */
         static const char body2[] = "{\"id\":\"c\",\"ip\":\"10.0.0.1\",\"proxy_protocol\":\"v1\","
                                     "\"http_passthrough\":true,\"allow\":[\"2001:DB8::/32\",\"192.0.2.1\"]}";
-        assert_int_equal(vm_request_decode(body2, strlen(body2), &req, err), API_DECODE_OK);
+        assert_int_equal(vm_request_decode(body2, strlen(body2), NULL, &req, err), API_DECODE_OK);
         vm.proxy_protocol = req.proxy_protocol;
         vm.http_passthrough = req.http_passthrough;
         vm.n_allow = req.n_allow;
         memcpy(vm.allow, req.allow, sizeof vm.allow);
-        o = vm_to_json(&vm, "dc-lk", "example.net");
+        o = to_json(&vm, "dc-lk", "example.net");
         assert_non_null(o);
         assert_string_equal(get_string(o, "proxy_protocol"), "v1");
         assert_true(json_is_true(json_object_get(o, "http_passthrough")));
@@ -566,12 +815,16 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_decode_table),
                 cmocka_unit_test(test_decode_options),
+                cmocka_unit_test(test_decode_meta),
+                cmocka_unit_test(test_decode_put_path_id),
+                cmocka_unit_test(test_request_meta),
                 cmocka_unit_test(test_decode_first_problem_wins),
                 cmocka_unit_test(test_decode_embedded_nul_bytes),
                 cmocka_unit_test(test_decode_deep_nesting),
                 cmocka_unit_test(test_vm_to_json),
                 cmocka_unit_test(test_vm_to_json_other),
                 cmocka_unit_test(test_vm_to_json_options),
+                cmocka_unit_test(test_vm_to_json_meta),
                 cmocka_unit_test(test_decode_encode_agree),
                 cmocka_unit_test(test_api_error_json),
         };

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/* Answers, preconditions and conflict messages shared by the resource handlers. */
+#include "handlers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "daemon/reconcile.h"
+
+bool api_method_is_get(const char *method) {
+        return streq(method, "GET") || streq(method, "HEAD");
+}
+
+int api_path_id(const char *rest, const char *kind, const char **ret_id, struct api_response *resp) {
+        if (rest[0] == '\0' || streq(rest, "/"))
+                return 0;
+        const char *id = rest + 1;
+        if (rest[0] != '/' || !vm_id_valid(id)) {
+                api_error(resp, 400, "invalid_argument",
+                          "invalid %s id: use 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or digit",
+                          kind, RESOURCE_ID_MAX);
+                return -1;
+        }
+        *ret_id = id;
+        return 1;
+}
+
+void api_decode_failed(struct api_response *resp, enum api_decode_status st, const char *err) {
+        unsigned status;
+        const char *code = api_decode_code(st, &status);
+        if (!code)
+                return api_error(resp, 500, "internal", "decode failed without a reason");
+        api_error(resp, status, code, "%s", err);
+}
+
+void api_store_failed(struct api_response *resp, struct api_env *env, int r, const char *what) {
+        if (r == -EBUSY) {
+                resp->retry_after = 1;
+                api_error(resp, 503, "busy", "%s: the store is locked by another process, try again", what);
+        } else if (r == -ESTALE)
+                api_error(resp, 412, "precondition_failed", "%s: If-Match does not match the current version", what);
+        else
+                api_error(resp, 500, "internal", "%s: %s", what, r == -ENOSYS ? "not implemented" : store_errmsg(env->store));
+}
+
+const char *api_rules_state(struct api_env *env) {
+        return reconciler_wait(env->reconciler, reconciler_request(env->reconciler), env->apply_wait_ms) ? "applied"
+                                                                                                          : "pending";
+}
+
+void api_set_etag(struct api_response *resp, int64_t version) {
+        snprintf(resp->etag, sizeof resp->etag, "\"%lld\"", (long long)version);
+}
+
+bool api_if_match(const struct api_request *rq, struct api_response *resp, int64_t *ret) {
+        char err[API_ERROR_MAX];
+        if (api_if_match_parse(rq->if_match, ret, err) < 0) {
+                api_error(resp, 400, "invalid_argument", "%s", err);
+                return false;
+        }
+        return true;
+}
+
+bool api_if_version(int64_t match, const char *kind, const char *id, struct api_response *resp, int64_t *ret) {
+        if (match == 0) {
+                api_error(resp, 412, "precondition_failed", "%s '%s' has no version 0 (If-Match)", kind, id);
+                return false;
+        }
+        *ret = match > 0 ? match : 0;
+        return true;
+}
+
+void api_stale(struct api_env *env, struct api_response *resp, const char *kind, const char *id, int64_t wanted) {
+        int64_t current = 0;
+        int r;
+        if (streq(kind, "vm")) {
+                struct vm_meta m;
+                if ((r = store_vm_get_meta(env->store, id, &m)) == 0)
+                        current = m.version;
+        } else if (streq(kind, "route")) {
+                struct route_def d;
+                if ((r = store_route_get(env->store, id, &d)) == 0)
+                        current = d.version;
+        } else {
+                struct forward_def d;
+                if ((r = store_forward_get(env->store, id, &d)) == 0)
+                        current = d.version;
+        }
+        const char *shown = streq(kind, "vm") ? "VM" : kind;
+        if (r == -ENOENT)
+                return api_if_match_absent(resp, shown, id);
+        if (r < 0)
+                return api_error(resp, 412, "precondition_failed", "%s '%s' changed (If-Match \"%lld\")", shown, id,
+                                 (long long)wanted);
+        api_error(resp, 412, "precondition_failed", "%s '%s' is at version %lld, not %lld (If-Match); read it again",
+                  shown, id, (long long)current, (long long)wanted);
+}
+
+void api_if_match_absent(struct api_response *resp, const char *kind, const char *id) {
+        api_error(resp, 412, "precondition_failed", "If-Match given but there is no %s '%s'", kind, id);
+}
+
+bool api_list_query(const struct api_request *rq, bool allow_bytes, struct api_list_query *ret,
+                    struct api_response *resp) {
+        const char *keys[API_ARGS_MAX], *values[API_ARGS_MAX];
+        size_t n = rq->n_args < API_ARGS_MAX ? rq->n_args : API_ARGS_MAX;
+        for (size_t i = 0; i < n; i++) {
+                keys[i] = rq->args[i].key;
+                values[i] = rq->args[i].value;
+        }
+        char err[API_ERROR_MAX];
+        if (api_list_query_parse(keys, values, n, allow_bytes, ret, err) < 0) {
+                api_error(resp, 400, "invalid_argument", "%s", err);
+                return false;
+        }
+        return true;
+}
+
+bool api_no_query(const struct api_request *rq, struct api_response *resp) {
+        if (rq->n_args == 0)
+                return true;
+        char shown[72];
+        api_sanitize(rq->args[0].key, shown, sizeof shown);
+        api_error(resp, 400, "invalid_argument", "unknown query argument '%s' (this call takes none)", shown);
+        return false;
+}
+
+const char *api_owner_describe(const struct store_owner *o, char *buf, size_t n) {
+        const char *kind = streq(o->kind, "vm") ? "VM" : o->kind;
+        snprintf(buf, n, "%s '%s'", kind, o->id);
+        return buf;
+}
+
+bool api_hostname_claimable(struct api_env *env, const char *name, const char *kind, const char *id,
+                            struct api_response *resp) {
+        char slug[SLUG_LEN + 1], owner_id[VM_ID_MAX + 1], who[RESOURCE_ID_MAX + 32];
+        const struct config *cfg = &env->config;
+        if (hostname_is_generated(name, cfg->datacenter, cfg->domain, slug)) {
+                int r = store_vm_find_by_slug(env->store, slug, owner_id);
+                if (r == 0) {
+                        api_error(resp, 409, "hostname_in_use", "host name %s is already routed by VM '%s' (its generated name)",
+                                  name, owner_id);
+                        return false;
+                }
+                if (r != -ENOENT) {
+                        api_store_failed(resp, env, r, "cannot look up the slug");
+                        return false;
+                }
+                api_error(resp, 400, "invalid_argument",
+                          "host name %s has the form of a generated VM name ({slug}.%s.%s) and is reserved for them",
+                          name, cfg->datacenter, cfg->domain);
+                return false;
+        }
+        struct store_owner o;
+        int r = store_hostname_owner(env->store, name, &o);
+        if (r == -ENOENT || (r == 0 && streq(o.kind, kind) && streq(o.id, id)))
+                return true;
+        if (r < 0) {
+                api_store_failed(resp, env, r, "cannot look up the host name");
+                return false;
+        }
+        api_error(resp, 409, "hostname_in_use", "host name %s is already routed by %s", name,
+                  api_owner_describe(&o, who, sizeof who));
+        return false;
+}
+
+void api_hostname_conflict(struct api_env *env, const char *const *names, size_t n, const char *kind,
+                           const char *id, struct api_response *resp) {
+        char who[RESOURCE_ID_MAX + 32];
+        for (size_t i = 0; i < n; i++) {
+                struct store_owner o;
+                if (store_hostname_owner(env->store, names[i], &o) == 0 && !(streq(o.kind, kind) && streq(o.id, id)))
+                        return api_error(resp, 409, "hostname_in_use", "host name %s is already routed by %s",
+                                         names[i], api_owner_describe(&o, who, sizeof who));
+        }
+        api_error(resp, 409, "hostname_in_use", "a host name is already routed by another VM or route");
+}
+
+bool api_port_not_listener(struct api_env *env, uint16_t port, enum proto proto, struct api_response *resp) {
+        if (proto != PROTO_TCP)
+                return true;
+        const struct config *cfg = &env->config;
+        const struct {
+                const char *list, *what;
+        } listeners[] = {
+                {cfg->https_listen, "the SNI proxy's listener"},
+                {cfg->http_listen, "the HTTP proxy's listener"},
+                {cfg->api_listen, "the API's listener"},
+                {cfg->metrics_listen, "the metrics listener"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(listeners); i++) {
+                uint16_t ports[16];
+                size_t n = listen_ports_parse(listeners[i].list, ports, ELEMENTSOF(ports));
+                for (size_t j = 0; j < n; j++)
+                        if (ports[j] == port) {
+                                api_error(resp, 409, "port_in_use", "port %u/tcp is %s", port, listeners[i].what);
+                                return false;
+                        }
+        }
+        return true;
+}
+
+void api_port_conflict(struct api_env *env, uint16_t port, enum proto proto, struct api_response *resp) {
+        struct store_owner o;
+        const char *p = proto_to_string(proto);
+        if (store_port_owner(env->store, port, proto, &o) < 0)
+                return api_error(resp, 409, "port_in_use", "port %u/%s is already in use", port, p);
+        if (streq(o.kind, "vm")) {
+                struct vm vm;
+                if (store_vm_get(env->store, o.id, &vm) == 0)
+                        return api_error(resp, 409, "port_in_use", "port %u/%s is inside VM '%s''s port block %u-%u",
+                                         port, p, o.id, vm.block_start, vm.block_start + vm.block_size - 1);
+                return api_error(resp, 409, "port_in_use", "port %u/%s is inside VM '%s''s port block", port, p, o.id);
+        }
+        char who[RESOURCE_ID_MAX + 32];
+        api_error(resp, 409, "port_in_use", "port %u/%s is already forwarded by %s", port, p,
+                  api_owner_describe(&o, who, sizeof who));
+}
+
+int api_ports_reload(struct api_env *env) {
+        portmap_init(&env->ports);
+        int r = store_blocks_mark(env->store, &env->ports);
+        if (r < 0)
+                return r;
+        return store_forward_ports_mark(env->store, &env->ports);
+}

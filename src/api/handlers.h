@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the resource handlers (vms.c, routes.c, forwards.c, agent.c) share beside the pure
+ * codecs of resjson.h: turning decode and store failures into answers, ETag / If-Match,
+ * list queries, the "rules" wait, and the 409 messages that name who holds a host name or
+ * a port. Called on API threads; functions marked "lock held" expect env->lock.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "resjson.h"
+#include "store/store.h"
+
+/* GET or HEAD (the server sends no body for HEAD). */
+bool api_method_is_get(const char *method);
+
+/* rq->rest as a collection ("" or "/": returns 0) or one resource ("/ID": returns 1 with
+ * *ret_id pointing into rest). Anything else (a bad id, a sub-path) answers 400 naming kind
+ * and returns -1. */
+int api_path_id(const char *rest, const char *kind, const char **ret_id, struct api_response *resp);
+
+/* Answers a refused decode with its status and code (400/422) and err as the message. */
+void api_decode_failed(struct api_response *resp, enum api_decode_status st, const char *err);
+/* Answers a store failure: -EBUSY 503 busy, -ESTALE 412 precondition_failed, else 500 with
+ * the store's message. Lock held. */
+void api_store_failed(struct api_response *resp, struct api_env *env, int r, const char *what);
+
+/* Asks the reconciler for a run and waits for it (at most env->apply_wait_ms): "applied" or
+ * "pending". Call without the lock. */
+const char *api_rules_state(struct api_env *env);
+
+/* ETag: "\"<version>\"". */
+void api_set_etag(struct api_response *resp, int64_t version);
+
+/* rq's If-Match header. On a bad header answers 400 and returns false. *ret as
+ * api_if_match_parse(). */
+bool api_if_match(const struct api_request *rq, struct api_response *resp, int64_t *ret);
+/* The store's if_version for a parsed If-Match on a resource that exists: 0 (none or "*")
+ * or the version. A tag that no version can match ("0") answers 412 and returns false. */
+bool api_if_version(int64_t match, const char *kind, const char *id, struct api_response *resp, int64_t *ret);
+/* Answers 412 for a write the store refused with -ESTALE: kind ("vm", "route", "forward") id's
+ * current version (read from the store) is not wanted. Lock held. */
+void api_stale(struct api_env *env, struct api_response *resp, const char *kind, const char *id, int64_t wanted);
+/* Answers 412 for an If-Match on a resource that does not exist. */
+void api_if_match_absent(struct api_response *resp, const char *kind, const char *id);
+
+/* rq's list query (see api_list_query_parse); on a bad one answers 400 and returns false. */
+bool api_list_query(const struct api_request *rq, bool allow_bytes, struct api_list_query *ret,
+                    struct api_response *resp);
+/* Refuses any query argument (400) for calls that take none; true when there is none. */
+bool api_no_query(const struct api_request *rq, struct api_response *resp);
+
+/* "VM 'x'", "route 'x'", "forward 'x'". */
+const char *api_owner_describe(const struct store_owner *o, char *buf, size_t n);
+
+/* Whether resource (kind "vm" or "route", id) may claim host name name: not a VM's generated
+ * name (409 hostname_in_use) nor shaped like one (400, reserved), not another resource's
+ * (409 hostname_in_use naming it). Answers and returns false when not. Lock held. */
+bool api_hostname_claimable(struct api_env *env, const char *name, const char *kind, const char *id,
+                            struct api_response *resp);
+/* After the store refused names with STORE_CONFLICT_HOSTNAME: answers 409 naming the first
+ * of names[0..n) held by someone other than (kind, id). Lock held. */
+void api_hostname_conflict(struct api_env *env, const char *const *names, size_t n, const char *kind,
+                           const char *id, struct api_response *resp);
+
+/* Whether a forward may take public port/proto: not a listener of the gateway itself
+ * (https_listen, http_listen, api_listen, metrics_listen; TCP only). Answers 409 port_in_use
+ * and returns false when not. Lock held (reads env->config). */
+bool api_port_not_listener(struct api_env *env, uint16_t port, enum proto proto, struct api_response *resp);
+/* Answers 409 port_in_use naming who holds port/proto (a forward, or a VM's block with its
+ * range). Lock held. */
+void api_port_conflict(struct api_env *env, uint16_t port, enum proto proto, struct api_response *resp);
+
+/* routes.c: checks route r (target not the gateway, host name claimable) and stores it
+ * (mode, if_version as the store's), reading the stored row into *ret_stored. On failure
+ * answers (400/409/412/5xx) and returns a negative errno. Lock held. */
+int api_route_store(struct api_env *env, const char *actor, const struct route_def *r, enum store_write_mode mode,
+                    int64_t if_version, struct route_def *ret_stored, enum store_outcome *ret_outcome,
+                    struct api_response *resp);
+/* forwards.c: the same for forward f (target not the gateway, public port not a listener,
+ * not another forward's nor inside a VM's block), keeping the port map in step. Lock held. */
+int api_forward_store(struct api_env *env, const char *actor, const struct forward_def *f, enum store_write_mode mode,
+                      int64_t if_version, struct forward_def *ret_stored, enum store_outcome *ret_outcome,
+                      struct api_response *resp);
+/* forwards.c: removes forward id (if_version as the store's) into *ret_removed, freeing its
+ * port in the port map; answers 404/412/5xx on failure. Lock held. */
+int api_forward_remove(struct api_env *env, const char *id, int64_t if_version, const char *actor,
+                       struct forward_def *ret_removed, struct api_response *resp);
+
+/* Re-reads the port map from the store: every VM block and every forward's public port.
+ * Lock held. */
+int api_ports_reload(struct api_env *env);
