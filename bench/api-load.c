@@ -609,12 +609,12 @@ static int cmp_u64(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-/* Nearest-rank percentile (the ceil(p/100 * n)-th smallest) of sorted values, in ms: what
- * bench/vm-add.py's pct() computes. */
-static double pct_ms(const uint64_t *s, size_t n, unsigned p) {
+/* Nearest-rank percentile (the ceil(p/100 * n)-th smallest; p given in tenths) of sorted
+ * values, in ms: what bench/vm-add.py's pct() computes. */
+static double pct_ms(const uint64_t *s, size_t n, unsigned p_tenths) {
         if (!n)
                 return 0;
-        size_t k = (p * n + 99) / 100;
+        size_t k = (p_tenths * n + 999) / 1000;
         return (double)s[k ? k - 1 : 0] / 1e6;
 }
 
@@ -643,8 +643,8 @@ static void report(struct run *r) {
         for (size_t i = 0; i < r->n_lat; i++)
                 sum += (double)r->lat[i];
         double mean = r->n_lat ? sum / (double)r->n_lat / 1e6 : 0;
-        double p50 = pct_ms(r->lat, r->n_lat, 50), p90 = pct_ms(r->lat, r->n_lat, 90),
-               p99 = pct_ms(r->lat, r->n_lat, 99), max = r->n_lat ? (double)r->lat[r->n_lat - 1] / 1e6 : 0;
+        double p50 = pct_ms(r->lat, r->n_lat, 500), p90 = pct_ms(r->lat, r->n_lat, 900),
+               p99 = pct_ms(r->lat, r->n_lat, 990), p999 = pct_ms(r->lat, r->n_lat, 999), max = r->n_lat ? (double)r->lat[r->n_lat - 1] / 1e6 : 0;
         uint64_t non2xx = 0;
         for (unsigned s = 0; s < STATUS_MAX; s++)
                 if (s / 100 != 2)
@@ -654,9 +654,9 @@ static void report(struct run *r) {
         const char *target = o->unix_path ? o->unix_path : o->tcp_target;
 
         printf("# %s %s %s, %u client%s: %zu answers in %.3f s = %.1f req/s; latency ms mean %.3f p50 %.3f p90 %.3f "
-               "p99 %.3f max %.3f; non-2xx %llu, transport errors %llu, reconnects %llu",
+               "p99 %.3f p99.9 %.3f max %.3f; non-2xx %llu, transport errors %llu, reconnects %llu",
                mode_request[o->mode], transport, target, o->clients,
-               o->clients == 1 ? "" : "s", r->n_lat, secs, rps, mean, p50, p90, p99, max, (unsigned long long)non2xx,
+               o->clients == 1 ? "" : "s", r->n_lat, secs, rps, mean, p50, p90, p99, p999, max, (unsigned long long)non2xx,
                (unsigned long long)r->errors, (unsigned long long)r->reconnects);
         if (o->mode == MODE_POST)
                 printf(", rules pending %llu", (unsigned long long)r->rules_pending);
@@ -670,9 +670,9 @@ static void report(struct run *r) {
         printf(",\"mode\":\"%s\",\"transport\":\"%s\",\"target\":", mode_name[o->mode], transport);
         json_string_out(stdout, target);
         printf(",\"clients\":%u,\"requests\":%zu,\"seconds\":%.6f,\"rps\":%.2f,\"mean_ms\":%.4f,\"p50_ms\":%.4f,"
-               "\"p90_ms\":%.4f,\"p99_ms\":%.4f,\"max_ms\":%.4f,\"non_2xx\":%llu,\"errors\":%llu,\"reconnects\":%llu,"
+               "\"p90_ms\":%.4f,\"p99_ms\":%.4f,\"p999_ms\":%.4f,\"max_ms\":%.4f,\"non_2xx\":%llu,\"errors\":%llu,\"reconnects\":%llu,"
                "\"client_cpu_s\":%.3f,\"warmup_requests\":%llu",
-               o->clients, r->n_lat, secs, rps, mean, p50, p90, p99, max, (unsigned long long)non2xx,
+               o->clients, r->n_lat, secs, rps, mean, p50, p90, p99, p999, max, (unsigned long long)non2xx,
                (unsigned long long)r->errors, (unsigned long long)r->reconnects, cpu, (unsigned long long)r->warmup_issued);
         if (o->mode == MODE_POST)
                 printf(",\"rules_pending\":%llu", (unsigned long long)r->rules_pending);
