@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The nft reconciler (see reconcile.h): full replaces applied as nft script through
- * libnftables, change-log increments applied as one netlink batch (nft_apply_vm_changes,
- * which reads nothing back from the kernel), backoff on failure, periodic drift check.
- * In userspace forward mode the nft steps are skipped and the applied VMs become the
- * proxy's forwards table.
+ * The reconciler (see reconcile.h): full replaces applied as nft script through
+ * libnftables, change-log increments (VMs and standalone forwards) applied as one netlink
+ * batch (nft_apply_changes, which reads nothing back from the kernel), backoff on failure,
+ * periodic drift check. In userspace forward mode the nft steps are skipped and the applied
+ * VMs and forwards become the proxy's forwards table. The proxy's route table is rebuilt
+ * from the applied VMs (their generated and extra names) and the store's routes whenever a
+ * VM or route change came through the log. Each part ("nft"/"forwards", "routes") keeps its
+ * own counters for the status.
  */
 #include "reconcile.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +32,10 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 
+/* The parts of a run, as indexes into status.parts. */
+enum { PART_DATA, PART_ROUTES, N_PARTS };
+_Static_assert(N_PARTS <= RECONCILER_PARTS_MAX, "the status has room for every part");
+
 struct reconciler {
         int efd;
         pthread_mutex_t lock;
@@ -41,6 +49,7 @@ struct reconciler {
         struct store *store;
         struct nft_apply *nft;
         struct hashmap *applied; /* vm id -> struct vm * (owned): what the kernel has */
+        struct hashmap *applied_fwds; /* forward id -> struct forward_def * (owned): likewise */
         int64_t cursor; /* change-log position the applied table reflects */
         int64_t pruned; /* change-log entries up to here are deleted */
         bool need_full;
@@ -48,9 +57,18 @@ struct reconciler {
         bool configured;
         bool userspace; /* forward_mode = userspace, fixed at the first configuration */
         struct proxy *proxy;
-        bool routes_dirty; /* the applied VMs or the names changed since the last publish */
+        bool routes_dirty; /* the applied VMs, their names, the routes or the config changed since the last publish */
+        bool forwards_dirty; /* userspace: the applied VMs or forwards changed since the last publish */
         int backoff_ms;
         struct timespec retry_at;
+};
+
+/* What one part did during a run, recorded into the status at its end. */
+struct part_run {
+        bool ran; /* it had work to do (or failed trying) */
+        bool ok;
+        double ms;
+        char error[256];
 };
 
 static double now_ms(void) {
@@ -59,12 +77,13 @@ static double now_ms(void) {
         return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static void applied_clear(struct reconciler *r) {
+/* Frees an index and the values it owns. NULL-safe; returns NULL. */
+static struct hashmap *index_free(struct hashmap *m) {
         size_t i = 0;
         void *v;
-        while (hashmap_next(r->applied, &i, NULL, &v))
+        while (m && hashmap_next(m, &i, NULL, &v))
                 free(v);
-        r->applied = hashmap_free(r->applied);
+        return hashmap_free(m);
 }
 
 int reconciler_new(const char *db_path, struct reconciler **ret, char *err, size_t err_size) {
@@ -75,6 +94,9 @@ int reconciler_new(const char *db_path, struct reconciler **ret, char *err, size
         pthread_mutex_init(&r->lock, NULL);
         pthread_cond_init(&r->cond, NULL);
         r->need_full = true;
+        r->status.n_parts = N_PARTS;
+        snprintf(r->status.parts[PART_DATA].name, sizeof r->status.parts[PART_DATA].name, "nft");
+        snprintf(r->status.parts[PART_ROUTES].name, sizeof r->status.parts[PART_ROUTES].name, "routes");
         int k = store_open(db_path, &r->store, err, err_size);
         if (k < 0)
                 goto fail;
@@ -82,7 +104,7 @@ int reconciler_new(const char *db_path, struct reconciler **ret, char *err, size
                 snprintf(err, err_size, "cannot create an nftables context");
                 goto fail;
         }
-        if ((k = hashmap_new(&r->applied)) < 0)
+        if ((k = hashmap_new(&r->applied)) < 0 || (k = hashmap_new(&r->applied_fwds)) < 0)
                 goto fail;
         r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (r->efd < 0) {
@@ -100,8 +122,8 @@ fail:
 struct reconciler *reconciler_free(struct reconciler *r) {
         if (!r)
                 return NULL;
-        if (r->applied)
-                applied_clear(r);
+        index_free(r->applied);
+        index_free(r->applied_fwds);
         nft_apply_free(r->nft);
         store_close(r->store);
         if (r->efd >= 0)
@@ -126,6 +148,8 @@ void reconciler_set_config(struct reconciler *r, const struct config *cfg) {
         r->routes_dirty = true;
         pthread_mutex_lock(&r->lock);
         r->status.userspace = r->userspace;
+        snprintf(r->status.parts[PART_DATA].name, sizeof r->status.parts[PART_DATA].name, "%s",
+                 r->userspace ? "forwards" : "nft");
         pthread_mutex_unlock(&r->lock);
 }
 
@@ -143,25 +167,48 @@ static int applied_array(struct reconciler *r, struct vm **ret, size_t *ret_n) {
         return 0;
 }
 
-/* Userspace mode: the applied VMs' port maps as the proxy's forwards table, whole VMs in
- * block order while they fit the open-files limit. */
-static int publish_forwards(struct reconciler *r) {
-        struct vm *vms;
-        size_t j;
-        if (applied_array(r, &vms, &j) < 0)
+/* The same for the applied forwards. */
+static int applied_fwd_array(struct reconciler *r, struct forward_def **ret, size_t *ret_n) {
+        size_t n = hashmap_size(r->applied_fwds), i = 0, j = 0;
+        struct forward_def *f = calloc(n ? n : 1, sizeof *f);
+        if (!f)
                 return -ENOMEM;
+        void *v;
+        while (hashmap_next(r->applied_fwds, &i, NULL, &v))
+                f[j++] = *(struct forward_def *)v;
+        *ret = f;
+        *ret_n = j;
+        return 0;
+}
+
+/* Userspace mode: the applied forwards and VMs' port maps as the proxy's forwards table:
+ * the standalone forwards, then whole VMs in block order, while they fit the open-files
+ * limit. */
+static int publish_forwards(struct reconciler *r, char *err, size_t err_size) {
+        struct vm *vms = NULL;
+        struct forward_def *defs = NULL;
+        size_t n_vms, n_defs;
+        if (applied_array(r, &vms, &n_vms) < 0 || applied_fwd_array(r, &defs, &n_defs) < 0) {
+                free(vms);
+                snprintf(err, err_size, "forwards: out of memory");
+                return -ENOMEM;
+        }
         size_t cap = proxy_forward_capacity(r->proxy), m, wanted;
         struct forward *f;
-        int k = forwards_from_vms(vms, j, cap, &f, &m, &wanted);
+        int k = forwards_build(vms, n_vms, defs, n_defs, cap, &f, &m, &wanted);
         free(vms);
-        if (k < 0)
+        free(defs);
+        struct forward_table *t = NULL;
+        if (k >= 0) {
+                k = forward_table_new(f, m, &t);
+                free(f);
+        }
+        if (k < 0) {
+                snprintf(err, err_size, "forwards: out of memory");
                 return k;
-        struct forward_table *t;
-        k = forward_table_new(f, m, &t);
-        free(f);
-        if (k < 0)
-                return k;
+        }
         proxy_publish_forwards(r->proxy, t);
+        r->forwards_dirty = false;
         char why[256] = "";
         if (m < wanted) {
                 snprintf(why, sizeof why,
@@ -178,30 +225,94 @@ static int publish_forwards(struct reconciler *r) {
         return 0;
 }
 
-/* Every applied VM's name -> VM:443 (and :80 for passthrough). O(VMs): a few ms at
- * 10,000 VMs, and it only runs when something changed. */
-static int publish_routes(struct reconciler *r) {
-        if (!r->proxy || !r->routes_dirty)
-                return 0;
-        size_t n = hashmap_size(r->applied), i = 0, j = 0;
+_Static_assert(VM_ALLOW_MAX == ROUTE_ALLOW_MAX, "a VM's allow-list must fit a route's");
+_Static_assert((int)VM_PROXY_V1 == (int)PROXY_PROTOCOL_V1 && (int)VM_PROXY_V2 == (int)PROXY_PROTOCOL_V2,
+               "the VM and route PROXY protocol values must match");
+_Static_assert(DNS_NAME_MAX <= ROUTE_NAME_MAX, "every host name fits a route's name");
+
+/* name -> the VM's :443 (and :80 for passthrough) with its proxy options. */
+static void route_to_vm(struct route *rt, const char *name, const struct vm *vm) {
+        *rt = (struct route){
+                .backend = vm->ip,
+                .https_port = 443,
+                .http_port = 80,
+                .proxy_protocol = (enum proxy_protocol)vm->proxy_protocol,
+                .http_passthrough = vm->http_passthrough,
+                .n_allow = vm->n_allow,
+        };
+        strcpy_bounded(rt->name, sizeof rt->name, name);
+        memcpy(rt->allow, vm->allow, sizeof rt->allow);
+}
+
+/* A route's host name -> its target with its options. */
+static void route_from_def(struct route *rt, const struct route_def *d) {
+        *rt = (struct route){
+                .backend = d->ip,
+                .https_port = d->port,
+                .http_port = d->http_port,
+                .proxy_protocol = (enum proxy_protocol)d->proxy_protocol,
+                .http_passthrough = d->http_passthrough,
+                .n_allow = d->n_allow > ROUTE_ALLOW_MAX ? ROUTE_ALLOW_MAX : d->n_allow,
+        };
+        strcpy_bounded(rt->name, sizeof rt->name, d->hostname);
+        memcpy(rt->allow, d->allow, sizeof rt->allow);
+}
+
+/* The proxy's route table: every applied VM's generated name and extra names -> VM:443 (and
+ * :80 for passthrough), every route -> its target, then the default backend. Names come
+ * from the store (routes, extra names) and the applied index (VMs): an extra name of a VM
+ * not applied yet waits for that VM's change. O(VMs + names): a few ms at 10,000 VMs, and it
+ * only runs when a VM, a route or the configuration changed. */
+static int publish_routes(struct reconciler *r, char *err, size_t err_size) {
+        struct store_hostname *names = NULL;
+        struct route_def *defs = NULL;
+        size_t n_names = 0, n_defs = 0, j = 0;
+        int k = store_hostnames_list(r->store, &names, &n_names);
+        if (k >= 0)
+                k = store_route_list_all(r->store, &defs, &n_defs);
+        if (k < 0) {
+                snprintf(err, err_size, "routes: store: %s", store_errmsg(r->store));
+                free(names);
+                return k;
+        }
+        size_t n = hashmap_size(r->applied) + n_names + n_defs, i = 0;
         struct route *routes = calloc(n ? n : 1, sizeof *routes);
-        if (!routes)
+        if (!routes) {
+                free(names);
+                free(defs);
+                snprintf(err, err_size, "routes: out of memory");
                 return -ENOMEM;
+        }
         void *v;
         while (hashmap_next(r->applied, &i, NULL, &v)) {
                 const struct vm *vm = v;
-                struct route *rt = &routes[j];
-                if (vm_subdomain(vm->slug, r->config.datacenter, r->config.domain, rt->name) < 0)
+                char name[DNS_NAME_MAX + 1];
+                if (vm_subdomain(vm->slug, r->config.datacenter, r->config.domain, name) < 0)
                         continue;
-                rt->backend = vm->ip;
-                rt->https_port = 443;
-                rt->http_port = 80;
-                rt->proxy_protocol = (enum proxy_protocol)vm->proxy_protocol;
-                rt->http_passthrough = vm->http_passthrough;
-                rt->n_allow = vm->n_allow;
-                memcpy(rt->allow, vm->allow, sizeof rt->allow);
-                j++;
+                route_to_vm(&routes[j++], name, vm);
         }
+        for (i = 0; i < n_names; i++) {
+                const struct vm *vm;
+                if (!streq(names[i].owner.kind, "vm") || !(vm = hashmap_get(r->applied, names[i].owner.id)))
+                        continue;
+                if (!route_hostname_valid(names[i].name)) {
+                        log_warning("reconcile: VM %s: invalid host name \"%s\" in the store, not routed",
+                                    names[i].owner.id, names[i].name);
+                        continue;
+                }
+                route_to_vm(&routes[j++], names[i].name, vm);
+        }
+        for (i = 0; i < n_defs; i++) {
+                if (!route_hostname_valid(defs[i].hostname)) {
+                        log_warning("reconcile: route %s: invalid host name \"%s\" in the store, not routed", defs[i].id,
+                                    defs[i].hostname);
+                        continue;
+                }
+                route_from_def(&routes[j++], &defs[i]);
+        }
+        free(names);
+        free(defs);
+
         struct route def = {0}, *defp = NULL;
         if (r->config.default_backend[0] &&
             ip_endpoint_parse(r->config.default_backend, &def.backend, &def.https_port) == 0) {
@@ -209,23 +320,91 @@ static int publish_routes(struct reconciler *r) {
                 defp = &def;
         }
         struct route_table *t;
-        int k = route_table_new(routes, j, defp, &t);
+        k = route_table_new(routes, j, defp, &t);
         free(routes);
-        if (k < 0)
+        if (k < 0) {
+                snprintf(err, err_size, "routes: %s", k == -ENOMEM ? "out of memory" : "invalid host name");
                 return k;
+        }
         proxy_publish(r->proxy, t);
-        if (r->userspace && (k = publish_forwards(r)) < 0)
-                return k;
         r->routes_dirty = false;
         log_debug("reconcile: proxy routes published (%zu names)", j);
         return 0;
 }
 
+/* Adds what a part did, if anything, to its status. */
+static void part_record(struct reconciler *r, size_t index, const struct part_run *run) {
+        if (!run->ran)
+                return;
+        pthread_mutex_lock(&r->lock);
+        struct reconciler_part_status *p = &r->status.parts[index];
+        p->runs++;
+        p->last_run = time(NULL);
+        p->last_ok = run->ok;
+        p->last_duration_ms = run->ms;
+        p->total_duration_ms += run->ms;
+        if (run->ok)
+                p->last_error[0] = '\0';
+        else {
+                p->failures++;
+                snprintf(p->last_error, sizeof p->last_error, "%s", run->error);
+        }
+        pthread_mutex_unlock(&r->lock);
+}
+
+/* The routes part: a new route table when one is due (a proxy is attached and something it
+ * depends on changed). Returns 0 or the negative errno of the failure. */
+static int routes_part(struct reconciler *r, struct part_run *run) {
+        *run = (struct part_run){0};
+        if (!r->proxy || !r->routes_dirty)
+                return 0;
+        double start = now_ms();
+        int k = publish_routes(r, run->error, sizeof run->error);
+        run->ran = true;
+        run->ok = k >= 0;
+        run->ms = now_ms() - start;
+        return k;
+}
+
+/* After a failure: the next run in backoff_ms, doubling from BACKOFF_MIN_MS up to BACKOFF_MAX_MS. */
+static void schedule_retry(struct reconciler *r) {
+        r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_MIN_MS;
+        if (r->backoff_ms > BACKOFF_MAX_MS)
+                r->backoff_ms = BACKOFF_MAX_MS;
+        clock_gettime(CLOCK_MONOTONIC, &r->retry_at);
+        r->retry_at.tv_sec += r->backoff_ms / 1000;
+        r->retry_at.tv_nsec += (long)(r->backoff_ms % 1000) * 1000000L;
+        if (r->retry_at.tv_nsec >= 1000000000L) {
+                r->retry_at.tv_sec++;
+                r->retry_at.tv_nsec -= 1000000000L;
+        }
+}
+
 void reconciler_set_proxy(struct reconciler *r, struct proxy *p) {
+        struct part_run run = {0};
+        bool failed = false;
         r->proxy = p;
         r->routes_dirty = true;
-        if (publish_routes(r) < 0)
-                log_error("reconcile: cannot build the proxy route table: out of memory");
+        r->forwards_dirty = true;
+        if (!p)
+                return;
+        if (r->userspace) {
+                double start = now_ms();
+                run.ran = true;
+                run.ok = publish_forwards(r, run.error, sizeof run.error) >= 0;
+                run.ms = now_ms() - start;
+                if (!run.ok)
+                        log_error("reconcile: cannot publish the proxy forwards (retrying): %s", run.error);
+                failed = !run.ok;
+                part_record(r, PART_DATA, &run);
+        }
+        routes_part(r, &run);
+        if (run.ran && !run.ok)
+                log_error("reconcile: cannot publish the proxy routes (retrying): %s", run.error);
+        failed = failed || (run.ran && !run.ok);
+        part_record(r, PART_ROUTES, &run);
+        if (failed && !r->backoff_ms)
+                schedule_retry(r);
 }
 
 uint64_t reconciler_request(struct reconciler *r) {
@@ -267,10 +446,6 @@ int reconciler_fd(const struct reconciler *r) {
         return r->efd;
 }
 
-_Static_assert(VM_ALLOW_MAX == ROUTE_ALLOW_MAX, "a VM's allow-list must fit a route's");
-_Static_assert((int)VM_PROXY_V1 == (int)PROXY_PROTOCOL_V1 && (int)VM_PROXY_V2 == (int)PROXY_PROTOCOL_V2,
-               "the VM and route PROXY protocol values must match");
-
 static bool vm_same(const struct vm *a, const struct vm *b) {
         if (a->n_allow != b->n_allow)
                 return false;
@@ -280,6 +455,12 @@ static bool vm_same(const struct vm *a, const struct vm *b) {
         return streq(a->id, b->id) && streq(a->slug, b->slug) && ip_addr_equal(&a->ip, &b->ip) &&
                a->block_start == b->block_start && a->block_size == b->block_size &&
                a->proxy_protocol == b->proxy_protocol && a->http_passthrough == b->http_passthrough;
+}
+
+/* Whether two forwards put the same element in the kernel (labels and times do not count). */
+static bool forward_same(const struct forward_def *a, const struct forward_def *b) {
+        return streq(a->id, b->id) && a->proto == b->proto && a->public_port == b->public_port &&
+               ip_addr_equal(&a->ip, &b->ip) && a->port == b->port;
 }
 
 /* Reads the live counters so a full replace keeps bandwidth totals. Best effort: without
@@ -292,11 +473,37 @@ static void live_counters(struct nft_counter_value **ret, size_t *ret_n) {
                 log_warning_errno(k, "reconcile: cannot read counter values, they restart from zero: %m");
 }
 
+/* A new index holding copies of items[0..n) (each of size size, its id at offset 0). */
+static int index_build(const void *items, size_t n, size_t size, struct hashmap **ret) {
+        struct hashmap *m = NULL;
+        int k = hashmap_new(&m);
+        for (size_t i = 0; i < n && k >= 0; i++) {
+                void *v = malloc(size);
+                if (!v) {
+                        k = -ENOMEM;
+                        break;
+                }
+                memcpy(v, (const char *)items + i * size, size);
+                if ((k = hashmap_put(m, (const char *)v, v)) < 0)
+                        free(v);
+        }
+        if (k < 0) {
+                index_free(m);
+                return k;
+        }
+        *ret = m;
+        return 0;
+}
+
+_Static_assert(offsetof(struct vm, id) == 0 && offsetof(struct forward_def, id) == 0,
+               "index_build() finds the id at the start of an item");
+
 static int run_full(struct reconciler *r, char *err, size_t err_size) {
         struct vm *vms = NULL;
-        size_t n = 0;
+        struct forward_def *fwds = NULL;
+        size_t n = 0, n_fwds = 0;
         int64_t seq = 0;
-        int k = store_snapshot_load(r->store, &vms, &n, &seq);
+        int k = store_snapshot_load_all(r->store, &vms, &n, &fwds, &n_fwds, &seq);
         if (k < 0) {
                 snprintf(err, err_size, "store: %s", store_errmsg(r->store));
                 return k;
@@ -307,155 +514,244 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
                 live_counters(&counters, &n_counters);
 
                 _cleanup_strbuf_ struct strbuf script = {0};
-                k = nft_render_full(vms, n, counters, n_counters, &script);
+                k = nft_render_full(vms, n, fwds, n_fwds, counters, n_counters, &script);
                 free(counters);
                 if (k < 0) {
-                        free(vms);
-                        snprintf(err, err_size, "render: out of memory");
-                        return k;
+                        snprintf(err, err_size, "render: %s",
+                                 k == -EINVAL ? "a VM or forward in the store cannot be rendered" : "out of memory");
+                        goto out;
                 }
                 _cleanup_free_ char *nft_err = NULL;
                 k = nft_apply_run(r->nft, strbuf_str(&script), &nft_err);
                 if (k < 0) {
-                        free(vms);
                         snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
-                        return k;
+                        goto out;
                 }
         }
 
-        struct hashmap *m;
-        if ((k = hashmap_new(&m)) < 0) {
-                free(vms);
-                return k;
-        }
-        for (size_t i = 0; i < n && k >= 0; i++) {
-                struct vm *v = malloc(sizeof *v);
-                if (!v) {
-                        k = -ENOMEM;
-                        break;
-                }
-                *v = vms[i];
-                if ((k = hashmap_put(m, v->id, v)) < 0)
-                        free(v);
-        }
-        free(vms);
-        applied_clear(r);
-        r->applied = m;
-        if (k < 0) {
+        struct hashmap *m = NULL, *mf = NULL;
+        if ((k = index_build(vms, n, sizeof *vms, &m)) < 0 || (k = index_build(fwds, n_fwds, sizeof *fwds, &mf)) < 0) {
+                index_free(m);
                 snprintf(err, err_size, "out of memory");
-                return k; /* need_full stays set: the next run rebuilds the index */
+                goto out; /* need_full stays set: the next run rebuilds the index */
         }
+        index_free(r->applied);
+        index_free(r->applied_fwds);
+        r->applied = m;
+        r->applied_fwds = mf;
         r->cursor = seq;
         r->need_full = false;
         r->routes_dirty = true;
+        r->forwards_dirty = true;
         if (store_changes_prune(r->store, seq) >= 0)
                 r->pruned = seq;
-        return 0;
+out:
+        free(vms);
+        free(fwds);
+        return k;
 }
 
-struct pending {
+struct pending_vm {
         struct vm *old; /* borrowed from applied, or NULL */
         struct vm new;
         bool has_new;
 };
 
-/* One batch of the change log. Returns the number of entries read (0 = caught up). */
-static int run_batch(struct reconciler *r, char *err, size_t err_size) {
-        char **ids = NULL;
+struct pending_fwd {
+        struct forward_def *old; /* borrowed from applied_fwds, or NULL */
+        struct forward_def new;
+        bool has_new;
+};
+
+/* Replaces id's entry of index m by a copy of item (size bytes), or removes it when item is
+ * NULL. Returns 0 or -ENOMEM (the entry is then gone). */
+static int index_set(struct hashmap *m, const char *id, const void *item, size_t size) {
+        free(hashmap_remove(m, id));
+        if (!item)
+                return 0;
+        void *v = malloc(size);
+        if (!v)
+                return -ENOMEM;
+        memcpy(v, item, size);
+        if (hashmap_put(m, (const char *)v, v) < 0) {
+                free(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* One batch of the change log: the touched VMs and forwards compared with what was applied,
+ * the differences sent as one transaction, the indexes updated. Sets *ret_work when the data
+ * plane changed. Returns the number of entries read (0 = caught up). */
+static int run_batch(struct reconciler *r, bool *ret_work, char *err, size_t err_size) {
+        struct store_change *ch = NULL;
         size_t n = 0;
-        int64_t seq;
-        int k = store_changes_since(r->store, r->cursor, CHANGES_BATCH, &ids, &n, &seq);
+        int k = store_changes_read(r->store, r->cursor, CHANGES_BATCH, &ch, &n);
         if (k < 0) {
                 snprintf(err, err_size, "store: %s", store_errmsg(r->store));
                 return k;
         }
-        if (n == 0)
+        if (n == 0) {
+                free(ch);
                 return 0;
+        }
 
-        struct pending *p = calloc(n, sizeof *p);
-        const struct vm **del = calloc(n, sizeof *del), **add = calloc(n, sizeof *add);
+        struct pending_vm *pv = calloc(n, sizeof *pv);
+        struct pending_fwd *pf = calloc(n, sizeof *pf);
+        const struct vm **del_vms = calloc(n, sizeof *del_vms), **add_vms = calloc(n, sizeof *add_vms);
+        const struct forward_def **del_fwds = calloc(n, sizeof *del_fwds), **add_fwds = calloc(n, sizeof *add_fwds);
         struct hashmap *seen = NULL;
-        size_t np = 0, n_del = 0, n_add = 0;
-        if (!p || !del || !add || hashmap_new(&seen) < 0) {
+        struct nft_changes c = {0};
+        size_t n_pv = 0, n_pf = 0;
+        bool names_changed = false;
+        if (!pv || !pf || !del_vms || !add_vms || !del_fwds || !add_fwds || hashmap_new(&seen) < 0) {
                 k = -ENOMEM;
+                snprintf(err, err_size, "out of memory");
                 goto out;
         }
         for (size_t i = 0; i < n; i++) {
-                if (hashmap_get(seen, ids[i]))
+                char key[sizeof ch[i].kind + sizeof ch[i].key + 1];
+                snprintf(key, sizeof key, "%s/%s", ch[i].kind, ch[i].key);
+                if (hashmap_get(seen, key))
                         continue;
-                if ((k = hashmap_put(seen, ids[i], ids[i])) < 0)
-                        goto out;
-                struct pending q = {.old = hashmap_get(r->applied, ids[i])};
-                k = store_vm_get(r->store, ids[i], &q.new);
-                if (k < 0 && k != -ENOENT) {
-                        snprintf(err, err_size, "store: %s", store_errmsg(r->store));
+                if ((k = hashmap_put(seen, key, &ch[i])) < 0) {
+                        snprintf(err, err_size, "out of memory");
                         goto out;
                 }
-                q.has_new = k == 0;
-                if (q.old && q.has_new && vm_same(q.old, &q.new))
-                        continue;
-                if (!q.old && !q.has_new)
-                        continue;
-                p[np++] = q;
+                if (streq(ch[i].kind, "route")) {
+                        names_changed = true;
+                } else if (streq(ch[i].kind, "vm")) {
+                        /* Its extra names may have changed even when its rules did not. */
+                        names_changed = true;
+                        struct pending_vm *q = &pv[n_pv];
+                        *q = (struct pending_vm){.old = hashmap_get(r->applied, ch[i].key)};
+                        k = store_vm_get(r->store, ch[i].key, &q->new);
+                        if (k < 0 && k != -ENOENT) {
+                                snprintf(err, err_size, "store: %s", store_errmsg(r->store));
+                                goto out;
+                        }
+                        q->has_new = k == 0;
+                        if ((q->old && q->has_new && vm_same(q->old, &q->new)) || (!q->old && !q->has_new))
+                                continue;
+                        n_pv++;
+                } else if (streq(ch[i].kind, "forward")) {
+                        struct pending_fwd *q = &pf[n_pf];
+                        *q = (struct pending_fwd){.old = hashmap_get(r->applied_fwds, ch[i].key)};
+                        k = store_forward_get(r->store, ch[i].key, &q->new);
+                        if (k < 0 && k != -ENOENT) {
+                                snprintf(err, err_size, "store: %s", store_errmsg(r->store));
+                                goto out;
+                        }
+                        q->has_new = k == 0;
+                        if ((q->old && q->has_new && forward_same(q->old, &q->new)) || (!q->old && !q->has_new))
+                                continue;
+                        n_pf++;
+                }
+                /* other kinds have nothing in the data plane or the route table */
         }
-        /* The batch removes before it adds: a freed block or address may be reused by an addition. */
-        for (size_t i = 0; i < np; i++) {
-                if (p[i].old)
-                        del[n_del++] = p[i].old;
-                if (p[i].has_new)
-                        add[n_add++] = &p[i].new;
+        /* The batch removes before it adds: a freed block, port or address may be reused by an
+         * addition. */
+        for (size_t i = 0; i < n_pv; i++) {
+                if (pv[i].old)
+                        del_vms[c.n_del_vms++] = pv[i].old;
+                if (pv[i].has_new)
+                        add_vms[c.n_add_vms++] = &pv[i].new;
         }
-        if (!r->userspace && (n_del > 0 || n_add > 0)) {
+        for (size_t i = 0; i < n_pf; i++) {
+                if (pf[i].old)
+                        del_fwds[c.n_del_fwds++] = pf[i].old;
+                if (pf[i].has_new)
+                        add_fwds[c.n_add_fwds++] = &pf[i].new;
+        }
+        c.del_vms = del_vms;
+        c.add_vms = add_vms;
+        c.del_fwds = del_fwds;
+        c.add_fwds = add_fwds;
+        if (!r->userspace && (n_pv > 0 || n_pf > 0)) {
                 _cleanup_free_ char *nft_err = NULL;
-                k = nft_apply_vm_changes(r->nft, del, n_del, add, n_add, &nft_err);
+                k = nft_apply_changes(r->nft, &c, &nft_err);
                 if (k < 0) {
                         snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
                         goto out;
                 }
         }
-        for (size_t i = 0; i < np; i++) {
-                if (p[i].old) {
-                        free(hashmap_remove(r->applied, p[i].old->id));
-                        p[i].old = NULL;
-                }
-                if (p[i].has_new) {
-                        struct vm *v = malloc(sizeof *v);
-                        if (v)
-                                *v = p[i].new;
-                        if (!v || hashmap_put(r->applied, v->id, v) < 0) {
-                                free(v);
-                                r->need_full = true; /* the index is incomplete: rebuild */
-                                k = -ENOMEM;
-                                goto out;
-                        }
-                }
+        /* pending old pointers die with their entries below: copy the ids first */
+        for (size_t i = 0; i < n_pv && k >= 0; i++) {
+                char id[VM_ID_MAX + 1];
+                strcpy_bounded(id, sizeof id, pv[i].old ? pv[i].old->id : pv[i].new.id);
+                k = index_set(r->applied, id, pv[i].has_new ? &pv[i].new : NULL, sizeof pv[i].new);
         }
-        if (np > 0)
+        for (size_t i = 0; i < n_pf && k >= 0; i++) {
+                char id[RESOURCE_ID_MAX + 1];
+                strcpy_bounded(id, sizeof id, pf[i].old ? pf[i].old->id : pf[i].new.id);
+                k = index_set(r->applied_fwds, id, pf[i].has_new ? &pf[i].new : NULL, sizeof pf[i].new);
+        }
+        if (k < 0) {
+                r->need_full = true; /* the index is incomplete: rebuild */
+                snprintf(err, err_size, "out of memory");
+                goto out;
+        }
+        if (n_pv > 0 || n_pf > 0) {
+                *ret_work = true;
+                r->forwards_dirty = true;
+        }
+        if (names_changed)
                 r->routes_dirty = true;
-        r->cursor = seq;
+        r->cursor = ch[n - 1].seq;
         /* Prune in batches: one DELETE per thousand changes, not one per change. */
-        if (seq - r->pruned >= CHANGES_BATCH && store_changes_prune(r->store, seq) >= 0)
-                r->pruned = seq;
+        if (r->cursor - r->pruned >= CHANGES_BATCH && store_changes_prune(r->store, r->cursor) >= 0)
+                r->pruned = r->cursor;
         k = (int)n;
 out:
         hashmap_free(seen);
-        free(add);
-        free(del);
-        free(p);
-        for (size_t i = 0; i < n; i++)
-                free(ids[i]);
-        free(ids);
+        free(add_fwds);
+        free(del_fwds);
+        free(add_vms);
+        free(del_vms);
+        free(pf);
+        free(pv);
+        free(ch);
         return k;
 }
 
-static int run_incremental(struct reconciler *r, char *err, size_t err_size) {
+static int run_incremental(struct reconciler *r, bool *ret_work, char *err, size_t err_size) {
         for (;;) {
-                int k = run_batch(r, err, err_size);
+                int k = run_batch(r, ret_work, err, err_size);
                 if (k < 0)
                         return k;
                 if (k < CHANGES_BATCH)
                         return 0;
         }
+}
+
+/* The data-plane part of a run: the nft table (or, in userspace mode, the index and the
+ * proxy's forwards table) brought up to date, full or from the change log. */
+static int data_part(struct reconciler *r, bool *ret_full, struct part_run *run) {
+        double start = now_ms();
+        bool full = r->need_full, work = false;
+        int k;
+
+        *run = (struct part_run){0};
+        if (full)
+                k = run_full(r, run->error, sizeof run->error);
+        else {
+                k = run_incremental(r, &work, run->error, sizeof run->error);
+                if (k < 0) {
+                        /* The kernel no longer has what we think it has: replace it whole. */
+                        log_warning("reconcile: incremental apply failed (%s); replacing the table", run->error);
+                        full = true;
+                        k = run_full(r, run->error, sizeof run->error);
+                }
+        }
+        if (k >= 0 && r->userspace && r->proxy && r->forwards_dirty) {
+                work = true;
+                k = publish_forwards(r, run->error, sizeof run->error);
+        }
+        run->ran = full || work || k < 0;
+        run->ok = k >= 0;
+        run->ms = now_ms() - start;
+        *ret_full = full;
+        return k;
 }
 
 int reconciler_run(struct reconciler *r) {
@@ -470,62 +766,49 @@ int reconciler_run(struct reconciler *r) {
         }
         pthread_mutex_unlock(&r->lock);
 
-        char err[512] = "";
+        struct part_run data, routes;
         double start = now_ms();
-        bool full = r->need_full;
-        int k;
-        if (full)
-                k = run_full(r, err, sizeof err);
-        else {
-                k = run_incremental(r, err, sizeof err);
-                if (k < 0) {
-                        /* The kernel no longer has what we think it has: replace it whole. */
-                        log_warning("reconcile: incremental apply failed (%s); replacing the table", err);
-                        full = true;
-                        k = run_full(r, err, sizeof err);
-                }
-        }
-        bool publish = k >= 0 && r->proxy && r->routes_dirty;
-        if (k >= 0 && publish_routes(r) < 0)
-                log_error("reconcile: cannot build the proxy route table: out of memory");
+        bool full;
+        int k = data_part(r, &full, &data);
+        if (k < 0)
+                r->need_full = true;
+        /* Independent of the data plane: a route change goes live even while nft is failing. */
+        int kr = routes_part(r, &routes);
         /* "applied" below must mean live in the proxy too, not only in the kernel. */
-        if (publish && !proxy_wait_applied(r->proxy, 200))
+        bool published = (routes.ran && routes.ok) || (r->userspace && data.ran && data.ok && r->proxy);
+        if (published && !proxy_wait_applied(r->proxy, 200))
                 log_warning("reconcile: a proxy worker took over 200 ms to pick up new routes");
         double took = now_ms() - start;
+        bool ok = data.ok && (!routes.ran || routes.ok);
+        const char *err = !data.ok ? data.error : !ok ? routes.error : "";
 
-        if (k < 0) {
-                r->need_full = true;
-                r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : BACKOFF_MIN_MS;
-                if (r->backoff_ms > BACKOFF_MAX_MS)
-                        r->backoff_ms = BACKOFF_MAX_MS;
-                clock_gettime(CLOCK_MONOTONIC, &r->retry_at);
-                r->retry_at.tv_sec += r->backoff_ms / 1000;
-                r->retry_at.tv_nsec += (long)(r->backoff_ms % 1000) * 1000000L;
-                if (r->retry_at.tv_nsec >= 1000000000L) {
-                        r->retry_at.tv_sec++;
-                        r->retry_at.tv_nsec -= 1000000000L;
-                }
-                log_error("reconcile: %s failed, retrying in %d ms: %s", r->userspace ? "run" : "nft apply",
-                          r->backoff_ms, err);
+        if (!ok) {
+                schedule_retry(r);
+                log_error("reconcile: %s failed, retrying in %d ms: %s",
+                          !data.ok ? (r->userspace ? "run" : "nft apply") : "route publish", r->backoff_ms, err);
         } else {
                 r->backoff_ms = 0;
+                /* bench/vm-add.py reads the "(N VMs) in X ms" and "changes applied in X ms" lines. */
                 if (full && r->userspace)
-                        log_info("reconcile: %zu VMs loaded for the user-space forwards in %.1f ms",
-                                 hashmap_size(r->applied), took);
+                        log_info("reconcile: %zu VMs loaded for the user-space forwards in %.1f ms (%zu forwards)",
+                                 hashmap_size(r->applied), took, hashmap_size(r->applied_fwds));
                 else if (full)
-                        log_info("reconcile: nft table replaced (%zu VMs) in %.1f ms", hashmap_size(r->applied), took);
+                        log_info("reconcile: nft table replaced (%zu VMs) in %.1f ms (%zu forwards)",
+                                 hashmap_size(r->applied), took, hashmap_size(r->applied_fwds));
                 else
                         log_debug("reconcile: nft changes applied in %.1f ms", took);
         }
 
+        part_record(r, PART_DATA, &data);
+        part_record(r, PART_ROUTES, &routes);
         pthread_mutex_lock(&r->lock);
         r->status.runs++;
         r->status.last_run = time(NULL);
-        r->status.last_ok = k >= 0;
+        r->status.last_ok = ok;
         r->status.last_duration_ms = took;
         r->status.last_full = full;
         r->status.vms = hashmap_size(r->applied);
-        if (k < 0) {
+        if (!ok) {
                 r->status.failures++;
                 snprintf(r->status.last_error, sizeof r->status.last_error, "%s", err);
         } else {
@@ -535,7 +818,7 @@ int reconciler_run(struct reconciler *r) {
         }
         pthread_cond_broadcast(&r->cond);
         pthread_mutex_unlock(&r->lock);
-        return k < 0 ? k : 0;
+        return k < 0 ? k : kr;
 }
 
 int reconciler_retry_ms(const struct reconciler *r) {
@@ -547,14 +830,17 @@ int reconciler_retry_ms(const struct reconciler *r) {
         return ms > 0 ? (int)ms : 1;
 }
 
-/* Expected items of the VMs in the applied index. */
+/* Expected items (nft, or the proxy's listeners in userspace mode) of what the indexes hold. */
 static int applied_items(struct reconciler *r, struct nft_items *ret) {
-        struct vm *vms;
-        size_t n;
-        if (applied_array(r, &vms, &n) < 0)
-                return -ENOMEM;
-        int k = nft_expected_items(vms, n, ret);
+        struct vm *vms = NULL;
+        struct forward_def *fwds = NULL;
+        size_t n, n_fwds;
+        int k = -ENOMEM;
+        if (applied_array(r, &vms, &n) >= 0 && applied_fwd_array(r, &fwds, &n_fwds) >= 0)
+                k = r->userspace ? forward_expected_items(vms, n, fwds, n_fwds, ret)
+                                 : nft_expected_items(vms, n, fwds, n_fwds, ret);
         free(vms);
+        free(fwds);
         return k;
 }
 
@@ -575,25 +861,21 @@ static int live_items(struct nft_apply *nft, struct nft_items *ret, struct strbu
         return k;
 }
 
-/* Userspace mode: the proxy's listeners against the applied VMs. Workers retry failed
- * binds by themselves, so a difference is only reported. */
+/* Userspace mode: the proxy's listeners against the applied VMs and forwards. Workers retry
+ * failed binds by themselves, so a difference is only reported. */
 static int resync_forwards(struct reconciler *r) {
         if (!r->proxy)
                 return 0;
         struct nft_items want = {0}, have = {0};
         _cleanup_strbuf_ struct strbuf report = {0};
-        struct vm *vms;
-        size_t j;
-        if (applied_array(r, &vms, &j) < 0)
-                return -ENOMEM;
-        int k = forward_expected_items(vms, j, &want);
-        free(vms);
+        int k = applied_items(r, &want);
         if (k >= 0)
                 k = proxy_forward_listeners(r->proxy, &have);
         if (k >= 0) {
                 k = (int)nft_items_diff(&want, &have, &report);
                 if (k > 0)
-                        log_warning("reconcile: %d differences between the proxy's forward listeners and the VMs:\n%s",
+                        log_warning("reconcile: %d differences between the proxy's forward listeners and the "
+                                    "VMs and forwards:\n%s",
                                     k, strbuf_str(&report));
         }
         nft_items_done(&want);
@@ -630,8 +912,9 @@ void reconciler_get_status(struct reconciler *r, struct reconciler_status *ret) 
         pthread_mutex_unlock(&r->lock);
 }
 
-/* The desired VMs, read through a store connection of its own (any thread). */
-static int check_snapshot(const char *db_path, struct vm **ret, size_t *ret_n, struct strbuf *report) {
+/* The desired VMs and forwards, read through a store connection of its own (any thread). */
+static int check_snapshot(const char *db_path, struct vm **ret, size_t *ret_n, struct forward_def **ret_fwds,
+                          size_t *ret_n_fwds, struct strbuf *report) {
         struct store *s = NULL;
         char err[256];
         int64_t seq;
@@ -640,7 +923,7 @@ static int check_snapshot(const char *db_path, struct vm **ret, size_t *ret_n, s
                 strbuf_printf(report, "cannot open the store: %s\n", err);
                 return k;
         }
-        if ((k = store_snapshot_load(s, ret, ret_n, &seq)) < 0)
+        if ((k = store_snapshot_load_all(s, ret, ret_n, ret_fwds, ret_n_fwds, &seq)) < 0)
                 strbuf_printf(report, "cannot read the store: %s\n", store_errmsg(s));
         store_close(s);
         return k;
@@ -649,36 +932,44 @@ static int check_snapshot(const char *db_path, struct vm **ret, size_t *ret_n, s
 int reconcile_check(const char *db_path, struct strbuf *report) {
         struct nft_apply *nft = NULL;
         struct vm *vms = NULL;
-        size_t n = 0;
+        struct forward_def *fwds = NULL;
+        size_t n = 0, n_fwds = 0;
         struct nft_items want = {0}, have = {0};
-        int k = check_snapshot(db_path, &vms, &n, report);
+        int k = check_snapshot(db_path, &vms, &n, &fwds, &n_fwds, report);
         if (k < 0)
                 return k;
-        if ((k = nft_expected_items(vms, n, &want)) < 0 || (k = nft_apply_new(&nft)) < 0 ||
-            (k = live_items(nft, &have, report)) < 0)
+        if ((k = nft_expected_items(vms, n, fwds, n_fwds, &want)) < 0) {
+                strbuf_printf(report, "cannot compute the expected table: %s\n", strerror(-k));
+                goto out;
+        }
+        if ((k = nft_apply_new(&nft)) < 0 || (k = live_items(nft, &have, report)) < 0)
                 goto out;
         k = (int)nft_items_diff(&want, &have, report);
 out:
         nft_items_done(&want);
         nft_items_done(&have);
         free(vms);
+        free(fwds);
         nft_apply_free(nft);
         return k;
 }
 
 int reconcile_check_forwards(const char *db_path, struct proxy *p, struct strbuf *report) {
         struct vm *vms = NULL;
-        size_t n = 0;
+        struct forward_def *fwds = NULL;
+        size_t n = 0, n_fwds = 0;
         struct nft_items want = {0}, have = {0};
-        int k = check_snapshot(db_path, &vms, &n, report);
+        int k = check_snapshot(db_path, &vms, &n, &fwds, &n_fwds, report);
         if (k < 0)
                 return k;
-        if ((k = forward_expected_items(vms, n, &want)) < 0 || (p && (k = proxy_forward_listeners(p, &have)) < 0))
+        if ((k = forward_expected_items(vms, n, fwds, n_fwds, &want)) < 0 ||
+            (p && (k = proxy_forward_listeners(p, &have)) < 0))
                 goto out;
         k = (int)nft_items_diff(&want, &have, report);
 out:
         nft_items_done(&want);
         nft_items_done(&have);
         free(vms);
+        free(fwds);
         return k;
 }

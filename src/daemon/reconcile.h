@@ -1,17 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The reconciler: converges the kernel's `inet edgegw` table with the store. It runs on the
- * daemon's main thread; API threads only ask for a run (reconciler_request) and may wait
- * until the rules reflecting their change are live (reconciler_wait).
+ * The reconciler: converges the kernel's `inet edgegw` table and the proxy's tables with the
+ * store. It runs on the daemon's main thread; API threads only ask for a run
+ * (reconciler_request) and may wait until the rules reflecting their change are live
+ * (reconciler_wait).
  *
  * Level-triggered and idempotent. The first run, a run after a failure, and a run after
- * drift was detected replace the whole table in one transaction (carrying counter values
- * over). Every other run reads the store's change log from its cursor and applies only the
- * touched VMs' elements, so a change costs the same with 10 or 10,000 VMs.
+ * drift was detected replace the whole table (VMs and standalone forwards) in one
+ * transaction (carrying counter values over). Every other run reads the store's change log
+ * from its cursor and applies only the touched VMs' and forwards' elements in one netlink
+ * transaction, so a change costs the same with 10 or 10,000 VMs.
+ *
+ * The proxy's route table (the VMs' generated names and extra host names, and the routes)
+ * is rebuilt when a VM or route change came through the log; its publish is a part of its
+ * own, retried on failure without touching the nft table.
  *
  * With forward_mode = userspace nftables is never touched: the same runs keep the applied
- * index and publish it to the proxy as a forwards table instead (whole VMs, within the
- * open-files limit; the rest are refused with an error in the status and the log).
+ * indexes and publish them to the proxy as a forwards table instead (the standalone forwards,
+ * then whole VMs, within the open-files limit; the rest are refused with an error in the
+ * status and the log).
  */
 #pragma once
 
@@ -26,7 +33,8 @@ struct reconciler;
 struct proxy;
 
 /* One part of a run: "nft" (kernel mode) or "forwards" (userspace mode), and "routes" (the
- * proxy's route table). A part's run counts only when it had work to do. */
+ * proxy's route table), in this order (n_parts = 2). A part's run counts only when it had
+ * work to do; the top-level fields sum up every run (last_error: the first failing part's). */
 #define RECONCILER_PARTS_MAX 4
 struct reconciler_part_status {
         char name[16];
@@ -59,8 +67,9 @@ struct reconciler *reconciler_free(struct reconciler *r); /* NULL-safe, returns 
 /* Main thread: the configuration names are built from (datacenter, domain, default
  * backend) and the forward mode (fixed after the first call). Takes effect at the next run. */
 void reconciler_set_config(struct reconciler *r, const struct config *cfg);
-/* Main thread: the proxy that gets a new route table whenever the applied VMs change;
- * publishes the current routes at once. NULL detaches. */
+/* Main thread: the proxy that gets a new route table whenever the applied VMs, their names or
+ * the routes change (and, in userspace mode, a new forwards table whenever the applied VMs
+ * or forwards change); publishes both at once. NULL detaches. */
 void reconciler_set_proxy(struct reconciler *r, struct proxy *p);
 
 /* Any thread: ask for a run; returns the generation that run will have applied. */
@@ -71,21 +80,22 @@ uint64_t reconciler_request_full(struct reconciler *r);
 bool reconciler_wait(struct reconciler *r, uint64_t gen, int timeout_ms);
 /* The fd (eventfd) the main loop polls; readable when a run was requested. */
 int reconciler_fd(const struct reconciler *r);
-/* Main thread: drains the eventfd and converges. Returns 0, or a negative errno when the
- * run failed (it is then retried after reconciler_retry_ms()). */
+/* Main thread: drains the eventfd and converges. Returns 0, or a negative errno when a part
+ * failed (the run is then retried after reconciler_retry_ms()). */
 int reconciler_run(struct reconciler *r);
 /* Milliseconds until a failed run should be retried (exponential backoff, 0 = none due). */
 int reconciler_retry_ms(const struct reconciler *r);
-/* Main thread: compares the live table with what was applied; requests a full run when they
- * differ. Returns the number of differences or a negative errno. */
+/* Main thread: compares the live table with what was applied (VMs and forwards); requests a
+ * full run when they differ (userspace mode: the proxy's forward listeners, only reported).
+ * Returns the number of differences or a negative errno. */
 int reconciler_resync(struct reconciler *r);
 /* Any thread: a copy of the status. */
 void reconciler_get_status(struct reconciler *r, struct reconciler_status *ret);
 
-/* Any thread: compares the live table with the store's desired state using its own store
- * and nft connections (db_path). Appends a line per difference to report; returns the count
- * or a negative errno (report then holds the reason). */
+/* Any thread: compares the live table with the store's desired state (VMs and forwards)
+ * using its own store and nft connections (db_path). Appends a line per difference to
+ * report; returns the count or a negative errno (report then holds the reason). */
 int reconcile_check(const char *db_path, struct strbuf *report);
-/* The same for forward_mode = userspace: the store's VMs against the proxy's live forward
- * listeners ("missing: listener tcp 20000"). */
+/* The same for forward_mode = userspace: the store's VMs and forwards against the proxy's
+ * live forward listeners ("missing: listener tcp 20000"). */
 int reconcile_check_forwards(const char *db_path, struct proxy *p, struct strbuf *report);

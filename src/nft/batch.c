@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The incremental edge of the nft module: VM removals and additions applied to the live
- * `inet edgegw` table as one nf_tables netlink batch (one kernel transaction), built with
- * libnftnl and sent with libmnl over a netlink socket kept in struct nft_apply. libnftables
- * fills its cache from the kernel (every set and every counter object) before each
- * `add element`, so its cost grows with the table; here nothing is read back, and a change
- * costs the same with 10 or 10,000 VMs. The messages are those `nft` sends for the commands
- * of nft_render_vm_del() and nft_render_vm_add(), in the same order and with the same flags
- * (no NLM_F_EXCL, so re-adding an identical element or counter is not an error), so the
- * table ends up the same. The map layout below must agree with render.c's; the unit test
- * decodes built batches and compares them with nft_expected_items(). Every message asks for
- * an ack, and extended acks point at the element that failed, so an error names the VM, the
- * map and the element. Not thread-safe: one thread uses a given struct nft_apply at a time.
+ * The incremental edge of the nft module: VM and standalone-forward removals and additions
+ * applied to the live `inet edgegw` table as one nf_tables netlink batch (one kernel
+ * transaction), built with libnftnl and sent with libmnl over a netlink socket kept in
+ * struct nft_apply. libnftables fills its cache from the kernel (every set and every counter
+ * object) before each `add element`, so its cost grows with the table; here nothing is read
+ * back, and a change costs the same with 10 or 10,000 VMs. The messages are those `nft` sends
+ * for the commands of nft_render_vm_del()/_forward_del() and nft_render_vm_add()/
+ * _forward_add(), in the same order and with the same flags (no NLM_F_EXCL, so re-adding an
+ * identical element or counter is not an error), so the table ends up the same. The map
+ * layout is render.c's nft_maps[]; the unit test decodes built batches and compares them with
+ * nft_expected_items(). Every message asks for an ack, and extended acks point at the element
+ * that failed, so an error names the VM or forward, the map and the element. Not thread-safe:
+ * one thread uses a given struct nft_apply at a time.
  */
 #include "nft.h"
 
@@ -46,32 +47,17 @@
 #define ACK_RCVBUF_PER_MSG 1024
 #define ACK_READ_SIZE 65536
 
-enum map_kind { MAP_PORTS, MAP_COUNTER_IN, MAP_COUNTER_OUT };
-
-struct map_layout {
-        const char *name;
-        int family;
-        enum map_kind kind;
-        enum proto proto; /* MAP_PORTS only */
-};
-
-/* render.c's map_defs, in the same order: the order of the commands it renders. */
-static const struct map_layout map_layouts[] = {
-        { "tcp4", AF_INET, MAP_PORTS, PROTO_TCP },
-        { "udp4", AF_INET, MAP_PORTS, PROTO_UDP },
-        { "tcp6", AF_INET6, MAP_PORTS, PROTO_TCP },
-        { "udp6", AF_INET6, MAP_PORTS, PROTO_UDP },
-        { "cin4", AF_INET, MAP_COUNTER_IN, PROTO_TCP },
-        { "cout4", AF_INET, MAP_COUNTER_OUT, PROTO_TCP },
-        { "cin6", AF_INET6, MAP_COUNTER_IN, PROTO_TCP },
-        { "cout6", AF_INET6, MAP_COUNTER_OUT, PROTO_TCP },
+/* Whose change a message carries, to name it in an error: "VM web-1", "forward f1". */
+struct batch_owner {
+        const char *kind; /* "VM" or "forward" (static) */
+        const char *id; /* borrowed from the VM or forward */
 };
 
 /* What one message of the batch does, to name it when the kernel refuses it. */
 struct batch_msg {
         size_t offset; /* of its nlmsghdr in the buffer */
         uint16_t type; /* NFT_MSG_*; 0 for the batch begin and end */
-        const struct vm *vm; /* borrowed; NULL for the batch begin and end */
+        struct batch_owner owner; /* NULLs for the batch begin and end */
         char name[NFT_COUNTER_NAME_MAX]; /* the map or counter */
 };
 
@@ -101,19 +87,6 @@ static void nftnl_obj_freep(struct nftnl_obj **o) {
                 nftnl_obj_free(*o);
 }
 
-/* Same rule as render.c's vm_renderable(): the text path refuses these VMs, so do we. */
-static bool vm_applicable(const struct vm *vm) {
-        size_t len = strnlen(vm->slug, sizeof vm->slug);
-        if (vm->ip.family != AF_INET && vm->ip.family != AF_INET6)
-                return false;
-        if (len == 0 || len > SLUG_LEN)
-                return false;
-        for (size_t i = 0; i < len; i++)
-                if (!((vm->slug[i] >= 'a' && vm->slug[i] <= 'z') || (vm->slug[i] >= '0' && vm->slug[i] <= '9')))
-                        return false;
-        return true;
-}
-
 static size_t addr_len(int family) {
         return family == AF_INET ? 4 : 16;
 }
@@ -121,7 +94,7 @@ static size_t addr_len(int family) {
 /* Starts a message of the given type with room for room bytes and records what it is for;
  * returns its header, to be filled and then closed with msg_finish(). NLM_F_ACK on every
  * message, so each one's outcome comes back. */
-static int msg_start(struct batch *b, uint16_t type, uint16_t flags, size_t room, const struct vm *vm,
+static int msg_start(struct batch *b, uint16_t type, uint16_t flags, size_t room, const struct batch_owner *owner,
                      const char *name, struct nlmsghdr **ret) {
         if (b->cap - b->len < room) {
                 size_t cap = b->cap ? b->cap : 4096;
@@ -153,7 +126,9 @@ static int msg_start(struct batch *b, uint16_t type, uint16_t flags, size_t room
                 nlh = nftnl_nlmsg_build_hdr(at, type, NFPROTO_INET, NLM_F_ACK | flags, seq);
 
         struct batch_msg *m = &b->msgs[b->n_msgs++];
-        *m = (struct batch_msg){ .offset = b->len, .type = vm ? type : 0, .vm = vm };
+        *m = (struct batch_msg){ .offset = b->len, .type = owner ? type : 0 };
+        if (owner)
+                m->owner = *owner;
         if (name)
                 strcpy_bounded(m->name, sizeof m->name, name);
         *ret = nlh;
@@ -179,51 +154,42 @@ static int element_add(struct nftnl_set *s, const void *key, uint32_t key_len, c
         return 0;
 }
 
-/* One NEWSETELEM or DELSETELEM message with vm's elements in map m, none when it has no
- * element there: an empty DELSETELEM would flush the whole map. Deletions carry keys only.
- * The kernel's registers are 4 bytes wide, so a port in concatenated data takes 4 bytes
- * (2 in network order, then zeros) while a port key alone is 2. pm holds vm's port map. */
-static int put_elements(struct batch *b, const struct map_layout *m, const struct vm *vm, bool add,
-                        const struct port_map_entry *pm, size_t n_pm) {
-        _cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
-        size_t alen = addr_len(vm->ip.family), n = 0;
+/* A set (map) handle of our table named name, to collect elements in; NULL without memory. */
+static struct nftnl_set *set_new(const char *name) {
+        struct nftnl_set *s = nftnl_set_alloc();
+        if (s && (nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE_NAME) < 0 ||
+                  nftnl_set_set_str(s, NFTNL_SET_NAME, name) < 0)) {
+                nftnl_set_free(s);
+                return NULL;
+        }
+        return s;
+}
+
+/* Adds to s the element public_port -> ip . port (the key alone for a deletion). The
+ * kernel's registers are 4 bytes wide, so a port in concatenated data takes 4 bytes (2 in
+ * network order, then zeros) while a port key alone is 2. */
+static int port_element_add(struct nftnl_set *s, uint16_t public_port, const struct ip_addr *ip, uint16_t port,
+                            bool add) {
+        size_t alen = addr_len(ip->family);
+        uint16_t key = htons(public_port), target_port = htons(port);
+        uint8_t data[16 + 4] = {0};
+
+        memcpy(data, ip->bytes, alen);
+        memcpy(data + alen, &target_port, sizeof target_port);
+        return element_add(s, &key, sizeof key, add ? data : NULL, (uint32_t)(alen + 4), NULL);
+}
+
+/* One NEWSETELEM or DELSETELEM message with the n elements collected in s (map m), none when
+ * n is 0: an empty DELSETELEM would flush the whole map. */
+static int put_set_message(struct batch *b, const struct nft_map_def *m, struct nftnl_set *s, size_t n, bool add,
+                           const struct batch_owner *owner) {
+        struct nlmsghdr *nlh;
         int r;
 
-        if (vm->ip.family != m->family)
-                return 0;
-        s = nftnl_set_alloc();
-        if (!s || nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE_NAME) < 0 ||
-            nftnl_set_set_str(s, NFTNL_SET_NAME, m->name) < 0)
-                return -ENOMEM;
-
-        if (m->kind == MAP_PORTS) {
-                for (size_t i = 0; i < n_pm; i++) {
-                        if (pm[i].proto != m->proto)
-                                continue;
-                        uint16_t key = htons(pm[i].public_port), vm_port = htons(pm[i].vm_port);
-                        uint8_t data[16 + 4] = {0};
-                        memcpy(data, vm->ip.bytes, alen);
-                        memcpy(data + alen, &vm_port, sizeof vm_port);
-                        r = element_add(s, &key, sizeof key, add ? data : NULL, (uint32_t)(alen + 4), NULL);
-                        if (r < 0)
-                                return r;
-                        n++;
-                }
-        } else {
-                char in[NFT_COUNTER_NAME_MAX], out[NFT_COUNTER_NAME_MAX];
-                nft_counter_names(vm, in, out);
-                r = element_add(s, vm->ip.bytes, (uint32_t)alen, NULL, 0,
-                                add ? (m->kind == MAP_COUNTER_IN ? in : out) : NULL);
-                if (r < 0)
-                        return r;
-                n++;
-        }
         if (n == 0)
                 return 0;
-
-        struct nlmsghdr *nlh;
         r = msg_start(b, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM, add ? NLM_F_CREATE : 0,
-                      MSG_ROOM_BASE + n * MSG_ROOM_PER_ELEMENT, vm, m->name, &nlh);
+                      MSG_ROOM_BASE + n * MSG_ROOM_PER_ELEMENT, owner, m->name, &nlh);
         if (r < 0)
                 return r;
         nftnl_set_elems_nlmsg_build_payload(nlh, s);
@@ -231,8 +197,61 @@ static int put_elements(struct batch *b, const struct map_layout *m, const struc
         return 0;
 }
 
+/* vm's elements in map m (none for the other family's maps). Deletions carry keys only. pm
+ * holds vm's port map. */
+static int put_vm_elements(struct batch *b, const struct nft_map_def *m, const struct vm *vm, bool add,
+                           const struct port_map_entry *pm, size_t n_pm) {
+        _cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
+        const struct batch_owner owner = { "VM", vm->id };
+        size_t n = 0;
+        int r;
+
+        if (vm->ip.family != m->family)
+                return 0;
+        if (!(s = set_new(m->name)))
+                return -ENOMEM;
+        if (m->kind == NFT_MAP_PORTS) {
+                for (size_t i = 0; i < n_pm; i++) {
+                        if (pm[i].proto != m->proto)
+                                continue;
+                        if ((r = port_element_add(s, pm[i].public_port, &vm->ip, pm[i].vm_port, add)) < 0)
+                                return r;
+                        n++;
+                }
+        } else {
+                char in[NFT_COUNTER_NAME_MAX], out[NFT_COUNTER_NAME_MAX];
+                nft_counter_names(vm, in, out);
+                r = element_add(s, vm->ip.bytes, (uint32_t)addr_len(vm->ip.family), NULL, 0,
+                                add ? (m->kind == NFT_MAP_COUNTER_IN ? in : out) : NULL);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        return put_set_message(b, m, s, n, add, &owner);
+}
+
+/* A forward's one message: its element in the port map of its proto and family. */
+static int put_forward(struct batch *b, const struct forward_def *f, bool add) {
+        const struct batch_owner owner = { "forward", f->id };
+
+        for (size_t m = 0; m < NFT_MAPS; m++) {
+                const struct nft_map_def *map = &nft_maps[m];
+                if (map->kind != NFT_MAP_PORTS || map->family != f->ip.family || map->proto != f->proto)
+                        continue;
+                _cleanup_(nftnl_set_freep) struct nftnl_set *s = set_new(map->name);
+                int r;
+                if (!s)
+                        return -ENOMEM;
+                if ((r = port_element_add(s, f->public_port, &f->ip, f->port, add)) < 0)
+                        return r;
+                return put_set_message(b, map, s, 1, add, &owner);
+        }
+        return -EINVAL; /* not renderable: refused before building */
+}
+
 /* One NEWOBJ or DELOBJ message for a counter; a new one starts at zero, as `add counter`. */
 static int put_counter(struct batch *b, const struct vm *vm, const char *name, bool add) {
+        const struct batch_owner owner = { "VM", vm->id };
         _cleanup_(nftnl_obj_freep) struct nftnl_obj *o = nftnl_obj_alloc();
         struct nlmsghdr *nlh;
         int r;
@@ -251,7 +270,7 @@ static int put_counter(struct batch *b, const struct vm *vm, const char *name, b
         if (!nftnl_obj_is_set(o, NFTNL_OBJ_TABLE) || !nftnl_obj_is_set(o, NFTNL_OBJ_NAME))
                 return -ENOMEM;
 
-        r = msg_start(b, add ? NFT_MSG_NEWOBJ : NFT_MSG_DELOBJ, add ? NLM_F_CREATE : 0, MSG_ROOM_BASE, vm, name,
+        r = msg_start(b, add ? NFT_MSG_NEWOBJ : NFT_MSG_DELOBJ, add ? NLM_F_CREATE : 0, MSG_ROOM_BASE, &owner, name,
                       &nlh);
         if (r < 0)
                 return r;
@@ -273,18 +292,17 @@ static int put_vm(struct batch *b, const struct vm *vm, bool add) {
         nft_counter_names(vm, in, out);
         if (add && ((r = put_counter(b, vm, in, true)) < 0 || (r = put_counter(b, vm, out, true)) < 0))
                 return r;
-        for (size_t m = 0; m < ELEMENTSOF(map_layouts); m++)
-                if ((r = put_elements(b, &map_layouts[m], vm, add, pm, n_pm)) < 0)
+        for (size_t m = 0; m < NFT_MAPS; m++)
+                if ((r = put_vm_elements(b, &nft_maps[m], vm, add, pm, n_pm)) < 0)
                         return r;
         if (!add && ((r = put_counter(b, vm, in, false)) < 0 || (r = put_counter(b, vm, out, false)) < 0))
                 return r;
         return 0;
 }
 
-/* Builds the whole batch into *b: begin, the removals, the additions, end. Returns 0 or
- * -ENOMEM. The VMs have passed vm_applicable(). */
-static int batch_build(struct batch *b, uint32_t seq_first, const struct vm *const *del, size_t n_del,
-                       const struct vm *const *add, size_t n_add) {
+/* Builds the whole batch into *b: begin, the removals (VMs, then forwards), the additions
+ * (VMs, then forwards), end. Returns 0 or -ENOMEM. Everything in c is renderable. */
+static int batch_build(struct batch *b, uint32_t seq_first, const struct nft_changes *c) {
         struct nlmsghdr *nlh;
         int r;
 
@@ -292,11 +310,17 @@ static int batch_build(struct batch *b, uint32_t seq_first, const struct vm *con
         if ((r = msg_start(b, NFNL_MSG_BATCH_BEGIN, 0, MSG_ROOM_BASE, NULL, NULL, &nlh)) < 0)
                 goto fail;
         msg_finish(b, nlh);
-        for (size_t i = 0; i < n_del; i++)
-                if ((r = put_vm(b, del[i], false)) < 0)
+        for (size_t i = 0; i < c->n_del_vms; i++)
+                if ((r = put_vm(b, c->del_vms[i], false)) < 0)
                         goto fail;
-        for (size_t i = 0; i < n_add; i++)
-                if ((r = put_vm(b, add[i], true)) < 0)
+        for (size_t i = 0; i < c->n_del_fwds; i++)
+                if ((r = put_forward(b, c->del_fwds[i], false)) < 0)
+                        goto fail;
+        for (size_t i = 0; i < c->n_add_vms; i++)
+                if ((r = put_vm(b, c->add_vms[i], true)) < 0)
+                        goto fail;
+        for (size_t i = 0; i < c->n_add_fwds; i++)
+                if ((r = put_forward(b, c->add_fwds[i], true)) < 0)
                         goto fail;
         if ((r = msg_start(b, NFNL_MSG_BATCH_END, 0, MSG_ROOM_BASE, NULL, NULL, &nlh)) < 0)
                 goto fail;
@@ -347,7 +371,8 @@ static void element_key_at(const struct nlmsghdr *nlh, uint32_t bad_offset, char
 }
 
 /* The malloc'd description of the kernel's error for message b->msgs[index], e.g.
- *   "VM web-1: delete element inet edgegw tcp4 { 20001 }: No such file or directory".
+ *   "VM web-1: delete element inet edgegw tcp4 { 20001 }: No such file or directory",
+ *   "forward f1: add element inet edgegw udp4 { 5353 }: File exists".
  * bad_offset is the extended ack's offset of the failing attribute (0: none); kernel_msg the
  * kernel's own message (may be NULL). NULL when out of memory. */
 static char *describe_error(const struct batch *b, size_t index, int error, uint32_t bad_offset,
@@ -355,12 +380,12 @@ static char *describe_error(const struct batch *b, size_t index, int error, uint
         _cleanup_strbuf_ struct strbuf s = {0};
         const struct batch_msg *m = index < b->n_msgs ? &b->msgs[index] : NULL;
 
-        if (!m || !m->vm)
+        if (!m || !m->owner.kind)
                 strbuf_printf(&s, "the kernel refused the transaction: %s", strerror(-error));
         else {
                 const struct nlmsghdr *nlh = (const struct nlmsghdr *)(b->buf + m->offset);
                 bool adding = m->type == NFT_MSG_NEWOBJ || m->type == NFT_MSG_NEWSETELEM;
-                strbuf_printf(&s, "VM %s: %s ", m->vm->id, adding ? "add" : "delete");
+                strbuf_printf(&s, "%s %s: %s ", m->owner.kind, m->owner.id, adding ? "add" : "delete");
                 if (m->type == NFT_MSG_NEWOBJ || m->type == NFT_MSG_DELOBJ)
                         strbuf_printf(&s, "counter " TABLE " %s", m->name);
                 else {
@@ -532,37 +557,48 @@ fail:
         return r;
 }
 
-/* The first VM of vms[0..n) that the text path would refuse too, or NULL. */
-static const struct vm *first_inapplicable(const struct vm *const *vms, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                if (!vm_applicable(vms[i]))
-                        return vms[i];
-        return NULL;
+static int refuse(const char *kind, const char *id, const char *why, char **ret_error) {
+        if (ret_error && asprintf(ret_error, "%s %s: %s", kind, id, why) < 0)
+                return -ENOMEM;
+        return -EINVAL;
 }
 
-int nft_apply_vm_changes(struct nft_apply *a, const struct vm *const *del, size_t n_del,
-                         const struct vm *const *add, size_t n_add, char **ret_error) {
+/* -EINVAL, described in *ret_error (optional), for the first VM or forward of c that the text
+ * path would refuse too; 0 when there is none. */
+static int check_applicable(const struct nft_changes *c, char **ret_error) {
+        static const char vm_why[] = "invalid slug or address family";
+        static const char fwd_why[] = "invalid proto, port or address family";
+
+        for (size_t i = 0; i < c->n_del_vms; i++)
+                if (!nft_vm_renderable(c->del_vms[i]))
+                        return refuse("VM", c->del_vms[i]->id, vm_why, ret_error);
+        for (size_t i = 0; i < c->n_add_vms; i++)
+                if (!nft_vm_renderable(c->add_vms[i]))
+                        return refuse("VM", c->add_vms[i]->id, vm_why, ret_error);
+        for (size_t i = 0; i < c->n_del_fwds; i++)
+                if (!nft_forward_renderable(c->del_fwds[i]))
+                        return refuse("forward", c->del_fwds[i]->id, fwd_why, ret_error);
+        for (size_t i = 0; i < c->n_add_fwds; i++)
+                if (!nft_forward_renderable(c->add_fwds[i]))
+                        return refuse("forward", c->add_fwds[i]->id, fwd_why, ret_error);
+        return 0;
+}
+
+int nft_apply_changes(struct nft_apply *a, const struct nft_changes *c, char **ret_error) {
         _cleanup_(batch_done) struct batch b = {0};
-        const struct vm *bad;
         bool stale;
         int r;
 
-        if (n_del == 0 && n_add == 0)
+        if (c->n_del_vms == 0 && c->n_del_fwds == 0 && c->n_add_vms == 0 && c->n_add_fwds == 0)
                 return 0;
-        bad = first_inapplicable(del, n_del);
-        if (!bad)
-                bad = first_inapplicable(add, n_add);
-        if (bad) {
-                if (ret_error && asprintf(ret_error, "VM %s: invalid slug or address family", bad->id) < 0)
-                        return -ENOMEM;
-                return -EINVAL;
-        }
+        if ((r = check_applicable(c, ret_error)) < 0)
+                return r;
         if (!a->nl && (r = socket_open(&a->nl)) < 0) {
                 if (ret_error && asprintf(ret_error, "cannot open a netlink socket: %s", strerror(-r)) < 0)
                         return -ENOMEM;
                 return r;
         }
-        r = batch_build(&b, a->seq, del, n_del, add, n_add);
+        r = batch_build(&b, a->seq, c);
         if (r < 0) {
                 if (ret_error && !(*ret_error = strdup("out of memory")))
                         return -ENOMEM;

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The desired `inet edgegw` table, rendered two ways from the same VM list: as nft script
- * text (the whole table for a full, atomic replace, or one VM's counters and map elements
- * for an incremental change) and as the sorted canonical item strings that drift detection
- * compares with the live table parsed by live.c. The layout of the table lives here, in the
- * three tables below, so the script and the expected items cannot disagree. Pure: no I/O,
- * no logging; costs grow with the number of VMs and ports (n log n at worst), never with
- * their square, so 10,000 VMs render in milliseconds.
+ * The desired `inet edgegw` table, rendered two ways from the same VMs and standalone
+ * forwards: as nft script text (the whole table for a full, atomic replace, or one VM's
+ * counters and map elements, or one forward's element, for an incremental change) and as the
+ * sorted canonical item strings that drift detection compares with the live table parsed by
+ * live.c. The layout of the table lives here, in nft_maps[] (shared with batch.c) and the two
+ * tables below, so the script, the netlink batch and the expected items cannot disagree.
+ * Pure: no I/O, no logging; costs grow with the number of VMs and ports (n log n at worst),
+ * never with their square, so 10,000 VMs render in milliseconds.
  */
 #include "nft.h"
 
@@ -22,25 +23,16 @@
 
 #define TABLE NFT_TABLE_FAMILY " " NFT_TABLE_NAME
 
-enum map_kind { MAP_PORTS, MAP_COUNTER_IN, MAP_COUNTER_OUT };
-
-struct map_def {
-        const char *name;
-        int family;
-        enum map_kind kind;
-        enum proto proto; /* MAP_PORTS only */
-};
-
-/* The order here is the order of the maps in the rendered table. */
-static const struct map_def map_defs[] = {
-        { "tcp4", AF_INET, MAP_PORTS, PROTO_TCP },
-        { "udp4", AF_INET, MAP_PORTS, PROTO_UDP },
-        { "tcp6", AF_INET6, MAP_PORTS, PROTO_TCP },
-        { "udp6", AF_INET6, MAP_PORTS, PROTO_UDP },
-        { "cin4", AF_INET, MAP_COUNTER_IN, PROTO_TCP },
-        { "cout4", AF_INET, MAP_COUNTER_OUT, PROTO_TCP },
-        { "cin6", AF_INET6, MAP_COUNTER_IN, PROTO_TCP },
-        { "cout6", AF_INET6, MAP_COUNTER_OUT, PROTO_TCP },
+/* The order here is the order of the maps in the rendered table and of the commands. */
+const struct nft_map_def nft_maps[NFT_MAPS] = {
+        { "tcp4", AF_INET, NFT_MAP_PORTS, PROTO_TCP },
+        { "udp4", AF_INET, NFT_MAP_PORTS, PROTO_UDP },
+        { "tcp6", AF_INET6, NFT_MAP_PORTS, PROTO_TCP },
+        { "udp6", AF_INET6, NFT_MAP_PORTS, PROTO_UDP },
+        { "cin4", AF_INET, NFT_MAP_COUNTER_IN, PROTO_TCP },
+        { "cout4", AF_INET, NFT_MAP_COUNTER_OUT, PROTO_TCP },
+        { "cin6", AF_INET6, NFT_MAP_COUNTER_IN, PROTO_TCP },
+        { "cout6", AF_INET6, NFT_MAP_COUNTER_OUT, PROTO_TCP },
 };
 
 struct chain_def {
@@ -91,7 +83,7 @@ void nft_counter_names(const struct vm *vm, char in[static NFT_COUNTER_NAME_MAX]
 
 /* A VM goes into the script only with an address family we have maps for and a slug of
  * [a-z0-9]: the slug becomes part of nft syntax (counter names), so nothing else may pass. */
-static bool vm_renderable(const struct vm *vm) {
+bool nft_vm_renderable(const struct vm *vm) {
         size_t len = strnlen(vm->slug, sizeof vm->slug);
         if (vm->ip.family != AF_INET && vm->ip.family != AF_INET6)
                 return false;
@@ -99,6 +91,22 @@ static bool vm_renderable(const struct vm *vm) {
                 return false;
         for (size_t i = 0; i < len; i++)
                 if (!((vm->slug[i] >= 'a' && vm->slug[i] <= 'z') || (vm->slug[i] >= '0' && vm->slug[i] <= '9')))
+                        return false;
+        return true;
+}
+
+bool nft_forward_renderable(const struct forward_def *f) {
+        return (f->ip.family == AF_INET || f->ip.family == AF_INET6) &&
+               (f->proto == PROTO_TCP || f->proto == PROTO_UDP) && f->public_port > 0 && f->port > 0;
+}
+
+/* Whether every VM and forward may be rendered. */
+static bool all_renderable(const struct vm *vms, size_t n, const struct forward_def *fwds, size_t n_fwds) {
+        for (size_t i = 0; i < n; i++)
+                if (!nft_vm_renderable(&vms[i]))
+                        return false;
+        for (size_t i = 0; i < n_fwds; i++)
+                if (!nft_forward_renderable(&fwds[i]))
                         return false;
         return true;
 }
@@ -119,7 +127,7 @@ static int port_map_alloc(const struct vm *vms, size_t n, struct port_map_entry 
 /* Appends the elements vm contributes to map m: the first one of the list (*count == 0)
  * preceded by open, the others by sep. keys_only leaves the values of counter maps out (for
  * deletion). pm has room for vm's block. */
-static void append_vm_elements(const struct map_def *m, const struct vm *vm, bool keys_only, const char *open,
+static void append_vm_elements(const struct nft_map_def *m, const struct vm *vm, bool keys_only, const char *open,
                                const char *sep, struct port_map_entry *pm, size_t *count, struct strbuf *out) {
         char ip[IP_ADDR_STRLEN];
 
@@ -127,7 +135,7 @@ static void append_vm_elements(const struct map_def *m, const struct vm *vm, boo
                 return;
         ip_addr_format(&vm->ip, ip);
 
-        if (m->kind == MAP_PORTS) {
+        if (m->kind == NFT_MAP_PORTS) {
                 size_t n = vm_port_map(vm->block_start, vm->block_size, pm);
                 for (size_t i = 0; i < n; i++) {
                         if (pm[i].proto != m->proto)
@@ -144,7 +152,19 @@ static void append_vm_elements(const struct map_def *m, const struct vm *vm, boo
         if (keys_only)
                 strbuf_append(out, ip);
         else
-                strbuf_printf(out, "%s : \"%s\"", ip, m->kind == MAP_COUNTER_IN ? in : cout);
+                strbuf_printf(out, "%s : \"%s\"", ip, m->kind == NFT_MAP_COUNTER_IN ? in : cout);
+}
+
+/* The same for a forward: its one element, in the port map of its proto and family. */
+static void append_forward_element(const struct nft_map_def *m, const struct forward_def *f, const char *open,
+                                   const char *sep, size_t *count, struct strbuf *out) {
+        char ip[IP_ADDR_STRLEN];
+
+        if (m->kind != NFT_MAP_PORTS || f->ip.family != m->family || f->proto != m->proto)
+                return;
+        ip_addr_format(&f->ip, ip);
+        strbuf_append(out, (*count)++ > 0 ? sep : open);
+        strbuf_printf(out, "%u : %s . %u", f->public_port, ip, f->port);
 }
 
 static int counter_value_compare(const void *a, const void *b) {
@@ -165,23 +185,22 @@ static void append_counter(const char *name, const struct nft_counter_value *sor
                       found ? found->packets : 0, found ? found->bytes : 0);
 }
 
-static void append_map_type(const struct map_def *m, struct strbuf *out) {
+static void append_map_type(const struct nft_map_def *m, struct strbuf *out) {
         const char *addr = m->family == AF_INET ? "ipv4_addr" : "ipv6_addr";
-        if (m->kind == MAP_PORTS)
+        if (m->kind == NFT_MAP_PORTS)
                 strbuf_printf(out, "inet_service : %s . inet_service", addr);
         else
                 strbuf_printf(out, "%s : counter", addr);
 }
 
-int nft_render_full(const struct vm *vms, size_t n, const struct nft_counter_value *counters, size_t n_counters,
-                    struct strbuf *out) {
+int nft_render_full(const struct vm *vms, size_t n, const struct forward_def *fwds, size_t n_fwds,
+                    const struct nft_counter_value *counters, size_t n_counters, struct strbuf *out) {
         _cleanup_free_ struct nft_counter_value *sorted = NULL;
         _cleanup_free_ struct port_map_entry *pm = NULL;
         int r;
 
-        for (size_t i = 0; i < n; i++)
-                if (!vm_renderable(&vms[i]))
-                        return -EINVAL;
+        if (!all_renderable(vms, n, fwds, n_fwds))
+                return -EINVAL;
         r = port_map_alloc(vms, n, &pm);
         if (r < 0)
                 return r;
@@ -206,15 +225,18 @@ int nft_render_full(const struct vm *vms, size_t n, const struct nft_counter_val
                 append_counter(cout, sorted, n_counters, out);
         }
 
-        for (size_t m = 0; m < ELEMENTSOF(map_defs); m++) {
+        for (size_t m = 0; m < NFT_MAPS; m++) {
                 size_t count = 0;
-                strbuf_printf(out, "\tmap %s {\n\t\ttype ", map_defs[m].name);
-                append_map_type(&map_defs[m], out);
+                strbuf_printf(out, "\tmap %s {\n\t\ttype ", nft_maps[m].name);
+                append_map_type(&nft_maps[m], out);
                 strbuf_append(out, "\n");
                 /* nft rejects an empty `elements = { }`: the clause opens with the first one. */
                 for (size_t i = 0; i < n; i++)
-                        append_vm_elements(&map_defs[m], &vms[i], false, "\t\telements = { ", ELEMENT_SEPARATOR, pm,
+                        append_vm_elements(&nft_maps[m], &vms[i], false, "\t\telements = { ", ELEMENT_SEPARATOR, pm,
                                            &count, out);
+                for (size_t i = 0; i < n_fwds; i++)
+                        append_forward_element(&nft_maps[m], &fwds[i], "\t\telements = { ", ELEMENT_SEPARATOR, &count,
+                                               out);
                 if (count > 0)
                         strbuf_append(out, " }\n");
                 strbuf_append(out, "\t}\n");
@@ -239,11 +261,11 @@ int nft_render_full(const struct vm *vms, size_t n, const struct nft_counter_val
  * the other family's maps, none for udp when the block has no UDP port). */
 static void append_element_commands(const struct vm *vm, const char *verb, bool keys_only,
                                     struct port_map_entry *pm, struct strbuf *out) {
-        for (size_t m = 0; m < ELEMENTSOF(map_defs); m++) {
+        for (size_t m = 0; m < NFT_MAPS; m++) {
                 char open[64];
                 size_t count = 0;
-                snprintf(open, sizeof open, "%s element " TABLE " %s { ", verb, map_defs[m].name);
-                append_vm_elements(&map_defs[m], vm, keys_only, open, ", ", pm, &count, out);
+                snprintf(open, sizeof open, "%s element " TABLE " %s { ", verb, nft_maps[m].name);
+                append_vm_elements(&nft_maps[m], vm, keys_only, open, ", ", pm, &count, out);
                 if (count > 0)
                         strbuf_append(out, " }\n");
         }
@@ -254,7 +276,7 @@ int nft_render_vm_add(const struct vm *vm, struct strbuf *out) {
         char in[NFT_COUNTER_NAME_MAX], cout[NFT_COUNTER_NAME_MAX];
         int r;
 
-        if (!vm_renderable(vm))
+        if (!nft_vm_renderable(vm))
                 return -EINVAL;
         r = port_map_alloc(vm, 1, &pm);
         if (r < 0)
@@ -271,7 +293,7 @@ int nft_render_vm_del(const struct vm *vm, struct strbuf *out) {
         char in[NFT_COUNTER_NAME_MAX], cout[NFT_COUNTER_NAME_MAX];
         int r;
 
-        if (!vm_renderable(vm))
+        if (!nft_vm_renderable(vm))
                 return -EINVAL;
         r = port_map_alloc(vm, 1, &pm);
         if (r < 0)
@@ -281,6 +303,30 @@ int nft_render_vm_del(const struct vm *vm, struct strbuf *out) {
         append_element_commands(vm, "delete", true, pm, out);
         strbuf_printf(out, "delete counter " TABLE " %s\ndelete counter " TABLE " %s\n", in, cout);
         return strbuf_status(out);
+}
+
+/* `add element` / `delete element` with the forward's one element (key and value both: nft
+ * accepts the value in a deletion and ignores it, as for the VMs' port elements). */
+static int forward_command(const struct forward_def *f, const char *verb, struct strbuf *out) {
+        if (!nft_forward_renderable(f))
+                return -EINVAL;
+        for (size_t m = 0; m < NFT_MAPS; m++) {
+                char open[64];
+                size_t count = 0;
+                snprintf(open, sizeof open, "%s element " TABLE " %s { ", verb, nft_maps[m].name);
+                append_forward_element(&nft_maps[m], f, open, ", ", &count, out);
+                if (count > 0)
+                        strbuf_append(out, " }\n");
+        }
+        return strbuf_status(out);
+}
+
+int nft_render_forward_add(const struct forward_def *f, struct strbuf *out) {
+        return forward_command(f, "add", out);
+}
+
+int nft_render_forward_del(const struct forward_def *f, struct strbuf *out) {
+        return forward_command(f, "delete", out);
 }
 
 /* ---- canonical items ---- */
@@ -366,14 +412,14 @@ static int expected_vm_items(const struct vm *vm, struct port_map_entry *pm, str
         return 0;
 }
 
-int nft_expected_items(const struct vm *vms, size_t n, struct nft_items *ret) {
+int nft_expected_items(const struct vm *vms, size_t n, const struct forward_def *fwds, size_t n_fwds,
+                       struct nft_items *ret) {
         _cleanup_(item_vec_done) struct item_vec iv = {0};
         _cleanup_free_ struct port_map_entry *pm = NULL;
         int r;
 
-        for (size_t i = 0; i < n; i++)
-                if (!vm_renderable(&vms[i]))
-                        return -EINVAL;
+        if (!all_renderable(vms, n, fwds, n_fwds))
+                return -EINVAL;
         r = port_map_alloc(vms, n, &pm);
         if (r < 0)
                 return r;
@@ -389,12 +435,20 @@ int nft_expected_items(const struct vm *vms, size_t n, struct nft_items *ret) {
         for (size_t k = 0; k < ELEMENTSOF(rule_defs); k++)
                 if ((r = item_push(&iv, "rule %s %s", rule_defs[k].chain, rule_defs[k].comment)) < 0)
                         return r;
-        for (size_t m = 0; m < ELEMENTSOF(map_defs); m++)
-                if ((r = item_push(&iv, "map %s", map_defs[m].name)) < 0)
+        for (size_t m = 0; m < NFT_MAPS; m++)
+                if ((r = item_push(&iv, "map %s", nft_maps[m].name)) < 0)
                         return r;
         for (size_t i = 0; i < n; i++)
                 if ((r = expected_vm_items(&vms[i], pm, &iv)) < 0)
                         return r;
+        for (size_t i = 0; i < n_fwds; i++) {
+                char ip[IP_ADDR_STRLEN];
+                ip_addr_format(&fwds[i].ip, ip);
+                r = item_push(&iv, "elem %s%s %u %s %u", proto_to_string((enum proto)fwds[i].proto),
+                              fwds[i].ip.family == AF_INET ? "4" : "6", fwds[i].public_port, ip, fwds[i].port);
+                if (r < 0)
+                        return r;
+        }
 
         item_vec_finish(&iv, ret);
         return 0;

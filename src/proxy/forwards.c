@@ -94,9 +94,9 @@ static int vm_block_cmp(const void *a, const void *b) {
         return x->block_start < y->block_start ? -1 : x->block_start > y->block_start;
 }
 
-int forwards_from_vms(const struct vm *vms, size_t n, size_t max_ports, struct forward **ret, size_t *ret_n,
-                      size_t *ret_wanted) {
-        size_t wanted = 0;
+int forwards_build(const struct vm *vms, size_t n, const struct forward_def *defs, size_t n_defs, size_t max_ports,
+                   struct forward **ret, size_t *ret_n, size_t *ret_wanted) {
+        size_t wanted = n_defs;
         for (size_t i = 0; i < n; i++)
                 wanted += vms[i].block_size;
         const struct vm **order = malloc((n ? n : 1) * sizeof *order);
@@ -112,6 +112,11 @@ int forwards_from_vms(const struct vm *vms, size_t n, size_t max_ports, struct f
                 order[i] = &vms[i];
         qsort(order, n, sizeof *order, vm_block_cmp);
         size_t m = 0;
+        for (size_t i = 0; i < n_defs && m < max_ports; i++)
+                out[m++] = (struct forward){.proto = defs[i].proto,
+                                            .public_port = defs[i].public_port,
+                                            .backend = defs[i].ip,
+                                            .backend_port = defs[i].port};
         for (size_t i = 0; i < n; i++) {
                 const struct vm *vm = order[i];
                 if (vm->block_size > PORTS_PER_VM_MAX || m + vm->block_size > max_ports)
@@ -174,10 +179,11 @@ int forward_items_from_keys(const uint32_t *keys, size_t n, struct nft_items *re
         return 0;
 }
 
-int forward_expected_items(const struct vm *vms, size_t n, struct nft_items *ret) {
+int forward_expected_items(const struct vm *vms, size_t n, const struct forward_def *defs, size_t n_defs,
+                           struct nft_items *ret) {
         struct forward *f;
         size_t m, wanted;
-        int r = forwards_from_vms(vms, n, SIZE_MAX, &f, &m, &wanted);
+        int r = forwards_build(vms, n, defs, n_defs, SIZE_MAX, &f, &m, &wanted);
         if (r < 0)
                 return r;
         uint32_t *keys = malloc((m ? m : 1) * sizeof *keys);

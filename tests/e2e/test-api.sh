@@ -25,7 +25,7 @@ rate_limit = ${1:-0}
 rate_limit_source = 0
 rate_burst = ${2:-200}
 timeout = 3
-$3"
+${3-}"
 }
 api_config 0
 step "topology up" topo_up
@@ -244,7 +244,7 @@ for ((i = 0; i < 12; i++)); do
         codes+="$STATUS "
 done
 check "12 quick requests with one token: the first 5 pass, later ones get 429" \
-        eq "$(tr ' ' '\n' <<<"$codes" | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')" "200x5 429x7 "
+        eq "$(tr ' ' '\n' <<<"$codes" | grep . | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')" "200x5 429x7 "
 check "...with Retry-After: 1" eq "$(header Retry-After)" 1
 check "...and the JSON code rate_limited" eq "$(json 'd["error"]["code"]' <<<"$OUT")" rate_limited
 api GET /v1/vms/shop
@@ -262,7 +262,7 @@ api_config 0 200 "tls_cert = \"$E2E_TMP/api.crt\"
 tls_key = \"$E2E_TMP/api.key\""
 step "edgegwd restarts with TLS on the TCP listener" daemon_start
 API_TCP=https://127.0.0.1:8081
-api_tcp "$TOKEN" GET /v1/vms/shop --cacert "$E2E_TMP/api.crt"
+api_tcp "$TOKEN" GET /v1/vms/shop "" --cacert "$E2E_TMP/api.crt"
 check "https://127.0.0.1:8081 with the listener's certificate and the token: 200" status_is 200
 API_TCP=http://127.0.0.1:8081
 api_tcp "$TOKEN" GET /v1/vms/shop
@@ -274,7 +274,7 @@ check "the CLI works remotely over TLS (--cacert, EDGEGW_URL, EDGEGW_TOKEN)" eq 
 run cli token rm ci
 check "token rm ci exits 0" rc_is 0
 API_TCP=https://127.0.0.1:8081
-api_tcp "$TOKEN" GET /v1/vms/shop --cacert "$E2E_TMP/api.crt"
+api_tcp "$TOKEN" GET /v1/vms/shop "" --cacert "$E2E_TMP/api.crt"
 check "the revoked token gets 401" status_is 401
 kill -9 "$DAEMON_PID"
 wait "$DAEMON_PID" 2>/dev/null

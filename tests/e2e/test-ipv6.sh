@@ -67,7 +67,7 @@ run cli vm
 check "vm without a subcommand exits 2 (usage)" rc_is 2
 
 run cli --json vm ls
-check "after the bad input, vm ls has exactly v6 and v4" eq "$(json '[v["id"] for v in d["vms"]]' <<<"$OUT")" "['v6', 'v4']"
+check "after the bad input, vm ls has exactly v4 and v6 (in id order)" eq "$(json '[v["id"] for v in d["vms"]]' <<<"$OUT")" "['v4', 'v6']"
 check "the forwards (nft table, or listeners in userspace) did not change" eq "$(forward_state)" "$table_before"
 run cli check
 check "edgegw check exits 0" rc_is 0

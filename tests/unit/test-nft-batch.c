@@ -6,7 +6,7 @@
  * commands, and the ack parsing and error descriptions are fed hand-made kernel answers.
  * batch.c is included whole so its static builders can be called. The kernel's side (the
  * table afterwards, errors, packets through the maps) is exercised by tests/e2e, whose VM
- * additions and removals go through nft_apply_vm_changes().
+ * and forward additions and removals go through nft_apply_changes().
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,6 +29,17 @@ static struct vm make_vm(const char *slug, const char *ip, uint16_t block_start,
         v.block_start = block_start;
         v.block_size = block_size;
         return v;
+}
+
+static struct forward_def make_fwd(const char *id, enum proto proto, uint16_t public_port, const char *ip,
+                                   uint16_t port) {
+        struct forward_def f = {0};
+        snprintf(f.id, sizeof f.id, "%s", id);
+        f.proto = (uint8_t)proto;
+        f.public_port = public_port;
+        assert_int_equal(ip_addr_parse(ip, &f.ip), 0);
+        f.port = port;
+        return f;
 }
 
 static const struct nlmsghdr *msg_at(const struct batch *b, size_t i) {
@@ -202,7 +213,8 @@ static void decode(const struct batch *b, struct decoded *d) {
                 /* as `nft add` / `nft delete`, plus an ack for each message */
                 assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE : 0));
                 assert_int_equal(b->msgs[i].type, type);
-                assert_non_null(b->msgs[i].vm);
+                assert_non_null(b->msgs[i].owner.kind);
+                assert_non_null(b->msgs[i].owner.id);
                 if (type == NFT_MSG_NEWSETELEM || type == NFT_MSG_DELSETELEM)
                         decode_setelem(nlh, add, d);
                 else {
@@ -226,17 +238,29 @@ static void test_add_matches_expected_items(void **state) {
                 make_vm("ssh0nl", "10.0.1.7", 20030, 1), /* 22/tcp only: no udp element */
                 make_vm("big000", "fd00::9", 30000, PORTS_PER_VM_MAX),
         };
+        struct forward_def fwds[] = {
+                make_fwd("ssh-jump", PROTO_TCP, 2222, "10.30.0.200", 22),
+                make_fwd("dns", PROTO_UDP, 53, "10.30.0.53", 5353),
+                make_fwd("web6", PROTO_TCP, 8443, "fd00::80", 443),
+                make_fwd("wg6", PROTO_UDP, 51820, "fd00::81", 51820),
+        };
         const struct vm *add[ELEMENTSOF(vms)];
+        const struct forward_def *add_fwds[ELEMENTSOF(fwds)];
         for (size_t i = 0; i < ELEMENTSOF(vms); i++)
                 add[i] = &vms[i];
+        for (size_t i = 0; i < ELEMENTSOF(fwds); i++)
+                add_fwds[i] = &fwds[i];
+        const struct nft_changes c = {
+                .add_vms = add, .n_add_vms = ELEMENTSOF(vms), .add_fwds = add_fwds, .n_add_fwds = ELEMENTSOF(fwds)
+        };
 
         struct batch b;
-        assert_int_equal(batch_build(&b, 7, NULL, 0, add, ELEMENTSOF(vms)), 0);
+        assert_int_equal(batch_build(&b, 7, &c), 0);
         struct decoded d;
         decode(&b, &d);
 
         struct nft_items want;
-        assert_int_equal(nft_expected_items(vms, ELEMENTSOF(vms), &want), 0);
+        assert_int_equal(nft_expected_items(vms, ELEMENTSOF(vms), fwds, ELEMENTSOF(fwds), &want), 0);
         size_t k = 0;
         for (size_t i = 0; i < want.n; i++) {
                 if (strncmp(want.items[i], "counter ", 8) && strncmp(want.items[i], "elem ", 5))
@@ -275,8 +299,9 @@ static void test_message_order(void **state) {
                 "add elem cout6 2001:db8::1 out_z9y8x7",
         };
 
+        const struct nft_changes c = { .del_vms = del, .n_del_vms = 1, .add_vms = add, .n_add_vms = 1 };
         struct batch b;
-        assert_int_equal(batch_build(&b, UINT32_MAX - 3, del, 1, add, 1), 0); /* numbers wrap */
+        assert_int_equal(batch_build(&b, UINT32_MAX - 3, &c), 0); /* numbers wrap */
         struct decoded d;
         decode(&b, &d);
         assert_int_equal(d.n, ELEMENTSOF(expected));
@@ -285,8 +310,58 @@ static void test_message_order(void **state) {
         /* one message per map with elements, one per counter, plus begin and end */
         assert_int_equal(b.n_msgs, 2 + 6 + 6);
         assert_string_equal(b.msgs[1].name, "tcp4");
-        assert_ptr_equal(b.msgs[1].vm, &old);
+        assert_string_equal(b.msgs[1].owner.kind, "VM");
+        assert_ptr_equal(b.msgs[1].owner.id, old.id);
         assert_string_equal(b.msgs[8].name, "out_z9y8x7");
+        decoded_done(&d);
+        batch_done(&b);
+}
+
+static uint32_t element_offset(const struct nlmsghdr *nlh, size_t nth);
+static void assert_description(const struct batch *b, size_t index, int error, uint32_t offset,
+                               const char *kernel_msg, const char *expected_prefix);
+
+/* Forwards sit between the VMs: VM removals, forward removals, VM additions, forward
+ * additions, one message per forward in the map of its proto and family. */
+static void test_message_order_forwards(void **state) {
+        struct vm old = make_vm("k7m2p4", "10.0.1.5", 20000, 2);
+        struct vm new = make_vm("z9y8x7", "10.0.1.9", 20000, 1);
+        struct forward_def gone = make_fwd("dns", PROTO_UDP, 53, "10.30.0.53", 5353);
+        struct forward_def moved_old = make_fwd("web", PROTO_TCP, 8443, "10.30.0.200", 443);
+        struct forward_def moved_new = make_fwd("web", PROTO_TCP, 8443, "fd00::80", 443);
+        const struct vm *del[] = { &old }, *add[] = { &new };
+        const struct forward_def *del_fwds[] = { &gone, &moved_old }, *add_fwds[] = { &moved_new };
+        static const char *const expected[] = {
+                "delete elem tcp4 20000", "delete elem udp4 20001", "delete elem cin4 10.0.1.5",
+                "delete elem cout4 10.0.1.5", "delete counter in_k7m2p4", "delete counter out_k7m2p4",
+                "delete elem udp4 53", "delete elem tcp4 8443",
+                "add counter in_z9y8x7", "add counter out_z9y8x7", "add elem tcp4 20000 10.0.1.9 22",
+                "add elem cin4 10.0.1.9 in_z9y8x7", "add elem cout4 10.0.1.9 out_z9y8x7",
+                "add elem tcp6 8443 fd00::80 443",
+        };
+        const struct nft_changes c = {
+                .del_vms = del, .n_del_vms = 1, .del_fwds = del_fwds, .n_del_fwds = 2,
+                .add_vms = add, .n_add_vms = 1, .add_fwds = add_fwds, .n_add_fwds = 1,
+        };
+
+        struct batch b;
+        assert_int_equal(batch_build(&b, 1, &c), 0);
+        struct decoded d;
+        decode(&b, &d);
+        assert_int_equal(d.n, ELEMENTSOF(expected));
+        for (size_t i = 0; i < d.n; i++)
+                assert_string_equal(d.lines[i], expected[i]);
+        assert_int_equal(b.n_msgs, 2 + 14);
+        assert_string_equal(b.msgs[7].owner.kind, "forward");
+        assert_ptr_equal(b.msgs[7].owner.id, gone.id);
+        assert_string_equal(b.msgs[7].name, "udp4");
+        assert_ptr_equal(b.msgs[14].owner.id, moved_new.id);
+        assert_string_equal(b.msgs[14].name, "tcp6");
+
+        /* What the kernel would say about them. */
+        assert_description(&b, 8, -ENOENT, element_offset(msg_at(&b, 8), 0), NULL,
+                           "forward web: delete element inet edgegw tcp4 { 8443 }");
+        assert_description(&b, 14, -EEXIST, 0, "boom", "forward web: add element inet edgegw tcp6");
         decoded_done(&d);
         batch_done(&b);
 }
@@ -303,12 +378,35 @@ static void test_refused_and_empty(void **state) {
         no_family.ip.family = 0;
         const struct vm *one_bad[] = { &good, &bad_slug }, *unset[] = { &no_family }, *ok[] = { &good };
 
-        assert_int_equal(nft_apply_vm_changes(&a, NULL, 0, NULL, 0, &err), 0);
+        assert_int_equal(nft_apply_changes(&a, &(struct nft_changes){0}, &err), 0);
         assert_null(err);
-        assert_int_equal(nft_apply_vm_changes(&a, ok, 1, one_bad, 2, &err), -EINVAL);
+        assert_int_equal(nft_apply_changes(&a, &(struct nft_changes){ .del_vms = ok, .n_del_vms = 1, .add_vms = one_bad, .n_add_vms = 2 }, &err),
+                         -EINVAL);
         assert_string_equal(err, "VM vm-b4dslg: invalid slug or address family");
         free(err);
-        assert_int_equal(nft_apply_vm_changes(&a, unset, 1, NULL, 0, NULL), -EINVAL);
+        err = NULL;
+        assert_int_equal(nft_apply_changes(&a, &(struct nft_changes){ .del_vms = unset, .n_del_vms = 1 }, NULL), -EINVAL);
+
+        /* A forward must have a proto, both ports and an address family. */
+        struct forward_def fine = make_fwd("f-ok", PROTO_TCP, 2222, "10.30.0.200", 22);
+        struct forward_def bad[4] = { fine, fine, fine, fine };
+        bad[0].proto = 7;
+        bad[1].public_port = 0;
+        bad[2].port = 0;
+        bad[3].ip.family = 0;
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                snprintf(bad[i].id, sizeof bad[i].id, "f-bad%zu", i);
+                const struct forward_def *list[] = { &fine, &bad[i] };
+                assert_int_equal(nft_apply_changes(&a, &(struct nft_changes){ .add_vms = ok, .n_add_vms = 1, .add_fwds = list, .n_add_fwds = 2 }, &err),
+                                 -EINVAL);
+                char want[64];
+                snprintf(want, sizeof want, "forward f-bad%zu: invalid proto, port or address family", i);
+                assert_string_equal(err, want);
+                free(err);
+                err = NULL;
+                assert_int_equal(nft_apply_changes(&a, &(struct nft_changes){ .del_fwds = list + 1, .n_del_fwds = 1 }, NULL),
+                                 -EINVAL);
+        }
         assert_null(a.nl);
 }
 
@@ -344,7 +442,7 @@ static void test_describe_error(void **state) {
         const struct vm *del[] = { &v4 }, *add[] = { &v6 };
         struct batch b;
 
-        assert_int_equal(batch_build(&b, 100, del, 1, add, 1), 0);
+        assert_int_equal(batch_build(&b, 100, &(struct nft_changes){ .del_vms = del, .n_del_vms = 1, .add_vms = add, .n_add_vms = 1 }), 0);
         /* 1 tcp4 (5 elements), 2 udp4, 3 cin4, 4 cout4, 5-6 counters; 7-8 counters, 9 tcp6, ... */
         assert_description(&b, 1, -ENOENT, element_offset(msg_at(&b, 1), 2), NULL,
                            "VM vm-k7m2p4: delete element inet edgegw tcp4 { 20002 }");
@@ -391,7 +489,7 @@ static void test_ack_parsing(void **state) {
         size_t len = 0;
         struct batch b;
 
-        assert_int_equal(batch_build(&b, 40, NULL, 0, add, 1), 0); /* seq 40..47 */
+        assert_int_equal(batch_build(&b, 40, &(struct nft_changes){ .add_vms = add, .n_add_vms = 1 }), 0); /* seq 40..47 */
         put_answer(buf, &len, 41, 0, 0, NULL);
         put_answer(buf, &len, 45, -ENOENT, 0, "later");
         put_answer(buf, &len, 43, -EEXIST, 36, "first");
@@ -413,6 +511,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add_matches_expected_items),
                 cmocka_unit_test(test_message_order),
+                cmocka_unit_test(test_message_order_forwards),
                 cmocka_unit_test(test_refused_and_empty),
                 cmocka_unit_test(test_describe_error),
                 cmocka_unit_test(test_ack_parsing),

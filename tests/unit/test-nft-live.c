@@ -67,13 +67,14 @@ static char *read_fixture(const char *name) {
 
 /* Parses a fixture and returns its differences from the expected items of vms; the report
  * is printed when it is not the expected count so a failure says what drifted. */
-static size_t diff_fixture(const char *name, const struct vm *v, size_t n, size_t expect_diffs) {
+static size_t diff_fixture_fwds(const char *name, const struct vm *v, size_t n, const struct forward_def *f,
+                                size_t n_f, size_t expect_diffs) {
         char *json = read_fixture(name);
         struct nft_items have = {0}, want = {0};
         _cleanup_strbuf_ struct strbuf report = {0};
 
         assert_int_equal(nft_live_parse_json(json, &have, NULL, NULL), 0);
-        assert_int_equal(nft_expected_items(v, n, &want), 0);
+        assert_int_equal(nft_expected_items(v, n, f, n_f, &want), 0);
         size_t d = nft_items_diff(&want, &have, &report);
         if (d != expect_diffs)
                 print_error("%s:\n%s", name, strbuf_str(&report));
@@ -84,6 +85,10 @@ static size_t diff_fixture(const char *name, const struct vm *v, size_t n, size_
         nft_items_done(&want);
         free(json);
         return d;
+}
+
+static size_t diff_fixture(const char *name, const struct vm *v, size_t n, size_t expect_diffs) {
+        return diff_fixture_fwds(name, v, n, NULL, 0, expect_diffs);
 }
 
 static const struct nft_counter_value *find_counter(const struct nft_counter_value *c, size_t n, const char *name) {
@@ -100,7 +105,7 @@ static void test_live_3vms(void **state) {
         size_t n_c = 0;
 
         assert_int_equal(nft_live_parse_json(json, &have, &c, &n_c), 0);
-        assert_int_equal(nft_expected_items(vms, 3, &want), 0);
+        assert_int_equal(nft_expected_items(vms, 3, NULL, 0, &want), 0);
         assert_int_equal(have.n, want.n);
         for (size_t i = 0; i < have.n; i++)
                 assert_string_equal(have.items[i], want.items[i]);
@@ -122,7 +127,7 @@ static void test_live_3vms(void **state) {
         /* Without the right VMs the same table is drift: B's 9 items, as missing and unexpected. */
         const struct vm ac[] = { vms[A], vms[C] };
         nft_items_done(&want);
-        assert_int_equal(nft_expected_items(ac, 2, &want), 0);
+        assert_int_equal(nft_expected_items(ac, 2, NULL, 0, &want), 0);
         assert_int_equal(nft_items_diff(&want, &have, NULL), 4 + 5);
 
         nft_items_done(&have);
@@ -150,11 +155,40 @@ static void test_live_empty(void **state) {
         assert_int_equal(have.n, 25);
         assert_null(c);
         assert_int_equal(n_c, 0);
-        assert_int_equal(nft_expected_items(NULL, 0, &want), 0);
+        assert_int_equal(nft_expected_items(NULL, 0, NULL, 0, &want), 0);
         assert_int_equal(nft_items_diff(&want, &have, NULL), 0);
         nft_items_done(&have);
         nft_items_done(&want);
         free(json);
+}
+
+static struct forward_def make_fwd(const char *id, enum proto proto, uint16_t public_port, const char *ip,
+                                   uint16_t port) {
+        struct forward_def f = {0};
+        snprintf(f.id, sizeof f.id, "%s", id);
+        f.proto = (uint8_t)proto;
+        f.public_port = public_port;
+        assert_int_equal(ip_addr_parse(ip, &f.ip), 0);
+        f.port = port;
+        return f;
+}
+
+/* nft-live-forwards.json: A, B, C and four standalone forwards (golden/nft-full-forwards.nft
+ * loaded into a kernel). A forward's element reads back as the item render.c expects. */
+static void test_live_forwards(void **state) {
+        struct forward_def f[] = {
+                make_fwd("ssh-jump", PROTO_TCP, 2222, "10.30.0.200", 22),
+                make_fwd("dns", PROTO_UDP, 53, "10.30.0.53", 5353),
+                make_fwd("web6", PROTO_TCP, 8443, "fd00::80", 443),
+                make_fwd("wg6", PROTO_UDP, 51820, "fd00::81", 51820),
+        };
+        diff_fixture_fwds("nft-live-forwards.json", vms, 3, f, ELEMENTSOF(f), 0);
+        /* Forwards the store does not have are drift; so is one whose target moved. */
+        diff_fixture_fwds("nft-live-forwards.json", vms, 3, f, 2, 2);
+        f[0].port = 2022;
+        diff_fixture_fwds("nft-live-forwards.json", vms, 3, f, ELEMENTSOF(f), 2);
+        /* And the table without them misses them. */
+        diff_fixture_fwds("nft-live-3vms.json", vms, 3, f, ELEMENTSOF(f), 4);
 }
 
 /* nft prints IPv6 addresses as inet_ntop does, including the awkward ones. */
@@ -182,7 +216,7 @@ static void test_live_drift(void **state) {
         _cleanup_strbuf_ struct strbuf report = {0};
 
         assert_int_equal(nft_live_parse_json(json, &have, NULL, NULL), 0);
-        assert_int_equal(nft_expected_items(vms, 3, &want), 0);
+        assert_int_equal(nft_expected_items(vms, 3, NULL, 0, &want), 0);
         assert_int_equal(nft_items_diff(&want, &have, &report), 7);
         assert_string_equal(strbuf_str(&report),
                             "unexpected: chain mine\n"
@@ -378,6 +412,7 @@ int main(void) {
                 cmocka_unit_test(test_live_incremental),
                 cmocka_unit_test(test_live_empty),
                 cmocka_unit_test(test_live_ipv6),
+                cmocka_unit_test(test_live_forwards),
                 cmocka_unit_test(test_live_drift),
                 cmocka_unit_test(test_live_object_kinds),
                 cmocka_unit_test(test_live_malformed),

@@ -32,6 +32,26 @@ static struct vm make_vm(const char *slug, const char *ip, uint16_t block_start,
         return v;
 }
 
+static struct forward_def make_fwd(const char *id, enum proto proto, uint16_t public_port, const char *ip,
+                                   uint16_t port) {
+        struct forward_def f = {0};
+        snprintf(f.id, sizeof f.id, "%s", id);
+        f.proto = (uint8_t)proto;
+        f.public_port = public_port;
+        assert_int_equal(ip_addr_parse(ip, &f.ip), 0);
+        f.port = port;
+        return f;
+}
+
+/* The standalone forwards of golden/nft-full-forwards.nft and data/nft-live-forwards.json:
+ * one per port map. */
+static void four_forwards(struct forward_def f[static 4]) {
+        f[0] = make_fwd("ssh-jump", PROTO_TCP, 2222, "10.30.0.200", 22);
+        f[1] = make_fwd("dns", PROTO_UDP, 53, "10.30.0.53", 5353);
+        f[2] = make_fwd("web6", PROTO_TCP, 8443, "fd00::80", 443);
+        f[3] = make_fwd("wg6", PROTO_UDP, 51820, "fd00::81", 51820);
+}
+
 /* The three VMs of the golden files and of tests/unit/data/nft-live-3vms.json. */
 static void three_vms(struct vm v[static 3]) {
         v[0] = make_vm("k7m2p4", "10.0.1.5", 20000, 10);
@@ -103,7 +123,7 @@ static void test_full_3vms(void **state) {
         };
         _cleanup_strbuf_ struct strbuf b = {0};
 
-        assert_int_equal(nft_render_full(v, 3, counters, ELEMENTSOF(counters), &b), 0);
+        assert_int_equal(nft_render_full(v, 3, NULL, 0, counters, ELEMENTSOF(counters), &b), 0);
         const char *s = strbuf_str(&b);
         assert_golden(s, "nft-full-3vms.nft");
 
@@ -123,7 +143,7 @@ static void test_full_3vms(void **state) {
 static void test_full_empty(void **state) {
         _cleanup_strbuf_ struct strbuf b = {0};
 
-        assert_int_equal(nft_render_full(NULL, 0, NULL, 0, &b), 0);
+        assert_int_equal(nft_render_full(NULL, 0, NULL, 0, NULL, 0, &b), 0);
         assert_golden(strbuf_str(&b), "nft-full-empty.nft");
         /* nft rejects `elements = { }`, so an empty map has no elements clause at all. */
         assert_null(strstr(strbuf_str(&b), "elements"));
@@ -132,14 +152,105 @@ static void test_full_empty(void **state) {
         assert_int_equal(count_occurrences(strbuf_str(&b), "\tchain "), 3);
 }
 
+/* Forwards are elements of the same port maps, after the VMs', without counters. */
+static void test_full_forwards(void **state) {
+        struct vm v[3];
+        struct forward_def f[4];
+        three_vms(v);
+        four_forwards(f);
+        _cleanup_strbuf_ struct strbuf b = {0}, vms_only = {0};
+
+        assert_int_equal(nft_render_full(v, 3, f, 4, NULL, 0, &b), 0);
+        const char *s = strbuf_str(&b);
+        assert_golden(s, "nft-full-forwards.nft");
+        assert_non_null(strstr(s, "\t\t\t     20012 : 10.0.1.6 . 10002,\n\t\t\t     2222 : 10.30.0.200 . 22 }\n"));
+        assert_non_null(strstr(s, "\t\t\t     20014 : 10.0.1.6 . 10004,\n\t\t\t     53 : 10.30.0.53 . 5353 }\n"));
+        assert_non_null(strstr(s, "8443 : fd00::80 . 443 }\n"));
+        assert_non_null(strstr(s, "51820 : fd00::81 . 51820 }\n"));
+        assert_int_equal(count_occurrences(s, "\n\tcounter "), 6);
+
+        /* Forwards alone: every port map gets its elements clause, the counter maps none. */
+        assert_int_equal(nft_render_full(NULL, 0, f, 4, NULL, 0, &vms_only), 0);
+        assert_int_equal(count_occurrences(strbuf_str(&vms_only), "elements = {"), 4);
+        assert_non_null(strstr(strbuf_str(&vms_only), "\t\telements = { 2222 : 10.30.0.200 . 22 }\n"));
+        assert_null(strstr(strbuf_str(&vms_only), "\n\tcounter "));
+}
+
+static void test_forward_add_del(void **state) {
+        struct forward_def f[4];
+        four_forwards(f);
+        _cleanup_strbuf_ struct strbuf b = {0};
+
+        for (size_t i = 0; i < 4; i++)
+                assert_int_equal(nft_render_forward_add(&f[i], &b), 0);
+        assert_string_equal(strbuf_str(&b),
+                            "add element inet edgegw tcp4 { 2222 : 10.30.0.200 . 22 }\n"
+                            "add element inet edgegw udp4 { 53 : 10.30.0.53 . 5353 }\n"
+                            "add element inet edgegw tcp6 { 8443 : fd00::80 . 443 }\n"
+                            "add element inet edgegw udp6 { 51820 : fd00::81 . 51820 }\n");
+        strbuf_reset(&b);
+        assert_int_equal(nft_render_forward_del(&f[1], &b), 0);
+        assert_string_equal(strbuf_str(&b), "delete element inet edgegw udp4 { 53 : 10.30.0.53 . 5353 }\n");
+}
+
+/* A forward without a proto, a port or an address family is refused before anything is
+ * appended, by every renderer. */
+static void test_invalid_forward(void **state) {
+        struct vm v[3];
+        struct forward_def f[4];
+        _cleanup_strbuf_ struct strbuf b = {0};
+        struct nft_items it = { .items = NULL, .n = 12345 };
+
+        three_vms(v);
+        strbuf_append(&b, "x");
+        for (size_t i = 0; i < 4; i++) {
+                four_forwards(f);
+                if (i == 0)
+                        f[2].proto = 2;
+                else if (i == 1)
+                        f[2].public_port = 0;
+                else if (i == 2)
+                        f[2].port = 0;
+                else
+                        f[2].ip.family = 0;
+                assert_int_equal(nft_render_full(v, 3, f, 4, NULL, 0, &b), -EINVAL);
+                assert_int_equal(nft_render_forward_add(&f[2], &b), -EINVAL);
+                assert_int_equal(nft_render_forward_del(&f[2], &b), -EINVAL);
+                assert_int_equal(nft_expected_items(v, 3, f, 4, &it), -EINVAL);
+        }
+        assert_string_equal(strbuf_str(&b), "x");
+        assert_int_equal(it.n, 12345);
+}
+
+static void test_expected_items_forwards(void **state) {
+        struct vm d = make_vm("q4w5e6", "10.0.2.7", 20030, 1);
+        struct forward_def f[4];
+        struct nft_items it = {0};
+        four_forwards(f);
+
+        assert_int_equal(nft_expected_items(&d, 1, f, 4, &it), 0);
+        assert_int_equal(it.n, 25 + 5 + 4);
+        for (size_t i = 1; i < it.n; i++)
+                assert_true(strcmp(it.items[i - 1], it.items[i]) < 0);
+        size_t found = 0;
+        for (size_t i = 0; i < it.n; i++)
+                found += streq(it.items[i], "elem tcp4 2222 10.30.0.200 22") ||
+                         streq(it.items[i], "elem udp4 53 10.30.0.53 5353") ||
+                         streq(it.items[i], "elem tcp6 8443 fd00::80 443") ||
+                         streq(it.items[i], "elem udp6 51820 fd00::81 51820") ||
+                         streq(it.items[i], "elem tcp4 20030 10.0.2.7 22");
+        assert_int_equal(found, 5);
+        nft_items_done(&it);
+}
+
 static void test_full_appends(void **state) {
         struct vm v[3];
         three_vms(v);
         _cleanup_strbuf_ struct strbuf b = {0}, alone = {0};
 
         strbuf_append(&b, "# before\n");
-        assert_int_equal(nft_render_full(v, 3, NULL, 0, &b), 0);
-        assert_int_equal(nft_render_full(v, 3, NULL, 0, &alone), 0);
+        assert_int_equal(nft_render_full(v, 3, NULL, 0, NULL, 0, &b), 0);
+        assert_int_equal(nft_render_full(v, 3, NULL, 0, NULL, 0, &alone), 0);
         assert_true(strncmp(strbuf_str(&b), "# before\n", 9) == 0);
         assert_string_equal(strbuf_str(&b) + 9, strbuf_str(&alone));
         /* Without carried-over values every counter starts at zero. */
@@ -214,10 +325,10 @@ static void test_invalid_vm(void **state) {
                         v[1].ip.family = 0;
                 else
                         snprintf(v[1].slug, sizeof v[1].slug, "%s", bad_slugs[i]);
-                assert_int_equal(nft_render_full(v, 3, NULL, 0, &b), -EINVAL);
+                assert_int_equal(nft_render_full(v, 3, NULL, 0, NULL, 0, &b), -EINVAL);
                 assert_int_equal(nft_render_vm_add(&v[1], &b), -EINVAL);
                 assert_int_equal(nft_render_vm_del(&v[1], &b), -EINVAL);
-                assert_int_equal(nft_expected_items(v, 3, &it), -EINVAL);
+                assert_int_equal(nft_expected_items(v, 3, NULL, 0, &it), -EINVAL);
         }
         assert_string_equal(strbuf_str(&b), "x");
         assert_int_equal(it.n, 12345);
@@ -259,7 +370,7 @@ static void test_expected_items_one_vm(void **state) {
         };
         struct nft_items it = {0};
 
-        assert_int_equal(nft_expected_items(&d, 1, &it), 0);
+        assert_int_equal(nft_expected_items(&d, 1, NULL, 0, &it), 0);
         assert_int_equal(it.n, ELEMENTSOF(want));
         for (size_t i = 0; i < it.n; i++)
                 assert_string_equal(it.items[i], want[i]);
@@ -275,7 +386,7 @@ static void test_expected_items_sorted_unique(void **state) {
         v[3] = v[0]; /* the same VM twice must not produce duplicate items */
         struct nft_items it = {0}, empty = {0};
 
-        assert_int_equal(nft_expected_items(v, 4, &it), 0);
+        assert_int_equal(nft_expected_items(v, 4, NULL, 0, &it), 0);
         /* 25 fixed items; per VM 2 counters, 2 counter map elements and one per port. */
         assert_int_equal(it.n, 25 + 3 * 4 + 10 + 5 + 10);
         for (size_t i = 1; i < it.n; i++)
@@ -289,7 +400,7 @@ static void test_expected_items_sorted_unique(void **state) {
                          streq(it.items[i], "elem cout6 2001:db8::1:0:0:1 out_z9y8x7");
         assert_int_equal(found, 4);
 
-        assert_int_equal(nft_expected_items(NULL, 0, &empty), 0);
+        assert_int_equal(nft_expected_items(NULL, 0, NULL, 0, &empty), 0);
         assert_int_equal(empty.n, 25);
         nft_items_done(&it);
         nft_items_done(&empty);
@@ -341,7 +452,7 @@ static void test_large(void **state) {
         _cleanup_strbuf_ struct strbuf b = {0};
         struct nft_items it = {0};
 
-        assert_int_equal(nft_render_full(v, N, cv, 2 * N, &b), 0);
+        assert_int_equal(nft_render_full(v, N, NULL, 0, cv, 2 * N, &b), 0);
         const char *s = strbuf_str(&b);
         assert_int_equal(count_occurrences(s, "\n\tcounter "), 2 * N);
         assert_int_equal(count_occurrences(s, " : \"in_"), N);
@@ -350,7 +461,7 @@ static void test_large(void **state) {
         assert_non_null(strstr(s, "\tcounter in_b00000 {\n\t\tpackets 1 bytes 1000\n"));
         assert_non_null(strstr(s, "61023 : 10.0.39.15 . 10005 }\n"));
 
-        assert_int_equal(nft_expected_items(v, N, &it), 0);
+        assert_int_equal(nft_expected_items(v, N, NULL, 0, &it), 0);
         assert_int_equal(it.n, 25 + N * (4 + PORTS));
         nft_items_done(&it);
         free(v);
@@ -362,6 +473,10 @@ int main(void) {
                 cmocka_unit_test(test_counter_names),
                 cmocka_unit_test(test_full_3vms),
                 cmocka_unit_test(test_full_empty),
+                cmocka_unit_test(test_full_forwards),
+                cmocka_unit_test(test_forward_add_del),
+                cmocka_unit_test(test_invalid_forward),
+                cmocka_unit_test(test_expected_items_forwards),
                 cmocka_unit_test(test_full_appends),
                 cmocka_unit_test(test_vm_add),
                 cmocka_unit_test(test_vm_del),
