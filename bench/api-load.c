@@ -644,7 +644,8 @@ static void report(struct run *r) {
                 sum += (double)r->lat[i];
         double mean = r->n_lat ? sum / (double)r->n_lat / 1e6 : 0;
         double p50 = pct_ms(r->lat, r->n_lat, 500), p90 = pct_ms(r->lat, r->n_lat, 900),
-               p99 = pct_ms(r->lat, r->n_lat, 990), p999 = pct_ms(r->lat, r->n_lat, 999), max = r->n_lat ? (double)r->lat[r->n_lat - 1] / 1e6 : 0;
+               p99 = pct_ms(r->lat, r->n_lat, 990), p999 = pct_ms(r->lat, r->n_lat, 999);
+        double max = r->n_lat ? (double)r->lat[r->n_lat - 1] / 1e6 : 0;
         uint64_t non2xx = 0;
         for (unsigned s = 0; s < STATUS_MAX; s++)
                 if (s / 100 != 2)
