@@ -106,6 +106,7 @@ step "$PYTHON" "$BENCH_DIR/vm-add.py" scale --build "$BUILD" --counts 100,1000,1
 step "$PYTHON" "$BENCH_DIR/vm-add.py" nft-cache || exit $?
 step "$BENCH_DIR/forward-throughput.sh" || exit $?
 step "$BENCH_DIR/proxy-compare.sh" || exit $?
+step "$BENCH_DIR/api-load.sh" || exit $?
 
 echo
 echo "# all benchmarks done in $((SECONDS - start)) s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
