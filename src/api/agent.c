@@ -58,24 +58,21 @@ static void agent_answer_deleted(struct api_env *env, struct api_response *resp,
         resp->body = json_pack("{s:s}", "deleted", id);
 }
 
-/* Appends the page of agent-origin rows after `after` to arr as the seed's objects, and moves
- * `after` to its last id; *ret_more tells whether another page follows. On failure answers
- * and returns a negative errno. Takes and releases the lock. */
-typedef int (*agent_page_fn)(struct api_env *env, char after[static RESOURCE_ID_MAX + 1], json_t *arr,
-                             bool *ret_more, struct api_response *resp);
-
 /* GET of a collection: every agent-origin row, page by page, as {collection: [...]}. */
 static void agent_list(struct api_env *env, const struct api_request *rq, struct api_response *resp,
-                       const char *collection, agent_page_fn page) {
+                       const char *collection, api_page_fn page) {
         if (!api_no_query(rq, resp))
                 return;
         _cleanup_(json_decrefp) json_t *arr = json_array();
         if (!arr)
                 return api_error(resp, 500, "internal", "out of memory");
-        char after[RESOURCE_ID_MAX + 1] = "";
-        for (bool more = true; more;)
-                if (page(env, after, arr, &more, resp) < 0)
+        char after[RESOURCE_ID_MAX + 1] = "", next[RESOURCE_ID_MAX + 1];
+        const struct api_page p = {.after = after, .limit = AGENT_PAGE, .origin = ORIGIN_AGENT};
+        do {
+                if (page(env, &p, true, arr, next, resp) < 0)
                         return;
+                strcpy(after, next);
+        } while (after[0]);
         resp->status = 200;
         resp->body = json_pack("{s:o}", collection, TAKE_PTR(arr));
 }
@@ -102,28 +99,8 @@ static void agent_route_post(struct api_env *env, const struct api_request *rq, 
                 agent_answer(env, resp, agent_route_to_json(&stored), "route", r.id);
 }
 
-static int agent_route_page(struct api_env *env, char after[static RESOURCE_ID_MAX + 1], json_t *arr,
-                            bool *ret_more, struct api_response *resp) {
-        _cleanup_free_ struct route_def *routes = NULL;
-        size_t n = 0;
-        pthread_mutex_lock(&env->lock);
-        int k = store_route_list_page(env->store, after, AGENT_PAGE, NULL, 0, ORIGIN_AGENT, &routes, &n, ret_more);
-        if (k < 0)
-                api_store_failed(resp, env, k, "cannot list routes");
-        pthread_mutex_unlock(&env->lock);
-        if (k < 0)
-                return k;
-        for (size_t i = 0; i < n; i++)
-                if (!api_list_add(arr, agent_route_to_json(&routes[i]), "route", routes[i].id, resp))
-                        return -ENOMEM;
-        if (n)
-                strcpy(after, routes[n - 1].id);
-        *ret_more = *ret_more && n;
-        return 0;
-}
-
 static void agent_route_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        agent_list(env, rq, resp, "routes", agent_route_page);
+        agent_list(env, rq, resp, "routes", api_route_page);
 }
 
 static void agent_route_delete(struct api_env *env, const struct api_request *rq, const char *id,
@@ -169,28 +146,8 @@ static void agent_forward_post(struct api_env *env, const struct api_request *rq
                 agent_answer(env, resp, agent_forward_to_json(&stored), "forward", f.id);
 }
 
-static int agent_forward_page(struct api_env *env, char after[static RESOURCE_ID_MAX + 1], json_t *arr,
-                              bool *ret_more, struct api_response *resp) {
-        _cleanup_free_ struct forward_def *fwds = NULL;
-        size_t n = 0;
-        pthread_mutex_lock(&env->lock);
-        int k = store_forward_list_page(env->store, after, AGENT_PAGE, NULL, 0, ORIGIN_AGENT, &fwds, &n, ret_more);
-        if (k < 0)
-                api_store_failed(resp, env, k, "cannot list forwards");
-        pthread_mutex_unlock(&env->lock);
-        if (k < 0)
-                return k;
-        for (size_t i = 0; i < n; i++)
-                if (!api_list_add(arr, agent_forward_to_json(&fwds[i]), "forward", fwds[i].id, resp))
-                        return -ENOMEM;
-        if (n)
-                strcpy(after, fwds[n - 1].id);
-        *ret_more = *ret_more && n;
-        return 0;
-}
-
 static void agent_forward_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        agent_list(env, rq, resp, "forwards", agent_forward_page);
+        agent_list(env, rq, resp, "forwards", api_forward_page);
 }
 
 static void agent_forward_delete(struct api_env *env, const struct api_request *rq, const char *id,

@@ -67,69 +67,59 @@ int api_forward_store(struct api_env *env, const char *actor, const struct forwa
         return 0;
 }
 
-/* Stores f and answers with the stored object (api_answer_stored). Lock held on entry,
- * released on return. */
-static void forward_write(struct api_env *env, const struct api_request *rq, const struct forward_def *f,
-                          enum store_write_mode mode, int64_t if_version, struct api_response *resp) {
+/* POST /v1/forwards (id NULL) and PUT /v1/forwards/ID: stores the forward and answers with the
+ * stored object (api_answer_stored). */
+static void forward_save(struct api_env *env, const struct api_request *rq, const char *id,
+                         struct api_response *resp) {
+        struct forward_def f, old, stored;
+        char err[API_ERROR_MAX];
+        int64_t match = API_IF_MATCH_NONE, if_version = 0;
+        enum api_decode_status st = forward_request_decode(rq->body, rq->len, id, &f, err);
+        if (st != API_DECODE_OK)
+                return api_decode_failed(resp, st, err);
+        if (!api_no_query(rq, resp) || (id && !api_if_match(rq, resp, &match)))
+                return;
         enum store_outcome outcome = STORE_UNCHANGED;
-        struct forward_def stored;
-        int k = api_forward_store(env, rq->actor, f, mode, if_version, &stored, &outcome, resp);
+        int k = -EINVAL; /* unless stored: answered by api_put_if_version() */
+        pthread_mutex_lock(&env->lock);
+        if (!id ||
+            api_put_if_version(env, store_forward_get(env->store, id, &old), match, "forward", id, resp, &if_version))
+                k = api_forward_store(env, rq->actor, &f, id ? STORE_WRITE_UPSERT : STORE_WRITE_CREATE, if_version,
+                                      &stored, &outcome, resp);
         pthread_mutex_unlock(&env->lock);
         if (k >= 0)
-                api_answer_stored(env, resp, forward_to_json(&stored), "forward", "/v1/forwards", f->id,
+                api_answer_stored(env, resp, forward_to_json(&stored), "forward", "/v1/forwards", f.id,
                                   stored.version, outcome);
 }
 
 static void forward_create(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        struct forward_def f;
-        char err[API_ERROR_MAX];
-        enum api_decode_status st = forward_request_decode(rq->body, rq->len, NULL, &f, err);
-        if (st != API_DECODE_OK)
-                return api_decode_failed(resp, st, err);
-        if (!api_no_query(rq, resp))
-                return;
-        pthread_mutex_lock(&env->lock);
-        forward_write(env, rq, &f, STORE_WRITE_CREATE, 0, resp);
+        forward_save(env, rq, NULL, resp);
 }
 
-static void forward_put(struct api_env *env, const struct api_request *rq, const char *id,
-                        struct api_response *resp) {
-        struct forward_def f, old;
-        char err[API_ERROR_MAX];
-        int64_t match, if_version;
-        enum api_decode_status st = forward_request_decode(rq->body, rq->len, id, &f, err);
-        if (st != API_DECODE_OK)
-                return api_decode_failed(resp, st, err);
-        if (!api_no_query(rq, resp) || !api_if_match(rq, resp, &match))
-                return;
-        pthread_mutex_lock(&env->lock);
-        if (api_put_if_version(env, store_forward_get(env->store, id, &old), match, "forward", id, resp, &if_version))
-                return forward_write(env, rq, &f, STORE_WRITE_UPSERT, if_version, resp);
-        pthread_mutex_unlock(&env->lock);
-}
-
-static void forward_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        struct api_list_query q;
-        if (!api_list_query(rq, false, &q, resp))
-                return;
+int api_forward_page(struct api_env *env, const struct api_page *page, bool agent, json_t *arr,
+                     char ret_next[static RESOURCE_ID_MAX + 1], struct api_response *resp) {
         _cleanup_free_ struct forward_def *fwds = NULL;
         size_t n = 0;
         bool more = false;
         pthread_mutex_lock(&env->lock);
-        int k = store_forward_list_page(env->store, q.after, q.limit, q.match, q.n_match, -1, &fwds, &n, &more);
+        int k = store_forward_list_page(env->store, page->after, page->limit, page->match, page->n_match, page->origin,
+                                        &fwds, &n, &more);
         if (k < 0)
                 api_store_failed(resp, env, k, "cannot list forwards");
         pthread_mutex_unlock(&env->lock);
         if (k < 0)
-                return;
-        _cleanup_(json_decrefp) json_t *arr = json_array();
-        if (!arr)
-                return api_error(resp, 500, "internal", "out of memory");
-        for (size_t i = 0; i < n; i++)
-                if (!api_list_add(arr, forward_to_json(&fwds[i]), "forward", fwds[i].id, resp))
-                        return;
-        resp->status = 200;
-        resp->body = json_pack("{s:o, s:s?}", "forwards", TAKE_PTR(arr), "next", more && n ? fwds[n - 1].id : NULL);
+                return k;
+        for (size_t i = 0; i < n; i++) {
+                json_t *o = agent ? agent_forward_to_json(&fwds[i]) : forward_to_json(&fwds[i]);
+                if (!api_list_add(arr, o, "forward", fwds[i].id, resp))
+                        return -ENOMEM;
+        }
+        snprintf(ret_next, RESOURCE_ID_MAX + 1, "%s", more && n ? fwds[n - 1].id : "");
+        return 0;
+}
+
+static void forward_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
+        api_list(env, rq, resp, "forwards", api_forward_page);
 }
 
 static void forward_show(struct api_env *env, const struct api_request *rq, const char *id,
@@ -180,7 +170,7 @@ void api_forwards(struct api_env *env, const struct api_request *rq, struct api_
                 .list = forward_list,
                 .create = forward_create,
                 .show = forward_show,
-                .put = forward_put,
+                .put = forward_save,
                 .remove = forward_remove,
         };
         api_serve(&methods, env, rq, resp);

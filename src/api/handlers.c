@@ -213,6 +213,23 @@ bool api_list_add(json_t *arr, json_t *o, const char *kind, const char *id, stru
         return false;
 }
 
+void api_list(struct api_env *env, const struct api_request *rq, struct api_response *resp, const char *collection,
+              api_page_fn page) {
+        struct api_list_query q;
+        if (!api_list_query(rq, false, &q, resp))
+                return;
+        _cleanup_(json_decrefp) json_t *arr = json_array();
+        if (!arr)
+                return api_error(resp, 500, "internal", "out of memory");
+        const struct api_page p = {
+                .after = q.after, .limit = q.limit, .match = q.match, .n_match = q.n_match, .origin = -1};
+        char next[RESOURCE_ID_MAX + 1];
+        if (page(env, &p, false, arr, next, resp) < 0)
+                return;
+        resp->status = 200;
+        resp->body = json_pack("{s:o, s:s?}", collection, TAKE_PTR(arr), "next", next[0] ? next : NULL);
+}
+
 bool api_list_query(const struct api_request *rq, bool allow_bytes, struct api_list_query *ret,
                     struct api_response *resp) {
         const char *keys[API_ARGS_MAX], *values[API_ARGS_MAX];

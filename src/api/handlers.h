@@ -2,8 +2,9 @@
 /*
  * What the resource handlers (vms.c, routes.c, forwards.c, agent.c) share beside the pure
  * codecs of resjson.h: the method dispatch of a collection, turning decode and store failures
- * into answers, the answers themselves, ETag / If-Match, list queries, the "rules" wait, and
- * the 409 messages that name who holds a host name or a port. Called on API threads; functions marked "lock held" expect env->lock.
+ * into answers, the answers themselves, ETag / If-Match, list queries and pages, the "rules"
+ * wait, and the 409 messages that name who holds a host name or a port. Called on API
+ * threads; functions marked "lock held" expect env->lock.
  */
 #pragma once
 
@@ -95,6 +96,24 @@ void api_answer_removed(struct api_env *env, struct api_response *resp, json_t *
  * when o is NULL or cannot be appended. */
 bool api_list_add(json_t *arr, json_t *o, const char *kind, const char *id, struct api_response *resp);
 
+/* One page of a collection: the rows after `after` ("" = from the start), at most limit, with
+ * every label selector of match[0..n_match), of origin (enum resource_origin, -1 = any). */
+struct api_page {
+        const char *after;
+        size_t limit;
+        const struct label_match *match;
+        size_t n_match;
+        int origin;
+};
+/* Appends page's rows of one kind to arr, as the seed agent's objects when agent, else as
+ * /v1's; ret_next gets the last id when more rows follow, else "". Answers and returns a
+ * negative errno on failure. Takes and releases the lock. */
+typedef int (*api_page_fn)(struct api_env *env, const struct api_page *page, bool agent, json_t *arr,
+                           char ret_next[static RESOURCE_ID_MAX + 1], struct api_response *resp);
+/* GET /v1/COLLECTION: the page rq's list query asks for, as {COLLECTION: [...], "next"}. */
+void api_list(struct api_env *env, const struct api_request *rq, struct api_response *resp, const char *collection,
+              api_page_fn page);
+
 /* rq's list query (see api_list_query_parse); on a bad one answers 400 and returns false. */
 bool api_list_query(const struct api_request *rq, bool allow_bytes, struct api_list_query *ret,
                     struct api_response *resp);
@@ -124,6 +143,12 @@ bool api_port_not_local(uint16_t port, enum proto proto, struct api_response *re
 /* Answers 409 port_in_use naming who holds port/proto (a forward, or a VM's block with its
  * range). Lock held. */
 void api_port_conflict(struct api_env *env, uint16_t port, enum proto proto, struct api_response *resp);
+
+/* routes.c and forwards.c: the api_page_fn of routes and of forwards. */
+int api_route_page(struct api_env *env, const struct api_page *page, bool agent, json_t *arr,
+                   char ret_next[static RESOURCE_ID_MAX + 1], struct api_response *resp);
+int api_forward_page(struct api_env *env, const struct api_page *page, bool agent, json_t *arr,
+                     char ret_next[static RESOURCE_ID_MAX + 1], struct api_response *resp);
 
 /* routes.c: checks route r (target not the gateway, host name claimable) and stores it
  * (mode, if_version as the store's), reading the stored row into *ret_stored. On failure

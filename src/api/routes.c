@@ -44,68 +44,59 @@ int api_route_store(struct api_env *env, const char *actor, const struct route_d
         return k;
 }
 
-/* Stores r and answers with the stored object (api_answer_stored). Lock held on entry,
- * released on return. */
-static void route_write(struct api_env *env, const struct api_request *rq, const struct route_def *r,
-                        enum store_write_mode mode, int64_t if_version, struct api_response *resp) {
-        enum store_outcome outcome = STORE_UNCHANGED;
-        struct route_def stored;
-        int k = api_route_store(env, rq->actor, r, mode, if_version, &stored, &outcome, resp);
-        pthread_mutex_unlock(&env->lock);
-        if (k >= 0)
-                api_answer_stored(env, resp, route_to_json(&stored), "route", "/v1/routes", r->id, stored.version,
-                                  outcome);
-}
-
-static void route_create(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        struct route_def r;
+/* POST /v1/routes (id NULL) and PUT /v1/routes/ID: stores the route and answers with the
+ * stored object (api_answer_stored). */
+static void route_save(struct api_env *env, const struct api_request *rq, const char *id,
+                       struct api_response *resp) {
+        struct route_def r, old, stored;
         char err[API_ERROR_MAX];
-        enum api_decode_status st = route_request_decode(rq->body, rq->len, NULL, &r, err);
-        if (st != API_DECODE_OK)
-                return api_decode_failed(resp, st, err);
-        if (!api_no_query(rq, resp))
-                return;
-        pthread_mutex_lock(&env->lock);
-        route_write(env, rq, &r, STORE_WRITE_CREATE, 0, resp);
-}
-
-static void route_put(struct api_env *env, const struct api_request *rq, const char *id, struct api_response *resp) {
-        struct route_def r, old;
-        char err[API_ERROR_MAX];
-        int64_t match, if_version;
+        int64_t match = API_IF_MATCH_NONE, if_version = 0;
         enum api_decode_status st = route_request_decode(rq->body, rq->len, id, &r, err);
         if (st != API_DECODE_OK)
                 return api_decode_failed(resp, st, err);
-        if (!api_no_query(rq, resp) || !api_if_match(rq, resp, &match))
+        if (!api_no_query(rq, resp) || (id && !api_if_match(rq, resp, &match)))
                 return;
+        enum store_outcome outcome = STORE_UNCHANGED;
+        int k = -EINVAL; /* unless stored: answered by api_put_if_version() */
         pthread_mutex_lock(&env->lock);
-        if (api_put_if_version(env, store_route_get(env->store, id, &old), match, "route", id, resp, &if_version))
-                return route_write(env, rq, &r, STORE_WRITE_UPSERT, if_version, resp);
+        if (!id ||
+            api_put_if_version(env, store_route_get(env->store, id, &old), match, "route", id, resp, &if_version))
+                k = api_route_store(env, rq->actor, &r, id ? STORE_WRITE_UPSERT : STORE_WRITE_CREATE, if_version,
+                                    &stored, &outcome, resp);
         pthread_mutex_unlock(&env->lock);
+        if (k >= 0)
+                api_answer_stored(env, resp, route_to_json(&stored), "route", "/v1/routes", r.id,
+                                  stored.version, outcome);
 }
 
-static void route_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        struct api_list_query q;
-        if (!api_list_query(rq, false, &q, resp))
-                return;
+static void route_create(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
+        route_save(env, rq, NULL, resp);
+}
+
+int api_route_page(struct api_env *env, const struct api_page *page, bool agent, json_t *arr,
+                   char ret_next[static RESOURCE_ID_MAX + 1], struct api_response *resp) {
         _cleanup_free_ struct route_def *routes = NULL;
         size_t n = 0;
         bool more = false;
         pthread_mutex_lock(&env->lock);
-        int k = store_route_list_page(env->store, q.after, q.limit, q.match, q.n_match, -1, &routes, &n, &more);
+        int k = store_route_list_page(env->store, page->after, page->limit, page->match, page->n_match, page->origin,
+                                      &routes, &n, &more);
         if (k < 0)
                 api_store_failed(resp, env, k, "cannot list routes");
         pthread_mutex_unlock(&env->lock);
         if (k < 0)
-                return;
-        _cleanup_(json_decrefp) json_t *arr = json_array();
-        if (!arr)
-                return api_error(resp, 500, "internal", "out of memory");
-        for (size_t i = 0; i < n; i++)
-                if (!api_list_add(arr, route_to_json(&routes[i]), "route", routes[i].id, resp))
-                        return;
-        resp->status = 200;
-        resp->body = json_pack("{s:o, s:s?}", "routes", TAKE_PTR(arr), "next", more && n ? routes[n - 1].id : NULL);
+                return k;
+        for (size_t i = 0; i < n; i++) {
+                json_t *o = agent ? agent_route_to_json(&routes[i]) : route_to_json(&routes[i]);
+                if (!api_list_add(arr, o, "route", routes[i].id, resp))
+                        return -ENOMEM;
+        }
+        snprintf(ret_next, RESOURCE_ID_MAX + 1, "%s", more && n ? routes[n - 1].id : "");
+        return 0;
+}
+
+static void route_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
+        api_list(env, rq, resp, "routes", api_route_page);
 }
 
 static void route_show(struct api_env *env, const struct api_request *rq, const char *id, struct api_response *resp) {
@@ -145,7 +136,7 @@ void api_routes(struct api_env *env, const struct api_request *rq, struct api_re
                 .list = route_list,
                 .create = route_create,
                 .show = route_show,
-                .put = route_put,
+                .put = route_save,
                 .remove = route_remove,
         };
         api_serve(&methods, env, rq, resp);
