@@ -88,12 +88,12 @@ static void agent_route_post(struct api_env *env, const struct api_request *rq, 
         enum store_outcome outcome;
         pthread_mutex_lock(&env->lock);
         int k = store_route_get(env->store, r.id, &old);
-        if (!agent_may_write(env, k, k == 0 && old.origin != ORIGIN_AGENT, "route", "routes", r.id, resp))
-                k = -EEXIST;
-        else
-                /* Replace exactly the row read above: a /v1 write in between gets a 412, not lost. */
+        /* Replace exactly the row read here: a /v1 write in between gets a 412, not lost. */
+        if (agent_may_write(env, k, k == 0 && old.origin != ORIGIN_AGENT, "route", "routes", r.id, resp))
                 k = api_route_store(env, rq->actor, &r, k == 0 ? STORE_WRITE_UPSERT : STORE_WRITE_CREATE,
                                     k == 0 ? old.version : 0, &stored, &outcome, resp);
+        else
+                k = -EEXIST;
         pthread_mutex_unlock(&env->lock);
         if (k >= 0)
                 agent_answer(env, resp, agent_route_to_json(&stored), "route", r.id);
@@ -136,11 +136,11 @@ static void agent_forward_post(struct api_env *env, const struct api_request *rq
         enum store_outcome outcome;
         pthread_mutex_lock(&env->lock);
         int k = store_forward_get(env->store, f.id, &old);
-        if (!agent_may_write(env, k, k == 0 && old.origin != ORIGIN_AGENT, "forward", "forwards", f.id, resp))
-                k = -EEXIST;
-        else
+        if (agent_may_write(env, k, k == 0 && old.origin != ORIGIN_AGENT, "forward", "forwards", f.id, resp))
                 k = api_forward_store(env, rq->actor, &f, k == 0 ? STORE_WRITE_UPSERT : STORE_WRITE_CREATE,
                                       k == 0 ? old.version : 0, &stored, &outcome, resp);
+        else
+                k = -EEXIST;
         pthread_mutex_unlock(&env->lock);
         if (k >= 0)
                 agent_answer(env, resp, agent_forward_to_json(&stored), "forward", f.id);
