@@ -18,6 +18,65 @@
 
 #define AGENT_PAGE 1000
 
+/* Whether the seed agent's POST may write kind id (collection: "routes" or "forwards"), given
+ * found, the store's read of it (0, -ENOENT or the read's error), and whether what it found
+ * was made through /v1 (foreign): answers 409 KIND_exists, or 5xx for a failed read, when
+ * not. Lock held. */
+static bool agent_may_write(struct api_env *env, int found, bool foreign, const char *kind, const char *collection,
+                            const char *id, struct api_response *resp) {
+        char code[32], what[64];
+        if (found == 0 && foreign) {
+                snprintf(code, sizeof code, "%s_exists", kind);
+                api_error(resp, 409, code,
+                          "%s '%s' was made through /v1/%s; change it there (these paths manage only their own %s)",
+                          kind, id, collection, collection);
+                return false;
+        }
+        if (found < 0 && found != -ENOENT) {
+                snprintf(what, sizeof what, "cannot read the %s", kind);
+                api_store_failed(resp, env, found, what);
+                return false;
+        }
+        return true;
+}
+
+/* The seed's answer to a POST: 200 with the object o (NULL: 500 naming kind and id), once the
+ * reconciler ran. Call without the lock. */
+static void agent_answer(struct api_env *env, struct api_response *resp, json_t *o, const char *kind,
+                         const char *id) {
+        (void)api_rules_state(env);
+        resp->status = 200;
+        resp->body = o;
+        if (!o)
+                api_error(resp, 500, "internal", "cannot encode %s '%s'", kind, id);
+}
+
+/* The seed's answer to a DELETE, once the reconciler ran. Call without the lock. */
+static void agent_answer_deleted(struct api_env *env, struct api_response *resp, const char *id) {
+        (void)api_rules_state(env);
+        resp->status = 200;
+        resp->body = json_pack("{s:s}", "deleted", id);
+}
+
+/* GET of a collection: every agent-origin row, page by page, as {collection: [...]}. */
+static void agent_list(struct api_env *env, const struct api_request *rq, struct api_response *resp,
+                       const char *collection, api_page_fn page) {
+        if (!api_no_query(rq, resp))
+                return;
+        _cleanup_(json_decrefp) json_t *arr = json_array();
+        if (!arr)
+                return api_error(resp, 500, "internal", "out of memory");
+        char after[RESOURCE_ID_MAX + 1] = "", next[RESOURCE_ID_MAX + 1];
+        const struct api_page p = {.after = after, .limit = AGENT_PAGE, .origin = ORIGIN_AGENT};
+        do {
+                if (page(env, &p, true, arr, next, resp) < 0)
+                        return;
+                strcpy(after, next);
+        } while (after[0]);
+        resp->status = 200;
+        resp->body = json_pack("{s:o}", collection, TAKE_PTR(arr));
+}
+
 static void agent_route_post(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
         struct route_def r, old, stored;
         char err[API_ERROR_MAX];
@@ -27,65 +86,21 @@ static void agent_route_post(struct api_env *env, const struct api_request *rq, 
         if (!api_no_query(rq, resp))
                 return;
         enum store_outcome outcome;
-        int64_t if_version = 0;
         pthread_mutex_lock(&env->lock);
         int k = store_route_get(env->store, r.id, &old);
-        if (k == 0 && old.origin != ORIGIN_AGENT) {
-                api_error(resp, 409, "route_exists",
-                          "route '%s' was made through /v1/routes; change it there (these paths manage only their own "
-                          "routes)",
-                          r.id);
+        /* Replace exactly the row read here: a /v1 write in between gets a 412, not lost. */
+        if (agent_may_write(env, k, k == 0 && old.origin != ORIGIN_AGENT, "route", "routes", r.id, resp))
+                k = api_route_store(env, rq->actor, &r, k == 0 ? STORE_WRITE_UPSERT : STORE_WRITE_CREATE,
+                                    k == 0 ? old.version : 0, &stored, &outcome, resp);
+        else
                 k = -EEXIST;
-        } else if (k < 0 && k != -ENOENT)
-                api_store_failed(resp, env, k, "cannot read the route");
-        else {
-                /* Replace exactly the row read above: a /v1 write in between gets a 412, not lost. */
-                if_version = k == 0 ? old.version : 0;
-                k = api_route_store(env, rq->actor, &r, k == 0 ? STORE_WRITE_UPSERT : STORE_WRITE_CREATE, if_version,
-                                    &stored, &outcome, resp);
-        }
         pthread_mutex_unlock(&env->lock);
-        if (k < 0)
-                return;
-        (void)api_rules_state(env);
-        resp->status = 200;
-        resp->body = agent_route_to_json(&stored);
-        if (!resp->body)
-                api_error(resp, 500, "internal", "cannot encode route '%s'", r.id);
+        if (k >= 0)
+                agent_answer(env, resp, agent_route_to_json(&stored), "route", r.id);
 }
 
 static void agent_route_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        if (!api_no_query(rq, resp))
-                return;
-        json_t *arr = json_array();
-        if (!arr)
-                return api_error(resp, 500, "internal", "out of memory");
-        char after[RESOURCE_ID_MAX + 1] = "";
-        for (bool more = true; more;) {
-                _cleanup_free_ struct route_def *routes = NULL;
-                size_t n = 0;
-                pthread_mutex_lock(&env->lock);
-                int k = store_route_list_page(env->store, after, AGENT_PAGE, NULL, 0, ORIGIN_AGENT, &routes, &n, &more);
-                if (k < 0)
-                        api_store_failed(resp, env, k, "cannot list routes");
-                pthread_mutex_unlock(&env->lock);
-                if (k < 0) {
-                        json_decref(arr);
-                        return;
-                }
-                for (size_t i = 0; i < n; i++) {
-                        json_t *o = agent_route_to_json(&routes[i]);
-                        if (!o || json_array_append_new(arr, o) < 0) {
-                                json_decref(arr);
-                                return api_error(resp, 500, "internal", "cannot encode route '%s'", routes[i].id);
-                        }
-                }
-                if (n)
-                        strcpy(after, routes[n - 1].id);
-                more = more && n;
-        }
-        resp->status = 200;
-        resp->body = json_pack("{s:o}", "routes", arr);
+        agent_list(env, rq, resp, "routes", api_route_page);
 }
 
 static void agent_route_delete(struct api_env *env, const struct api_request *rq, const char *id,
@@ -107,9 +122,7 @@ static void agent_route_delete(struct api_env *env, const struct api_request *rq
         if (k < 0)
                 return;
         log_info("api: route %s removed by %s: %s", id, rq->actor, r.hostname);
-        (void)api_rules_state(env);
-        resp->status = 200;
-        resp->body = json_pack("{s:s}", "deleted", id);
+        agent_answer_deleted(env, resp, id);
 }
 
 static void agent_forward_post(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
@@ -123,59 +136,18 @@ static void agent_forward_post(struct api_env *env, const struct api_request *rq
         enum store_outcome outcome;
         pthread_mutex_lock(&env->lock);
         int k = store_forward_get(env->store, f.id, &old);
-        if (k == 0 && old.origin != ORIGIN_AGENT) {
-                api_error(resp, 409, "forward_exists",
-                          "forward '%s' was made through /v1/forwards; change it there (these paths manage only their "
-                          "own forwards)",
-                          f.id);
-                k = -EEXIST;
-        } else if (k < 0 && k != -ENOENT)
-                api_store_failed(resp, env, k, "cannot read the forward");
-        else
+        if (agent_may_write(env, k, k == 0 && old.origin != ORIGIN_AGENT, "forward", "forwards", f.id, resp))
                 k = api_forward_store(env, rq->actor, &f, k == 0 ? STORE_WRITE_UPSERT : STORE_WRITE_CREATE,
                                       k == 0 ? old.version : 0, &stored, &outcome, resp);
+        else
+                k = -EEXIST;
         pthread_mutex_unlock(&env->lock);
-        if (k < 0)
-                return;
-        (void)api_rules_state(env);
-        resp->status = 200;
-        resp->body = agent_forward_to_json(&stored);
-        if (!resp->body)
-                api_error(resp, 500, "internal", "cannot encode forward '%s'", f.id);
+        if (k >= 0)
+                agent_answer(env, resp, agent_forward_to_json(&stored), "forward", f.id);
 }
 
 static void agent_forward_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        if (!api_no_query(rq, resp))
-                return;
-        json_t *arr = json_array();
-        if (!arr)
-                return api_error(resp, 500, "internal", "out of memory");
-        char after[RESOURCE_ID_MAX + 1] = "";
-        for (bool more = true; more;) {
-                _cleanup_free_ struct forward_def *fwds = NULL;
-                size_t n = 0;
-                pthread_mutex_lock(&env->lock);
-                int k = store_forward_list_page(env->store, after, AGENT_PAGE, NULL, 0, ORIGIN_AGENT, &fwds, &n, &more);
-                if (k < 0)
-                        api_store_failed(resp, env, k, "cannot list forwards");
-                pthread_mutex_unlock(&env->lock);
-                if (k < 0) {
-                        json_decref(arr);
-                        return;
-                }
-                for (size_t i = 0; i < n; i++) {
-                        json_t *o = agent_forward_to_json(&fwds[i]);
-                        if (!o || json_array_append_new(arr, o) < 0) {
-                                json_decref(arr);
-                                return api_error(resp, 500, "internal", "cannot encode forward '%s'", fwds[i].id);
-                        }
-                }
-                if (n)
-                        strcpy(after, fwds[n - 1].id);
-                more = more && n;
-        }
-        resp->status = 200;
-        resp->body = json_pack("{s:o}", "forwards", arr);
+        agent_list(env, rq, resp, "forwards", api_forward_page);
 }
 
 static void agent_forward_delete(struct api_env *env, const struct api_request *rq, const char *id,
@@ -193,44 +165,28 @@ static void agent_forward_delete(struct api_env *env, const struct api_request *
         else
                 k = api_forward_remove(env, id, f.version, rq->actor, &f, resp);
         pthread_mutex_unlock(&env->lock);
-        if (k < 0)
-                return;
-        (void)api_rules_state(env);
-        resp->status = 200;
-        resp->body = json_pack("{s:s}", "deleted", id);
-}
-
-/* One of the two collections: POST and GET on it, DELETE on its items. */
-static void agent_dispatch(struct api_env *env, const struct api_request *rq, struct api_response *resp,
-                           const char *path, const char *kind,
-                           void (*post)(struct api_env *, const struct api_request *, struct api_response *),
-                           void (*list)(struct api_env *, const struct api_request *, struct api_response *),
-                           void (*del)(struct api_env *, const struct api_request *, const char *,
-                                       struct api_response *)) {
-        const char *method = rq->method, *id = NULL;
-        int which = api_path_id(rq->rest, kind, &id, resp);
-        if (which < 0)
-                return;
-        if (which == 0) {
-                if (streq(method, "POST"))
-                        return post(env, rq, resp);
-                if (api_method_is_get(method))
-                        return list(env, rq, resp);
-                resp->allow = "GET, POST";
-                return api_error(resp, 405, "method_not_allowed", "%s is not allowed on %s (use GET or POST)", method,
-                                 path);
-        }
-        if (streq(method, "DELETE"))
-                return del(env, rq, id, resp);
-        resp->allow = "DELETE";
-        api_error(resp, 405, "method_not_allowed", "%s is not allowed on %s/ID (use DELETE)", method, path);
+        if (k >= 0)
+                agent_answer_deleted(env, resp, id);
 }
 
 void api_agent_routes(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        agent_dispatch(env, rq, resp, "/http/routes", "route", agent_route_post, agent_route_list, agent_route_delete);
+        static const struct api_methods methods = {
+                .path = "/http/routes",
+                .kind = "route",
+                .list = agent_route_list,
+                .create = agent_route_post,
+                .remove = agent_route_delete,
+        };
+        api_serve(&methods, env, rq, resp);
 }
 
 void api_agent_forwards(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        agent_dispatch(env, rq, resp, "/tcp/forwards", "forward", agent_forward_post, agent_forward_list,
-                       agent_forward_delete);
+        static const struct api_methods methods = {
+                .path = "/tcp/forwards",
+                .kind = "forward",
+                .list = agent_forward_list,
+                .create = agent_forward_post,
+                .remove = agent_forward_delete,
+        };
+        api_serve(&methods, env, rq, resp);
 }

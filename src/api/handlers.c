@@ -13,6 +13,32 @@ bool api_method_is_get(const char *method) {
         return streq(method, "GET") || streq(method, "HEAD");
 }
 
+void api_serve(const struct api_methods *m, struct api_env *env, const struct api_request *rq,
+               struct api_response *resp) {
+        const char *method = rq->method, *id = NULL;
+        int which = api_path_id(rq->rest, m->kind, &id, resp);
+        if (which < 0)
+                return;
+        if (which == 0) {
+                if (api_method_is_get(method))
+                        return m->list(env, rq, resp);
+                if (streq(method, "POST"))
+                        return m->create(env, rq, resp);
+                resp->allow = "GET, POST";
+                return api_error(resp, 405, "method_not_allowed", "%s is not allowed on %s (use GET or POST)", method,
+                                 m->path);
+        }
+        if (m->show && api_method_is_get(method))
+                return m->show(env, rq, id, resp);
+        if (m->put && streq(method, "PUT"))
+                return m->put(env, rq, id, resp);
+        if (streq(method, "DELETE"))
+                return m->remove(env, rq, id, resp);
+        resp->allow = m->show ? "GET, PUT, DELETE" : "DELETE";
+        api_error(resp, 405, "method_not_allowed", "%s is not allowed on %s/ID (use %s)", method, m->path,
+                  m->show ? "GET, PUT or DELETE" : "DELETE");
+}
+
 int api_path_id(const char *rest, const char *kind, const char **ret_id, struct api_response *resp) {
         if (rest[0] == '\0' || streq(rest, "/"))
                 return 0;
@@ -100,6 +126,108 @@ void api_stale(struct api_env *env, struct api_response *resp, const char *kind,
 
 void api_if_match_absent(struct api_response *resp, const char *kind, const char *id) {
         api_error(resp, 412, "precondition_failed", "If-Match given but there is no %s '%s'", kind, id);
+}
+
+bool api_put_if_version(struct api_env *env, int found, int64_t match, const char *kind, const char *id,
+                        struct api_response *resp, int64_t *ret) {
+        if (found == -ENOENT) {
+                if (match != API_IF_MATCH_NONE) {
+                        api_if_match_absent(resp, kind, id);
+                        return false;
+                }
+                *ret = 0;
+                return true;
+        }
+        if (found < 0) {
+                char what[64];
+                snprintf(what, sizeof what, "cannot read the %s", kind);
+                api_store_failed(resp, env, found, what);
+                return false;
+        }
+        return api_if_version(match, kind, id, resp, ret);
+}
+
+void api_read_failed(struct api_env *env, struct api_response *resp, int r, const char *kind, const char *id) {
+        char what[64];
+        if (r == -ENOENT)
+                return api_error(resp, 404, "not_found", "no %s with id '%s'", kind, id);
+        snprintf(what, sizeof what, "cannot read the %s", kind);
+        api_store_failed(resp, env, r, what);
+}
+
+void api_write_failed(struct api_env *env, struct api_response *resp, int r, const char *kind, const char *id,
+                      int64_t if_version) {
+        char code[32], what[64];
+        if (r == -EEXIST) {
+                snprintf(code, sizeof code, "%s_exists", kind);
+                return api_error(resp, 409, code, "a %s with id '%s' already exists", kind, id);
+        }
+        if (r == -ESTALE)
+                return api_stale(env, resp, kind, id, if_version);
+        snprintf(what, sizeof what, "cannot store the %s", kind);
+        api_store_failed(resp, env, r, what);
+}
+
+void api_remove_failed(struct api_env *env, struct api_response *resp, int r, const char *kind, const char *id,
+                       int64_t if_version) {
+        char what[64];
+        if (r == -ENOENT)
+                return api_error(resp, 404, "not_found", "no %s with id '%s'", kind, id);
+        if (r == -ESTALE)
+                return api_stale(env, resp, kind, id, if_version);
+        snprintf(what, sizeof what, "cannot remove the %s", kind);
+        api_store_failed(resp, env, r, what);
+}
+
+void api_answer_one(struct api_response *resp, json_t *o, const char *kind, const char *id, int64_t version) {
+        if (!o)
+                return api_error(resp, 500, "internal", "cannot encode %s '%s'", kind, id);
+        resp->status = 200;
+        resp->body = o;
+        api_set_etag(resp, version);
+}
+
+void api_answer_stored(struct api_env *env, struct api_response *resp, json_t *o, const char *kind,
+                       const char *path, const char *id, int64_t version, enum store_outcome outcome) {
+        if (!o)
+                return api_error(resp, 500, "internal", "cannot encode %s '%s'", kind, id);
+        json_object_set_new(o, "rules", json_string(api_rules_state(env)));
+        resp->status = outcome == STORE_CREATED ? 201 : 200;
+        resp->body = o;
+        api_set_etag(resp, version);
+        if (outcome == STORE_CREATED)
+                snprintf(resp->location, sizeof resp->location, "%s/%s", path, id);
+}
+
+void api_answer_removed(struct api_env *env, struct api_response *resp, json_t *o, const char *kind, const char *id) {
+        if (!o)
+                return api_error(resp, 500, "internal", "%s '%s' removed, but it cannot be encoded", kind, id);
+        resp->status = 200;
+        resp->body = json_pack("{s:o, s:s}", "removed", o, "rules", api_rules_state(env));
+}
+
+bool api_list_add(json_t *arr, json_t *o, const char *kind, const char *id, struct api_response *resp) {
+        if (o && json_array_append_new(arr, o) == 0)
+                return true;
+        api_error(resp, 500, "internal", "cannot encode %s '%s'", kind, id);
+        return false;
+}
+
+void api_list(struct api_env *env, const struct api_request *rq, struct api_response *resp, const char *collection,
+              api_page_fn page) {
+        struct api_list_query q;
+        if (!api_list_query(rq, false, &q, resp))
+                return;
+        _cleanup_(json_decrefp) json_t *arr = json_array();
+        if (!arr)
+                return api_error(resp, 500, "internal", "out of memory");
+        const struct api_page p = {
+                .after = q.after, .limit = q.limit, .match = q.match, .n_match = q.n_match, .origin = -1};
+        char next[RESOURCE_ID_MAX + 1];
+        if (page(env, &p, false, arr, next, resp) < 0)
+                return;
+        resp->status = 200;
+        resp->body = json_pack("{s:o, s:s?}", collection, TAKE_PTR(arr), "next", next[0] ? next : NULL);
 }
 
 bool api_list_query(const struct api_request *rq, bool allow_bytes, struct api_list_query *ret,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the resource handlers (vms.c, routes.c, forwards.c, agent.c) share beside the pure
- * codecs of resjson.h: turning decode and store failures into answers, ETag / If-Match,
- * list queries, the "rules" wait, and the 409 messages that name who holds a host name or
- * a port. Called on API threads; functions marked "lock held" expect env->lock.
+ * codecs of resjson.h: the method dispatch of a collection, turning decode and store failures
+ * into answers, the answers themselves, ETag / If-Match, list queries and pages, the "rules"
+ * wait, and the 409 messages that name who holds a host name or a port. Called on API
+ * threads; functions marked "lock held" expect env->lock.
  */
 #pragma once
 
@@ -16,6 +17,23 @@
 
 /* GET or HEAD (the server sends no body for HEAD). */
 bool api_method_is_get(const char *method);
+
+/* The handlers of one collection (/v1/routes, /http/routes) and of its items (PATH/ID). A
+ * collection takes GET (list) and POST (create); its items take GET, PUT and DELETE (show,
+ * put, remove), or DELETE alone (remove; show and put NULL). */
+typedef void (*api_collection_fn)(struct api_env *env, const struct api_request *rq, struct api_response *resp);
+typedef void (*api_item_fn)(struct api_env *env, const struct api_request *rq, const char *id,
+                            struct api_response *resp);
+struct api_methods {
+        const char *path; /* "/v1/routes": in 405 messages */
+        const char *kind; /* "route": in the 400 of a bad id */
+        api_collection_fn list, create;
+        api_item_fn show, put, remove;
+};
+/* Calls the handler of m that rq's path (rq->rest: "" or "/ID") and method ask for; answers
+ * 400 for a bad id and 405 (with Allow) for a method m does not take. */
+void api_serve(const struct api_methods *m, struct api_env *env, const struct api_request *rq,
+               struct api_response *resp);
 
 /* rq->rest as a collection ("" or "/": returns 0) or one resource ("/ID": returns 1 with
  * *ret_id pointing into rest). Anything else (a bad id, a sub-path) answers 400 naming kind
@@ -46,6 +64,55 @@ bool api_if_version(int64_t match, const char *kind, const char *id, struct api_
 void api_stale(struct api_env *env, struct api_response *resp, const char *kind, const char *id, int64_t wanted);
 /* Answers 412 for an If-Match on a resource that does not exist. */
 void api_if_match_absent(struct api_response *resp, const char *kind, const char *id);
+/* The store's if_version for PUT of kind id, given found (0: the store has it, -ENOENT: it has
+ * not, else the failed read's error) and the parsed If-Match. Answers 412 (or 5xx for a
+ * failed read) and returns false when the write may not go on. Lock held. */
+bool api_put_if_version(struct api_env *env, int found, int64_t match, const char *kind, const char *id,
+                        struct api_response *resp, int64_t *ret);
+
+/* Answers a failed read of kind id: 404 for -ENOENT, else as api_store_failed(). Lock held. */
+void api_read_failed(struct api_env *env, struct api_response *resp, int r, const char *kind, const char *id);
+/* Answers a store write of kind id refused with r: 409 KIND_exists (-EEXIST; a conflict other
+ * than the id's is the caller's to answer), 412 as api_stale() (-ESTALE), else as
+ * api_store_failed(). Lock held. */
+void api_write_failed(struct api_env *env, struct api_response *resp, int r, const char *kind, const char *id,
+                      int64_t if_version);
+/* Answers a removal of kind id refused with r: 404 (-ENOENT), 412 as api_stale() (-ESTALE), else
+ * as api_store_failed(). Lock held. */
+void api_remove_failed(struct api_env *env, struct api_response *resp, int r, const char *kind, const char *id,
+                       int64_t if_version);
+
+/* The answers of the resource handlers, given the resource's JSON object o (a new reference
+ * that becomes resp's; NULL when it could not be encoded: 500 naming kind and id). */
+/* GET of one resource: 200, ETag version. */
+void api_answer_one(struct api_response *resp, json_t *o, const char *kind, const char *id, int64_t version);
+/* A stored write: 201 with Location PATH/ID when outcome is STORE_CREATED, else 200; ETag
+ * version; "rules" once the reconciler ran (api_rules_state). Call without the lock. */
+void api_answer_stored(struct api_env *env, struct api_response *resp, json_t *o, const char *kind,
+                       const char *path, const char *id, int64_t version, enum store_outcome outcome);
+/* A removal: 200 {"removed": o, "rules"}. Call without the lock. */
+void api_answer_removed(struct api_env *env, struct api_response *resp, json_t *o, const char *kind, const char *id);
+/* Appends o, the object of list item kind id, to arr; false with a 500 in resp (o released)
+ * when o is NULL or cannot be appended. */
+bool api_list_add(json_t *arr, json_t *o, const char *kind, const char *id, struct api_response *resp);
+
+/* One page of a collection: the rows after `after` ("" = from the start), at most limit, with
+ * every label selector of match[0..n_match), of origin (enum resource_origin, -1 = any). */
+struct api_page {
+        const char *after;
+        size_t limit;
+        const struct label_match *match;
+        size_t n_match;
+        int origin;
+};
+/* Appends page's rows of one kind to arr, as the seed agent's objects when agent, else as
+ * /v1's; ret_next gets the last id when more rows follow, else "". Answers and returns a
+ * negative errno on failure. Takes and releases the lock. */
+typedef int (*api_page_fn)(struct api_env *env, const struct api_page *page, bool agent, json_t *arr,
+                           char ret_next[static RESOURCE_ID_MAX + 1], struct api_response *resp);
+/* GET /v1/COLLECTION: the page rq's list query asks for, as {COLLECTION: [...], "next"}. */
+void api_list(struct api_env *env, const struct api_request *rq, struct api_response *resp, const char *collection,
+              api_page_fn page);
 
 /* rq's list query (see api_list_query_parse); on a bad one answers 400 and returns false. */
 bool api_list_query(const struct api_request *rq, bool allow_bytes, struct api_list_query *ret,
@@ -76,6 +143,12 @@ bool api_port_not_local(uint16_t port, enum proto proto, struct api_response *re
 /* Answers 409 port_in_use naming who holds port/proto (a forward, or a VM's block with its
  * range). Lock held. */
 void api_port_conflict(struct api_env *env, uint16_t port, enum proto proto, struct api_response *resp);
+
+/* routes.c and forwards.c: the api_page_fn of routes and of forwards. */
+int api_route_page(struct api_env *env, const struct api_page *page, bool agent, json_t *arr,
+                   char ret_next[static RESOURCE_ID_MAX + 1], struct api_response *resp);
+int api_forward_page(struct api_env *env, const struct api_page *page, bool agent, json_t *arr,
+                     char ret_next[static RESOURCE_ID_MAX + 1], struct api_response *resp);
 
 /* routes.c: checks route r (target not the gateway, host name claimable) and stores it
  * (mode, if_version as the store's), reading the stored row into *ret_stored. On failure

@@ -436,8 +436,7 @@ bool api_target_not_gateway(const struct ip_addr *addr, const struct config *cfg
         return true;
 }
 
-/* Parses body into a JSON object, or says why not (invalid_json). */
-static json_t *load_object(const char *body, size_t len, char err[static API_ERROR_MAX]) {
+json_t *json_body_load(const char *body, size_t len, char err[static API_ERROR_MAX]) {
         json_error_t jerr;
         if (!body || len == 0) {
                 snprintf(err, API_ERROR_MAX, "body is not valid JSON: it is empty (send a JSON object)");
@@ -461,18 +460,50 @@ static json_t *load_object(const char *body, size_t len, char err[static API_ERR
         return root;
 }
 
-static bool require(const json_t *root, const char *name, const char *field, json_t **ret,
-                    char err[static API_ERROR_MAX]) {
+#define FIELD_MAX 48 /* "'name'" of a member */
+
+/* Member name of root, which is required (NULL with err when absent); field gets the name
+ * as messages quote it: 'name'. */
+static json_t *require(const json_t *root, const char *name, char field[static FIELD_MAX],
+                       char err[static API_ERROR_MAX]) {
+        snprintf(field, FIELD_MAX, "'%s'", name);
         json_t *v = json_object_get(root, name);
-        if (!v) {
+        if (!v)
                 snprintf(err, API_ERROR_MAX, "field %s is required", field);
-                return false;
-        }
-        *ret = v;
-        return true;
+        return v;
 }
 
-static bool proxy_protocol_decode(const json_t *v, uint8_t *ret, char err[static API_ERROR_MAX]) {
+/* The required member name of root through json_hostname_decode(), json_target_ip_decode()
+ * or json_port_decode(). */
+static bool required_hostname(const json_t *root, const char *name, char out[static DNS_NAME_MAX + 1],
+                              char err[static API_ERROR_MAX]) {
+        char field[FIELD_MAX];
+        const json_t *v = require(root, name, field, err);
+        return v && json_hostname_decode(v, field, out, err);
+}
+
+static bool required_target_ip(const json_t *root, const char *name, struct ip_addr *ret,
+                               char err[static API_ERROR_MAX]) {
+        char field[FIELD_MAX];
+        const json_t *v = require(root, name, field, err);
+        return v && json_target_ip_decode(v, field, ret, err);
+}
+
+static bool required_port(const json_t *root, const char *name, uint16_t *ret, char err[static API_ERROR_MAX]) {
+        char field[FIELD_MAX];
+        const json_t *v = require(root, name, field, err);
+        return v && json_port_decode(v, field, ret, err);
+}
+
+/* The optional member name of root through json_port_decode(); *ret is untouched when absent. */
+static bool optional_port(const json_t *root, const char *name, uint16_t *ret, char err[static API_ERROR_MAX]) {
+        char field[FIELD_MAX];
+        const json_t *v = json_object_get(root, name);
+        snprintf(field, sizeof field, "'%s'", name);
+        return !v || json_port_decode(v, field, ret, err);
+}
+
+bool json_proxy_protocol_decode(const json_t *v, uint8_t *ret, char err[static API_ERROR_MAX]) {
         if (!v)
                 return true;
         enum vm_proxy_protocol pp;
@@ -491,7 +522,7 @@ static bool proxy_protocol_decode(const json_t *v, uint8_t *ret, char err[static
         return true;
 }
 
-static bool bool_decode(const json_t *v, const char *field, bool *ret, char err[static API_ERROR_MAX]) {
+bool json_bool_decode(const json_t *v, const char *field, bool *ret, char err[static API_ERROR_MAX]) {
         if (!v)
                 return true;
         if (!json_is_boolean(v)) {
@@ -523,59 +554,16 @@ static bool proto_decode(const json_t *v, const char *field, uint8_t *ret, char 
         return true;
 }
 
-/* ---- /v1/routes ---- */
-
-enum api_decode_status route_request_decode(const char *body, size_t len, const char *path_id, struct route_def *ret,
-                                            char err[static API_ERROR_MAX]) {
-        static const char *const fields[] = {"id",   "hostname",         "target_ip", "target_port", "mode",
-                                             "proxy_protocol", "http_passthrough", "http_port", "allow",  "labels"};
-        json_t *root = load_object(body, len, err);
-        if (!root)
-                return API_DECODE_INVALID_JSON;
-        enum api_decode_status st = API_DECODE_INVALID_ARGUMENT;
-        struct route_def r;
-        route_def_init(&r);
-        r.origin = ORIGIN_API;
-        json_t *v;
-        if (!json_fields_known(root, fields, ELEMENTSOF(fields), err) ||
-            !json_id_decode(json_object_get(root, "id"), "'id'", path_id, r.id, err) ||
-            !require(root, "hostname", "'hostname'", &v, err) || !json_hostname_decode(v, "'hostname'", r.hostname, err) ||
-            !require(root, "target_ip", "'target_ip'", &v, err) || !json_target_ip_decode(v, "'target_ip'", &r.ip, err))
-                goto out;
-        if ((v = json_object_get(root, "target_port")) && !json_port_decode(v, "'target_port'", &r.port, err))
-                goto out;
-        if ((v = json_object_get(root, "mode"))) {
-                const char *mode = string_value(v, "'mode'", "a string: passthrough", err);
-                if (!mode)
-                        goto out;
-                if (!streq(mode, "passthrough")) {
-                        char shown[48];
-                        api_sanitize(mode, shown, sizeof shown);
-                        snprintf(err, API_ERROR_MAX,
-                                 "field 'mode': '%s' is not supported; edgegw routes by SNI and passes TLS through "
-                                 "(mode \"passthrough\")",
-                                 shown);
-                        st = API_DECODE_UNSUPPORTED;
-                        goto out;
-                }
+json_t *json_allow_encode(const struct ip_cidr *allow, size_t n) {
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < n; i++) {
+                char cidr[IP_ADDR_STRLEN + 4];
+                json_array_append_new(a, json_string(ip_cidr_format(&allow[i], cidr)));
         }
-        if (!proxy_protocol_decode(json_object_get(root, "proxy_protocol"), &r.proxy_protocol, err) ||
-            !bool_decode(json_object_get(root, "http_passthrough"), "'http_passthrough'", &r.http_passthrough, err))
-                goto out;
-        if ((v = json_object_get(root, "http_port")) && !json_port_decode(v, "'http_port'", &r.http_port, err))
-                goto out;
-        if (!json_allow_decode(json_object_get(root, "allow"), r.allow, &r.n_allow, err) ||
-            !json_labels_decode(json_object_get(root, "labels"), r.labels, err))
-                goto out;
-        *ret = r;
-        st = API_DECODE_OK;
-out:
-        json_decref(root);
-        return st;
+        return a;
 }
 
-/* The labels' canonical text as a JSON object (new reference), or NULL. */
-static json_t *labels_json(const char *text) {
+json_t *json_labels_encode(const char *text) {
         json_t *o = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
         if (o && !json_is_object(o)) {
                 json_decref(o);
@@ -584,11 +572,61 @@ static json_t *labels_json(const char *text) {
         return o;
 }
 
+/* ---- /v1/routes ---- */
+
+/* "mode": only "passthrough" (or absent) is supported. */
+static enum api_decode_status mode_decode(const json_t *v, char err[static API_ERROR_MAX]) {
+        if (!v)
+                return API_DECODE_OK;
+        const char *mode = string_value(v, "'mode'", "a string: passthrough", err);
+        if (!mode)
+                return API_DECODE_INVALID_ARGUMENT;
+        if (!streq(mode, "passthrough")) {
+                char shown[48];
+                api_sanitize(mode, shown, sizeof shown);
+                snprintf(err, API_ERROR_MAX,
+                         "field 'mode': '%s' is not supported; edgegw routes by SNI and passes TLS through "
+                         "(mode \"passthrough\")",
+                         shown);
+                return API_DECODE_UNSUPPORTED;
+        }
+        return API_DECODE_OK;
+}
+
+enum api_decode_status route_request_decode(const char *body, size_t len, const char *path_id, struct route_def *ret,
+                                            char err[static API_ERROR_MAX]) {
+        static const char *const fields[] = {"id",   "hostname",         "target_ip", "target_port", "mode",
+                                             "proxy_protocol", "http_passthrough", "http_port", "allow",  "labels"};
+        _cleanup_(json_decrefp) json_t *root = json_body_load(body, len, err);
+        if (!root)
+                return API_DECODE_INVALID_JSON;
+        struct route_def r;
+        route_def_init(&r);
+        r.origin = ORIGIN_API;
+        if (!json_fields_known(root, fields, ELEMENTSOF(fields), err) ||
+            !json_id_decode(json_object_get(root, "id"), "'id'", path_id, r.id, err) ||
+            !required_hostname(root, "hostname", r.hostname, err) || !required_target_ip(root, "target_ip", &r.ip, err) ||
+            !optional_port(root, "target_port", &r.port, err))
+                return API_DECODE_INVALID_ARGUMENT;
+        enum api_decode_status st = mode_decode(json_object_get(root, "mode"), err);
+        if (st != API_DECODE_OK)
+                return st;
+        if (!json_proxy_protocol_decode(json_object_get(root, "proxy_protocol"), &r.proxy_protocol, err) ||
+            !json_bool_decode(json_object_get(root, "http_passthrough"), "'http_passthrough'", &r.http_passthrough,
+                              err) ||
+            !optional_port(root, "http_port", &r.http_port, err) ||
+            !json_allow_decode(json_object_get(root, "allow"), r.allow, &r.n_allow, err) ||
+            !json_labels_decode(json_object_get(root, "labels"), r.labels, err))
+                return API_DECODE_INVALID_ARGUMENT;
+        *ret = r;
+        return API_DECODE_OK;
+}
+
 /* Sets the members every stored resource has: labels, origin, created_at, updated_at, version. */
 static json_t *add_common(json_t *o, const char *labels, uint8_t origin, int64_t created_at, int64_t updated_at,
                           int64_t version) {
         char created[API_TIME_MAX], updated[API_TIME_MAX];
-        json_t *l = labels_json(labels);
+        json_t *l = json_labels_encode(labels);
         const char *orig = resource_origin_to_string(origin);
         if (!o || !l || !orig) {
                 json_decref(l);
@@ -608,13 +646,9 @@ json_t *route_to_json(const struct route_def *r) {
         const char *proxy = vm_proxy_protocol_to_string(r->proxy_protocol);
         if (!proxy || r->n_allow > VM_ALLOW_MAX)
                 return NULL;
-        json_t *allow = json_array();
+        json_t *allow = json_allow_encode(r->allow, r->n_allow);
         if (!allow)
                 return NULL;
-        for (size_t i = 0; i < r->n_allow; i++) {
-                char cidr[IP_ADDR_STRLEN + 4];
-                json_array_append_new(allow, json_string(ip_cidr_format(&r->allow[i], cidr)));
-        }
         json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:i, s:o}", "id", r->id, "hostname", r->hostname,
                               "target_ip", ip_addr_format(&r->ip, ip), "target_port", r->port, "mode", "passthrough",
                               "proxy_protocol", proxy, "http_passthrough", r->http_passthrough, "http_port",
@@ -627,29 +661,21 @@ json_t *route_to_json(const struct route_def *r) {
 enum api_decode_status forward_request_decode(const char *body, size_t len, const char *path_id,
                                               struct forward_def *ret, char err[static API_ERROR_MAX]) {
         static const char *const fields[] = {"id", "public_port", "proto", "target_ip", "target_port", "labels"};
-        json_t *root = load_object(body, len, err);
+        _cleanup_(json_decrefp) json_t *root = json_body_load(body, len, err);
         if (!root)
                 return API_DECODE_INVALID_JSON;
-        enum api_decode_status st = API_DECODE_INVALID_ARGUMENT;
         struct forward_def f;
         forward_def_init(&f);
         f.origin = ORIGIN_API;
-        json_t *v;
         if (!json_fields_known(root, fields, ELEMENTSOF(fields), err) ||
             !json_id_decode(json_object_get(root, "id"), "'id'", path_id, f.id, err) ||
-            !require(root, "public_port", "'public_port'", &v, err) ||
-            !json_port_decode(v, "'public_port'", &f.public_port, err) ||
+            !required_port(root, "public_port", &f.public_port, err) ||
             !proto_decode(json_object_get(root, "proto"), "'proto'", &f.proto, err) ||
-            !require(root, "target_ip", "'target_ip'", &v, err) || !json_target_ip_decode(v, "'target_ip'", &f.ip, err) ||
-            !require(root, "target_port", "'target_port'", &v, err) ||
-            !json_port_decode(v, "'target_port'", &f.port, err) ||
+            !required_target_ip(root, "target_ip", &f.ip, err) || !required_port(root, "target_port", &f.port, err) ||
             !json_labels_decode(json_object_get(root, "labels"), f.labels, err))
-                goto out;
+                return API_DECODE_INVALID_ARGUMENT;
         *ret = f;
-        st = API_DECODE_OK;
-out:
-        json_decref(root);
-        return st;
+        return API_DECODE_OK;
 }
 
 json_t *forward_to_json(const struct forward_def *f) {
@@ -763,38 +789,34 @@ bad_host:
 enum api_decode_status agent_route_decode(const char *body, size_t len, struct route_def *ret,
                                           char err[static API_ERROR_MAX]) {
         static const char *const fields[] = {"route_id", "hostname", "target_url", "entrypoint", "certresolver"};
-        json_t *root = load_object(body, len, err);
+        _cleanup_(json_decrefp) json_t *root = json_body_load(body, len, err);
         if (!root)
                 return API_DECODE_INVALID_JSON;
-        enum api_decode_status st = API_DECODE_INVALID_ARGUMENT;
         struct route_def r;
         route_def_init(&r);
         r.origin = ORIGIN_AGENT;
         strcpy(r.agent_entrypoint, "websecure");
-        json_t *v;
+        char field[FIELD_MAX];
+        const json_t *v;
         const char *url;
         if (!json_fields_known(root, fields, ELEMENTSOF(fields), err) ||
             !json_id_decode(json_object_get(root, "route_id"), "'route_id'", NULL, r.id, err) ||
-            !require(root, "hostname", "'hostname'", &v, err) || !json_hostname_decode(v, "'hostname'", r.hostname, err) ||
-            !require(root, "target_url", "'target_url'", &v, err) ||
-            !(url = string_value(v, "'target_url'", "a string", err)))
-                goto out;
+            !required_hostname(root, "hostname", r.hostname, err) || !(v = require(root, "target_url", field, err)) ||
+            !(url = string_value(v, field, "a string", err)))
+                return API_DECODE_INVALID_ARGUMENT;
         if (strlen(url) > AGENT_FIELD_MAX) {
                 snprintf(err, API_ERROR_MAX, "field 'target_url': at most %d characters", AGENT_FIELD_MAX);
-                goto out;
+                return API_DECODE_INVALID_ARGUMENT;
         }
-        if ((st = target_url_decode(url, &r.ip, &r.port, err)) != API_DECODE_OK)
-                goto out;
-        st = API_DECODE_INVALID_ARGUMENT;
+        enum api_decode_status st = target_url_decode(url, &r.ip, &r.port, err);
+        if (st != API_DECODE_OK)
+                return st;
         strcpy(r.agent_target_url, url);
         if (!agent_text_decode(json_object_get(root, "entrypoint"), "'entrypoint'", r.agent_entrypoint, err) ||
             !agent_text_decode(json_object_get(root, "certresolver"), "'certresolver'", r.agent_certresolver, err))
-                goto out;
+                return API_DECODE_INVALID_ARGUMENT;
         *ret = r;
-        st = API_DECODE_OK;
-out:
-        json_decref(root);
-        return st;
+        return API_DECODE_OK;
 }
 
 json_t *agent_route_to_json(const struct route_def *r) {
@@ -814,28 +836,20 @@ json_t *agent_route_to_json(const struct route_def *r) {
 enum api_decode_status agent_forward_decode(const char *body, size_t len, struct forward_def *ret,
                                             char err[static API_ERROR_MAX]) {
         static const char *const fields[] = {"forward_id", "public_port", "target_ip", "target_port", "proto"};
-        json_t *root = load_object(body, len, err);
+        _cleanup_(json_decrefp) json_t *root = json_body_load(body, len, err);
         if (!root)
                 return API_DECODE_INVALID_JSON;
-        enum api_decode_status st = API_DECODE_INVALID_ARGUMENT;
         struct forward_def f;
         forward_def_init(&f);
         f.origin = ORIGIN_AGENT;
-        json_t *v;
         if (!json_fields_known(root, fields, ELEMENTSOF(fields), err) ||
             !json_id_decode(json_object_get(root, "forward_id"), "'forward_id'", NULL, f.id, err) ||
-            !require(root, "public_port", "'public_port'", &v, err) ||
-            !json_port_decode(v, "'public_port'", &f.public_port, err) ||
-            !require(root, "target_ip", "'target_ip'", &v, err) || !json_target_ip_decode(v, "'target_ip'", &f.ip, err) ||
-            !require(root, "target_port", "'target_port'", &v, err) ||
-            !json_port_decode(v, "'target_port'", &f.port, err) ||
+            !required_port(root, "public_port", &f.public_port, err) ||
+            !required_target_ip(root, "target_ip", &f.ip, err) || !required_port(root, "target_port", &f.port, err) ||
             !proto_decode(json_object_get(root, "proto"), "'proto'", &f.proto, err))
-                goto out;
+                return API_DECODE_INVALID_ARGUMENT;
         *ret = f;
-        st = API_DECODE_OK;
-out:
-        json_decref(root);
-        return st;
+        return API_DECODE_OK;
 }
 
 json_t *agent_forward_to_json(const struct forward_def *f) {

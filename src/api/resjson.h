@@ -31,6 +31,9 @@ const char *api_time_format(int64_t t, char buf[static API_TIME_MAX]);
 int api_time_parse(const char *s, int64_t *ret);
 
 /* ---- field decoders (the first problem wins; err names the field) ---- */
+/* A request body as a JSON object (a new reference), or NULL with err when it is empty, not
+ * JSON or not an object (API_DECODE_INVALID_JSON). */
+json_t *json_body_load(const char *body, size_t len, char err[static API_ERROR_MAX]);
 /* A client-supplied text made printable for an error message: control bytes and non-ASCII
  * become '?', at most n-1 characters. */
 void api_sanitize(const char *in, char *out, size_t n);
@@ -47,6 +50,11 @@ bool json_allow_decode(const json_t *v, struct ip_cidr out[static VM_ALLOW_MAX],
  * messages, e.g. "'hostname'" or "'hostnames'[2]". */
 bool json_hostname_decode(const json_t *v, const char *field, char out[static DNS_NAME_MAX + 1],
                           char err[static API_ERROR_MAX]);
+/* "proxy_protocol": "none", "v1" or "v2" into *ret (enum vm_proxy_protocol). NULL v = absent =
+ * *ret untouched. */
+bool json_proxy_protocol_decode(const json_t *v, uint8_t *ret, char err[static API_ERROR_MAX]);
+/* A boolean field. NULL v = absent = *ret untouched. */
+bool json_bool_decode(const json_t *v, const char *field, bool *ret, char err[static API_ERROR_MAX]);
 /* A target address field: ip_addr_parse() + ip_target_check(). */
 bool json_target_ip_decode(const json_t *v, const char *field, struct ip_addr *ret, char err[static API_ERROR_MAX]);
 /* An integer port field 1..65535. */
@@ -55,6 +63,13 @@ bool json_port_decode(const json_t *v, const char *field, uint16_t *ret, char er
  * given, equal to path_id (PUT /v1/KIND/ID). out gets the id either way. */
 bool json_id_decode(const json_t *v, const char *field, const char *path_id, char out[static RESOURCE_ID_MAX + 1],
                     char err[static API_ERROR_MAX]);
+
+/* ---- field encoders ---- */
+/* allow[0..n) as an array of CIDR strings. New reference, or NULL (ENOMEM). */
+json_t *json_allow_encode(const struct ip_cidr *allow, size_t n);
+/* The canonical text of labels (json_labels_decode) as an object. New reference, or NULL
+ * (ENOMEM, or text that is not an object). */
+json_t *json_labels_encode(const char *text);
 
 /* Whether a target may be addr given the gateway's own public addresses (cfg->public_ip,
  * public_ip6): err names the field when it is one of them. */

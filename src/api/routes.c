@@ -27,18 +27,14 @@ int api_route_store(struct api_env *env, const char *actor, const struct route_d
                 return -EEXIST;
         enum store_conflict conflict = STORE_CONFLICT_NONE;
         int k = store_route_put(env->store, r, mode, if_version, actor, &conflict, ret_outcome, ret_stored);
-        if (k == -EEXIST && conflict == STORE_CONFLICT_ID)
-                api_error(resp, 409, "route_exists", "a route with id '%s' already exists", r->id);
-        else if (k == -EEXIST && conflict == STORE_CONFLICT_HOSTNAME) {
+        if (k == -EEXIST && conflict == STORE_CONFLICT_HOSTNAME) {
                 const char *names[] = {r->hostname};
                 api_hostname_conflict(env, names, 1, "route", r->id, resp);
-        } else if (k == -EEXIST)
+        } else if (k == -EEXIST && conflict != STORE_CONFLICT_ID)
                 api_error(resp, 409, "hostname_in_use", "the route conflicts with another resource: %s",
                           store_errmsg(env->store));
-        else if (k == -ESTALE)
-                api_stale(env, resp, "route", r->id, if_version);
         else if (k < 0)
-                api_store_failed(resp, env, k, "cannot store the route");
+                api_write_failed(env, resp, k, "route", r->id, if_version);
         else if (*ret_outcome != STORE_UNCHANGED) {
                 char ip[IP_ADDR_STRLEN];
                 log_info("api: route %s %s by %s: %s -> %s:%u", r->id,
@@ -48,91 +44,59 @@ int api_route_store(struct api_env *env, const char *actor, const struct route_d
         return k;
 }
 
-/* Stores r and answers with the stored object: 201 when it was created (Location), 200
- * otherwise, ETag and "rules" either way. Lock held on entry, released on return. */
-static void route_write(struct api_env *env, const struct api_request *rq, const struct route_def *r,
-                        enum store_write_mode mode, int64_t if_version, struct api_response *resp) {
-        enum store_outcome outcome = STORE_UNCHANGED;
-        struct route_def stored;
-        int k = api_route_store(env, rq->actor, r, mode, if_version, &stored, &outcome, resp);
-        pthread_mutex_unlock(&env->lock);
-        if (k < 0)
-                return;
-        json_t *o = route_to_json(&stored);
-        if (!o)
-                return api_error(resp, 500, "internal", "cannot encode route '%s'", r->id);
-        json_object_set_new(o, "rules", json_string(api_rules_state(env)));
-        resp->status = outcome == STORE_CREATED ? 201 : 200;
-        resp->body = o;
-        api_set_etag(resp, stored.version);
-        if (outcome == STORE_CREATED)
-                snprintf(resp->location, sizeof resp->location, "/v1/routes/%s", r->id);
-}
-
-static void route_create(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        struct route_def r;
+/* POST /v1/routes (id NULL) and PUT /v1/routes/ID: stores the route and answers with the
+ * stored object (api_answer_stored). */
+static void route_save(struct api_env *env, const struct api_request *rq, const char *id,
+                       struct api_response *resp) {
+        struct route_def r, old, stored;
         char err[API_ERROR_MAX];
-        enum api_decode_status st = route_request_decode(rq->body, rq->len, NULL, &r, err);
-        if (st != API_DECODE_OK)
-                return api_decode_failed(resp, st, err);
-        if (!api_no_query(rq, resp))
-                return;
-        pthread_mutex_lock(&env->lock);
-        route_write(env, rq, &r, STORE_WRITE_CREATE, 0, resp);
-}
-
-static void route_put(struct api_env *env, const struct api_request *rq, const char *id, struct api_response *resp) {
-        struct route_def r, old;
-        char err[API_ERROR_MAX];
-        int64_t match, if_version = 0;
+        int64_t match = API_IF_MATCH_NONE, if_version = 0;
         enum api_decode_status st = route_request_decode(rq->body, rq->len, id, &r, err);
         if (st != API_DECODE_OK)
                 return api_decode_failed(resp, st, err);
-        if (!api_no_query(rq, resp) || !api_if_match(rq, resp, &match))
+        if (!api_no_query(rq, resp) || (id && !api_if_match(rq, resp, &match)))
                 return;
+        enum store_outcome outcome = STORE_UNCHANGED;
+        int k = -EINVAL; /* unless stored: answered by api_put_if_version() */
         pthread_mutex_lock(&env->lock);
-        int k = store_route_get(env->store, id, &old);
-        if (k == -ENOENT) {
-                if (match != API_IF_MATCH_NONE) {
-                        api_if_match_absent(resp, "route", id);
-                        goto unlock;
-                }
-        } else if (k < 0) {
-                api_store_failed(resp, env, k, "cannot read the route");
-                goto unlock;
-        } else if (!api_if_version(match, "route", id, resp, &if_version))
-                goto unlock;
-        return route_write(env, rq, &r, STORE_WRITE_UPSERT, if_version, resp);
-unlock:
+        if (!id ||
+            api_put_if_version(env, store_route_get(env->store, id, &old), match, "route", id, resp, &if_version))
+                k = api_route_store(env, rq->actor, &r, id ? STORE_WRITE_UPSERT : STORE_WRITE_CREATE, if_version,
+                                    &stored, &outcome, resp);
         pthread_mutex_unlock(&env->lock);
+        if (k >= 0)
+                api_answer_stored(env, resp, route_to_json(&stored), "route", "/v1/routes", r.id,
+                                  stored.version, outcome);
 }
 
-static void route_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        struct api_list_query q;
-        if (!api_list_query(rq, false, &q, resp))
-                return;
+static void route_create(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
+        route_save(env, rq, NULL, resp);
+}
+
+int api_route_page(struct api_env *env, const struct api_page *page, bool agent, json_t *arr,
+                   char ret_next[static RESOURCE_ID_MAX + 1], struct api_response *resp) {
         _cleanup_free_ struct route_def *routes = NULL;
         size_t n = 0;
         bool more = false;
         pthread_mutex_lock(&env->lock);
-        int k = store_route_list_page(env->store, q.after, q.limit, q.match, q.n_match, -1, &routes, &n, &more);
+        int k = store_route_list_page(env->store, page->after, page->limit, page->match, page->n_match, page->origin,
+                                      &routes, &n, &more);
         if (k < 0)
                 api_store_failed(resp, env, k, "cannot list routes");
         pthread_mutex_unlock(&env->lock);
         if (k < 0)
-                return;
-        json_t *arr = json_array();
-        if (!arr)
-                return api_error(resp, 500, "internal", "out of memory");
+                return k;
         for (size_t i = 0; i < n; i++) {
-                json_t *o = route_to_json(&routes[i]);
-                if (!o || json_array_append_new(arr, o) < 0) {
-                        json_decref(arr);
-                        return api_error(resp, 500, "internal", "cannot encode route '%s'", routes[i].id);
-                }
+                json_t *o = agent ? agent_route_to_json(&routes[i]) : route_to_json(&routes[i]);
+                if (!api_list_add(arr, o, "route", routes[i].id, resp))
+                        return -ENOMEM;
         }
-        resp->status = 200;
-        resp->body = json_pack("{s:o, s:s?}", "routes", arr, "next", more && n ? routes[n - 1].id : NULL);
+        snprintf(ret_next, RESOURCE_ID_MAX + 1, "%s", more && n ? routes[n - 1].id : "");
+        return 0;
+}
+
+static void route_list(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
+        api_list(env, rq, resp, "routes", api_route_page);
 }
 
 static void route_show(struct api_env *env, const struct api_request *rq, const char *id, struct api_response *resp) {
@@ -141,19 +105,11 @@ static void route_show(struct api_env *env, const struct api_request *rq, const 
         struct route_def r;
         pthread_mutex_lock(&env->lock);
         int k = store_route_get(env->store, id, &r);
-        if (k == -ENOENT)
-                api_error(resp, 404, "not_found", "no route with id '%s'", id);
-        else if (k < 0)
-                api_store_failed(resp, env, k, "cannot read the route");
-        pthread_mutex_unlock(&env->lock);
         if (k < 0)
-                return;
-        json_t *o = route_to_json(&r);
-        if (!o)
-                return api_error(resp, 500, "internal", "cannot encode route '%s'", id);
-        resp->status = 200;
-        resp->body = o;
-        api_set_etag(resp, r.version);
+                api_read_failed(env, resp, k, "route", id);
+        pthread_mutex_unlock(&env->lock);
+        if (k >= 0)
+                api_answer_one(resp, route_to_json(&r), "route", id, r.version);
 }
 
 static void route_remove(struct api_env *env, const struct api_request *rq, const char *id, struct api_response *resp) {
@@ -164,44 +120,24 @@ static void route_remove(struct api_env *env, const struct api_request *rq, cons
         struct route_def r;
         pthread_mutex_lock(&env->lock);
         int k = store_route_remove(env->store, id, if_version, rq->actor, &r);
-        if (k == -ENOENT)
-                api_error(resp, 404, "not_found", "no route with id '%s'", id);
-        else if (k == -ESTALE)
-                api_stale(env, resp, "route", id, if_version);
-        else if (k < 0)
-                api_store_failed(resp, env, k, "cannot remove the route");
+        if (k < 0)
+                api_remove_failed(env, resp, k, "route", id, if_version);
         pthread_mutex_unlock(&env->lock);
         if (k < 0)
                 return;
         log_info("api: route %s removed by %s: %s", r.id, rq->actor, r.hostname);
-        json_t *o = route_to_json(&r);
-        if (!o)
-                return api_error(resp, 500, "internal", "route '%s' removed, but it cannot be encoded", id);
-        resp->status = 200;
-        resp->body = json_pack("{s:o, s:s}", "removed", o, "rules", api_rules_state(env));
+        api_answer_removed(env, resp, route_to_json(&r), "route", id);
 }
 
 void api_routes(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
-        const char *method = rq->method, *id = NULL;
-        int kind = api_path_id(rq->rest, "route", &id, resp);
-        if (kind < 0)
-                return;
-        if (kind == 0) {
-                if (api_method_is_get(method))
-                        return route_list(env, rq, resp);
-                if (streq(method, "POST"))
-                        return route_create(env, rq, resp);
-                resp->allow = "GET, POST";
-                return api_error(resp, 405, "method_not_allowed", "%s is not allowed on /v1/routes (use GET or POST)",
-                                 method);
-        }
-        if (api_method_is_get(method))
-                return route_show(env, rq, id, resp);
-        if (streq(method, "PUT"))
-                return route_put(env, rq, id, resp);
-        if (streq(method, "DELETE"))
-                return route_remove(env, rq, id, resp);
-        resp->allow = "GET, PUT, DELETE";
-        api_error(resp, 405, "method_not_allowed", "%s is not allowed on /v1/routes/ID (use GET, PUT or DELETE)",
-                  method);
+        static const struct api_methods methods = {
+                .path = "/v1/routes",
+                .kind = "route",
+                .list = route_list,
+                .create = route_create,
+                .show = route_show,
+                .put = route_save,
+                .remove = route_remove,
+        };
+        api_serve(&methods, env, rq, resp);
 }

@@ -89,95 +89,49 @@ enum api_decode_status vm_request_decode(const char *body, size_t len, const cha
                                          char err[static API_ERROR_MAX]) {
         static const char *const fields[] = {"id",        "ip",     "proxy_protocol", "http_passthrough", "allow",
                                              "hostnames", "labels", "ttl",            "expires_at"};
-        json_error_t jerr;
-        if (!body || len == 0) {
-                snprintf(err, API_ERROR_MAX, "body is not valid JSON: it is empty (send a JSON object)");
+        _cleanup_(json_decrefp) json_t *root = json_body_load(body, len, err);
+        if (!root)
                 return API_DECODE_INVALID_JSON;
-        }
-        json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root) {
-                /* jansson quotes the offending input, which may be any bytes (invalid UTF-8 would
-                 * make the error itself unencodable as JSON). */
-                char text[sizeof jerr.text];
-                api_sanitize(jerr.text, text, sizeof text);
-                snprintf(err, API_ERROR_MAX, "body is not valid JSON: %s (line %d, column %d)", text, jerr.line,
-                         jerr.column);
-                return API_DECODE_INVALID_JSON;
-        }
-        enum api_decode_status st = API_DECODE_INVALID_ARGUMENT;
         struct vm_request req = {.labels = "{}"};
         char shown[48];
 
-        if (!json_is_object(root)) {
-                snprintf(err, API_ERROR_MAX, "body must be a JSON object");
-                st = API_DECODE_INVALID_JSON;
-                goto out;
-        }
         if (!json_fields_known(root, fields, ELEMENTSOF(fields), err) ||
             !json_id_decode(json_object_get(root, "id"), "'id'", path_id, req.id, err))
-                goto out;
+                return API_DECODE_INVALID_ARGUMENT;
 
         json_t *ip = json_object_get(root, "ip");
         if (!ip) {
                 snprintf(err, API_ERROR_MAX, "field 'ip' is required");
-                goto out;
+                return API_DECODE_INVALID_ARGUMENT;
         }
         if (!json_is_string(ip)) {
                 snprintf(err, API_ERROR_MAX, "field 'ip' must be a string");
-                goto out;
+                return API_DECODE_INVALID_ARGUMENT;
         }
         const char *ips = json_string_value(ip);
         if (strlen(ips) != json_string_length(ip) || ip_addr_parse(ips, &req.ip) < 0) {
                 api_sanitize(ips, shown, sizeof shown);
                 snprintf(err, API_ERROR_MAX, "field 'ip': '%s' is not an IPv4 or IPv6 address", shown);
-                goto out;
+                return API_DECODE_INVALID_ARGUMENT;
         }
         enum ip_target_problem p = ip_target_check(&req.ip);
         if (p != IP_TARGET_OK) {
                 snprintf(err, API_ERROR_MAX, "field 'ip': %s", ip_target_problem_to_string(p));
-                goto out;
+                return API_DECODE_INVALID_ARGUMENT;
         }
 
-        json_t *proxy = json_object_get(root, "proxy_protocol");
-        if (proxy) {
-                enum vm_proxy_protocol pp;
-                if (!json_is_string(proxy)) {
-                        snprintf(err, API_ERROR_MAX, "field 'proxy_protocol' must be a string: none, v1 or v2");
-                        goto out;
-                }
-                const char *text = json_string_value(proxy);
-                if (strlen(text) != json_string_length(proxy) || vm_proxy_protocol_from_string(text, &pp) < 0) {
-                        api_sanitize(text, shown, sizeof shown);
-                        snprintf(err, API_ERROR_MAX, "field 'proxy_protocol': '%s' is not one of none, v1, v2",
-                                 shown);
-                        goto out;
-                }
-                req.proxy_protocol = (uint8_t)pp;
-        }
-
-        json_t *passthrough = json_object_get(root, "http_passthrough");
-        if (passthrough) {
-                if (!json_is_boolean(passthrough)) {
-                        snprintf(err, API_ERROR_MAX, "field 'http_passthrough' must be true or false");
-                        goto out;
-                }
-                req.http_passthrough = json_is_true(passthrough);
-        }
-
-        if (!json_allow_decode(json_object_get(root, "allow"), req.allow, &req.n_allow, err))
-                goto out;
-        json_t *hostnames = json_object_get(root, "hostnames");
-        if (hostnames && !hostnames_decode(hostnames, &req, err))
-                goto out;
-        if (!json_labels_decode(json_object_get(root, "labels"), req.labels, err) ||
+        const json_t *hostnames = json_object_get(root, "hostnames");
+        if (!json_proxy_protocol_decode(json_object_get(root, "proxy_protocol"), &req.proxy_protocol, err) ||
+            !json_bool_decode(json_object_get(root, "http_passthrough"), "'http_passthrough'", &req.http_passthrough,
+                              err) ||
+            !json_allow_decode(json_object_get(root, "allow"), req.allow, &req.n_allow, err) ||
+            (hostnames && !hostnames_decode(hostnames, &req, err)) ||
+            !json_labels_decode(json_object_get(root, "labels"), req.labels, err) ||
             !expiry_decode(json_object_get(root, "ttl"), json_object_get(root, "expires_at"), &req, err))
-                goto out;
+                return API_DECODE_INVALID_ARGUMENT;
 
         *ret = req;
-        st = API_DECODE_OK;
-out:
-        json_decref(root);
-        return st;
+        return API_DECODE_OK;
 }
 
 int vm_request_meta(const struct vm_request *req, int64_t now, struct vm_meta *ret, char err[static API_ERROR_MAX]) {
@@ -207,9 +161,9 @@ json_t *vm_to_json(const struct vm *vm, const struct vm_meta *meta, const struct
 
         json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", vm->id, "ip", ip_addr_format(&vm->ip, ip), "slug",
                               vm->slug, "subdomain", name);
-        json_t *ports = json_array(), *allow = json_array(), *hostnames = json_array();
-        json_t *labels = json_loads(meta->labels, JSON_REJECT_DUPLICATES, NULL);
-        if (!o || !ports || !allow || !hostnames || !json_is_object(labels)) {
+        json_t *ports = json_array(), *allow = json_allow_encode(vm->allow, vm->n_allow), *hostnames = json_array();
+        json_t *labels = json_labels_encode(meta->labels);
+        if (!o || !ports || !allow || !hostnames || !labels) {
                 json_decref(o);
                 json_decref(ports);
                 json_decref(allow);
@@ -222,10 +176,6 @@ json_t *vm_to_json(const struct vm *vm, const struct vm_meta *meta, const struct
         for (size_t i = 0; i < n; i++)
                 json_array_append_new(ports, json_pack("{s:i, s:s, s:i}", "public_port", map[i].public_port, "proto",
                                                        proto_to_string(map[i].proto), "vm_port", map[i].vm_port));
-        for (size_t i = 0; i < vm->n_allow; i++) {
-                char cidr[IP_ADDR_STRLEN + 4];
-                json_array_append_new(allow, json_string(ip_cidr_format(&vm->allow[i], cidr)));
-        }
         for (size_t i = 0; i < meta->n_hostnames; i++)
                 json_array_append_new(hostnames, json_string(meta->hostnames[i]));
 

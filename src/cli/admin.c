@@ -63,11 +63,23 @@ enum cli_exit cmd_token_add(const struct cli *cli, const char *name) {
         return CLI_EXIT_OK;
 }
 
-struct token_row {
-        struct strbuf scopes;
-};
+static enum cli_exit token_row(const json_t *o, struct cli_row *row, const char **cells) {
+        const char *name = cli_json_string(o, "name"), *created = cli_json_string(o, "created_at");
+        const char *last_used = cli_json_string(o, "last_used_at");
+        const json_t *scopes = json_object_get(o, "scopes");
+        if (!name || !created || !json_is_array(scopes))
+                return cli_bad_response("a token object without name, scopes or created_at");
+        for (size_t s = 0; s < json_array_size(scopes); s++)
+                strbuf_printf(&row->buf, "%s%s", s ? "," : "", scope_name(json_array_get(scopes, s)));
+        if (strbuf_status(&row->buf) < 0)
+                return cli_out_of_memory();
+        const char *cols[] = {name, strbuf_str(&row->buf), created, last_used ? last_used : "never"};
+        memcpy(cells, cols, sizeof cols);
+        return CLI_EXIT_OK;
+}
 
 enum cli_exit cmd_token_ls(const struct cli *cli, const char *arg) {
+        static const char *const header[] = {"NAME", "SCOPES", "CREATED", "LAST USED"};
         _cleanup_(json_decrefp) json_t *root = NULL;
         enum cli_exit x = cli_api_call(cli, "GET", "/v1/tokens", NULL, &root, NULL);
         if (x != CLI_EXIT_OK)
@@ -78,52 +90,16 @@ enum cli_exit cmd_token_ls(const struct cli *cli, const char *arg) {
         const json_t *tokens = json_object_get(root, "tokens");
         if (!json_is_array(tokens))
                 return cli_bad_response("'tokens' is not an array");
-        size_t n = json_array_size(tokens);
-        if (n == 0) {
+        if (json_array_size(tokens) == 0) {
                 puts("no tokens");
                 return CLI_EXIT_OK;
         }
-
-        enum { N_COLS = 4 };
-        _cleanup_free_ struct token_row *rows = calloc(n, sizeof *rows);
-        _cleanup_free_ const char **cells = calloc((n + 1) * N_COLS, sizeof *cells);
-        if (!rows || !cells)
-                return cli_out_of_memory();
-        const char *header[N_COLS] = {"NAME", "SCOPES", "CREATED", "LAST USED"};
-        memcpy(cells, header, sizeof header);
-        for (size_t i = 0; i < n; i++) {
-                const json_t *o = json_array_get(tokens, i);
-                const char *name = cli_json_string(o, "name"), *created = cli_json_string(o, "created_at");
-                const char *last_used = cli_json_string(o, "last_used_at");
-                const json_t *scopes = json_object_get(o, "scopes");
-                if (!name || !created || !json_is_array(scopes)) {
-                        x = cli_bad_response("a token object without name, scopes or created_at");
-                        break;
-                }
-                for (size_t s = 0; s < json_array_size(scopes); s++)
-                        strbuf_printf(&rows[i].scopes, "%s%s", s ? "," : "",
-                                      scope_name(json_array_get(scopes, s)));
-                if (strbuf_status(&rows[i].scopes) < 0) {
-                        x = cli_out_of_memory();
-                        break;
-                }
-                const char *row[N_COLS] = {name, strbuf_str(&rows[i].scopes), created, last_used ? last_used : "never"};
-                memcpy(cells + (i + 1) * N_COLS, row, sizeof row);
-        }
-        if (x == CLI_EXIT_OK)
-                x = cli_print_table(cells, n + 1, N_COLS);
-        for (size_t i = 0; i < n; i++)
-                strbuf_done(&rows[i].scopes);
-        return x;
+        return cli_print_rows(tokens, header, ELEMENTSOF(header), token_row);
 }
 
 enum cli_exit cmd_token_rm(const struct cli *cli, const char *name) {
-        _cleanup_strbuf_ struct strbuf path = {};
-        enum cli_exit x = cli_resource_path("tokens", name, &path);
-        if (x != CLI_EXIT_OK)
-                return x;
         _cleanup_(json_decrefp) json_t *root = NULL;
-        x = cli_api_call(cli, "DELETE", strbuf_str(&path), NULL, &root, NULL);
+        enum cli_exit x = cli_api_item(cli, "DELETE", "tokens", name, &root);
         if (x != CLI_EXIT_OK)
                 return x;
         if (cli->json)

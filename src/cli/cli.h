@@ -100,20 +100,46 @@ enum cli_exit cli_api_call(const struct cli *cli, const char *method, const char
  * "next": null. */
 enum cli_exit cli_api_list(const struct cli *cli, const char *collection, json_t **ret);
 
-/* "/v1/COLLECTION/ID" with the id percent-encoded into out. */
-enum cli_exit cli_resource_path(const char *collection, const char *id, struct strbuf *out);
+/* method (GET, DELETE) on /v1/COLLECTION/ID, the id percent-encoded; as cli_api_call(). */
+enum cli_exit cli_api_item(const struct cli *cli, const char *method, const char *collection, const char *id,
+                           json_t **ret);
+/* Sends request as POST /v1/COLLECTION (an add) or, when put, PUT /v1/COLLECTION/ID (a set).
+ * On CLI_EXIT_OK, *ret is the answer (as cli_api_call()) and *ret_verb says what happened:
+ * "added" (POST), "created" or "updated" (PUT answered 201 or 200). */
+enum cli_exit cli_api_save(const struct cli *cli, const char *collection, const char *id, bool put,
+                           const json_t *request, json_t **ret, const char **ret_verb);
 
 /* Output (output.c). */
 enum cli_exit cli_print_json(const json_t *root); /* pretty, two-space indentation */
 enum cli_exit cli_print_table(const char *const *cells, size_t n_rows, size_t n_cols);
+
+/* Room for the texts one table row makes of its item, kept while the table is printed. */
+#define CLI_CELL_MAX 80
+struct cli_row {
+        char text[2][CLI_CELL_MAX];
+        struct strbuf buf;
+};
+/* Fills cells[0..n_cols) (the table's width) for item, keeping what it formats in *row;
+ * a malformed item is reported and its exit code returned. */
+typedef enum cli_exit (*cli_row_fn)(const json_t *item, struct cli_row *row, const char **cells);
+/* Prints the non-empty array items as a table under header[0..n_cols), a row (row_fn) per
+ * item; prints nothing when an item is refused. */
+enum cli_exit cli_print_rows(const json_t *items, const char *const *header, size_t n_cols, cli_row_fn row_fn);
+/* The ls of a collection: every page of /v1/COLLECTION (cli_api_list), printed as JSON with
+ * --json, as "no NOUN" ("no NOUN with these labels" under --label) when empty, else as
+ * cli_print_rows(). */
+enum cli_exit cli_print_list(const struct cli *cli, const char *collection, const char *noun,
+                             const char *const *header, size_t n_cols, cli_row_fn row_fn);
 void cli_print_field(const char *name, const char *value); /* "name:      value" */
 /* "rules": "pending" in a change's answer: warns that the kernel does not reflect it yet. */
 void cli_warn_if_rules_pending(const json_t *root);
 const char *cli_json_string(const json_t *o, const char *key); /* NULL unless a string */
-/* The --allow values as one JSON array (NULL if none given), or a reported usage error. */
-enum cli_exit cli_allow_json(const struct cli *cli, json_t **ret);
-/* The --label K=V values as a labels object (NULL if none given), or a reported error. */
-enum cli_exit cli_labels_json(const struct cli *cli, json_t **ret);
+/* Sets the request's "allow" to the --allow values as one array (nothing when none is given),
+ * or reports a usage error. */
+enum cli_exit cli_set_allow(const struct cli *cli, json_t *request);
+/* Sets the request's "labels" to the --label K=V values as an object (nothing when none is
+ * given), or reports a usage error. */
+enum cli_exit cli_set_labels(const struct cli *cli, json_t *request);
 /* Sets key to a string value, reporting text that is not UTF-8 as a usage error. */
 enum cli_exit cli_set_string(json_t *o, const char *key, const char *value, const char *option);
 /* A labels object as "k=v<sep>k2=v2", or none_text when empty or absent; into out. */
@@ -125,6 +151,9 @@ enum cli_exit cli_labels_text(const json_t *labels, const char *sep, const char 
 enum cli_exit cli_print_https_options(const json_t *o, const char *what);
 /* Prints "name:  value" when o has key as a string or an integer; nothing otherwise. */
 void cli_print_optional_field(const json_t *o, const char *key, const char *name);
+/* The fields every stored route and forward has, after its own: origin, labels (the text
+ * of cli_labels_text), created, updated, version. */
+void cli_print_common_fields(const json_t *o, const char *labels);
 
 /* The commands; arg is the ID or NAME word, or NULL for commands without one. */
 enum cli_exit cmd_vm_add(const struct cli *cli, const char *id);

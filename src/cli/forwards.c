@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-#define TARGET_TEXT_MAX 80
+#define TARGET_TEXT_MAX CLI_CELL_MAX
 #define PORT_TEXT_MAX 24 /* "65535/tcp" */
 
 /* The body of POST /v1/forwards and PUT /v1/forwards/ID. */
@@ -38,11 +38,8 @@ static enum cli_exit forward_request(const struct cli *cli, const char *id, json
         if (json_object_set_new(request, "public_port", json_integer((json_int_t)public_port)) < 0 ||
             json_object_set_new(request, "target_port", json_integer(port)) < 0)
                 return cli_out_of_memory();
-        json_t *labels = NULL;
-        if ((x = cli_labels_json(cli, &labels)) != CLI_EXIT_OK)
+        if ((x = cli_set_labels(cli, request)) != CLI_EXIT_OK)
                 return x;
-        if (labels && json_object_set_new(request, "labels", labels) < 0)
-                return cli_out_of_memory();
         *ret = TAKE_PTR(request);
         return CLI_EXIT_OK;
 }
@@ -62,24 +59,11 @@ static bool forward_texts(const json_t *f, char port[static PORT_TEXT_MAX], char
 
 /* forward add (POST) and forward set (PUT). */
 static enum cli_exit forward_save(const struct cli *cli, const char *id, bool put) {
-        _cleanup_(json_decrefp) json_t *request = NULL;
+        _cleanup_(json_decrefp) json_t *request = NULL, *root = NULL;
+        const char *verb;
         enum cli_exit x = forward_request(cli, id, &request);
-        if (x != CLI_EXIT_OK)
-                return x;
-
-        _cleanup_strbuf_ struct strbuf path = {};
-        if (put)
-                x = cli_resource_path("forwards", id, &path);
-        else {
-                strbuf_append(&path, "/v1/forwards");
-                x = strbuf_status(&path) < 0 ? cli_out_of_memory() : CLI_EXIT_OK;
-        }
-        if (x != CLI_EXIT_OK)
-                return x;
-
-        _cleanup_(json_decrefp) json_t *root = NULL;
-        long status = 0;
-        x = cli_api_call(cli, put ? "PUT" : "POST", strbuf_str(&path), request, &root, &status);
+        if (x == CLI_EXIT_OK)
+                x = cli_api_save(cli, "forwards", id, put, request, &root, &verb);
         if (x != CLI_EXIT_OK)
                 return x;
         if (cli->json)
@@ -90,8 +74,7 @@ static enum cli_exit forward_save(const struct cli *cli, const char *id, bool pu
                 if (!fid || !forward_texts(root, port, target))
                         return cli_bad_response("a forward object without id, public_port, target_ip or "
                                                 "target_port");
-                printf("forward %s %s: %s -> %s\n", fid, !put ? "added" : status == 201 ? "created" : "updated", port,
-                       target);
+                printf("forward %s %s: %s -> %s\n", fid, verb, port, target);
         }
         cli_warn_if_rules_pending(root);
         return x;
@@ -105,61 +88,25 @@ enum cli_exit cmd_forward_set(const struct cli *cli, const char *id) {
         return forward_save(cli, id, true);
 }
 
-struct forward_row {
-        char port[PORT_TEXT_MAX];
-        char target[TARGET_TEXT_MAX];
-        struct strbuf labels;
-};
-
-enum cli_exit cmd_forward_ls(const struct cli *cli, const char *arg) {
-        _cleanup_(json_decrefp) json_t *root = NULL;
-        enum cli_exit x = cli_api_list(cli, "forwards", &root);
-        if (x != CLI_EXIT_OK)
-                return x;
-        if (cli->json)
-                return cli_print_json(root);
-
-        const json_t *forwards = json_object_get(root, "forwards");
-        size_t n = json_array_size(forwards);
-        if (n == 0) {
-                puts(cli->labels.n ? "no forwards with these labels" : "no forwards");
-                return CLI_EXIT_OK;
-        }
-
-        enum { N_COLS = 5 };
-        _cleanup_free_ struct forward_row *rows = calloc(n, sizeof *rows);
-        _cleanup_free_ const char **cells = calloc((n + 1) * N_COLS, sizeof *cells);
-        if (!rows || !cells)
-                return cli_out_of_memory();
-        const char *header[N_COLS] = {"ID", "PORT", "TARGET", "ORIGIN", "LABELS"};
-        memcpy(cells, header, sizeof header);
-        for (size_t i = 0; i < n && x == CLI_EXIT_OK; i++) {
-                const json_t *o = json_array_get(forwards, i);
-                struct forward_row *r = &rows[i];
-                const char *id = cli_json_string(o, "id"), *origin = cli_json_string(o, "origin");
-                if (!id || !forward_texts(o, r->port, r->target)) {
-                        x = cli_bad_response("a forward object without id, public_port, target_ip or target_port");
-                        break;
-                }
-                x = cli_labels_text(json_object_get(o, "labels"), ",", "-", &r->labels);
-                const char *row[N_COLS] = {id, r->port, r->target, origin ? origin : "-", strbuf_str(&r->labels)};
-                memcpy(cells + (i + 1) * N_COLS, row, sizeof row);
-        }
-        if (x == CLI_EXIT_OK)
-                x = cli_print_table(cells, n + 1, N_COLS);
-        for (size_t i = 0; i < n; i++)
-                strbuf_done(&rows[i].labels);
+static enum cli_exit forward_row(const json_t *o, struct cli_row *row, const char **cells) {
+        const char *id = cli_json_string(o, "id"), *origin = cli_json_string(o, "origin");
+        char *port = row->text[0], *target = row->text[1];
+        if (!id || !forward_texts(o, port, target))
+                return cli_bad_response("a forward object without id, public_port, target_ip or target_port");
+        enum cli_exit x = cli_labels_text(json_object_get(o, "labels"), ",", "-", &row->buf);
+        const char *cols[] = {id, port, target, origin ? origin : "-", strbuf_str(&row->buf)};
+        memcpy(cells, cols, sizeof cols);
         return x;
 }
 
-enum cli_exit cmd_forward_show(const struct cli *cli, const char *id) {
-        _cleanup_strbuf_ struct strbuf path = {};
-        enum cli_exit x = cli_resource_path("forwards", id, &path);
-        if (x != CLI_EXIT_OK)
-                return x;
+enum cli_exit cmd_forward_ls(const struct cli *cli, const char *arg) {
+        static const char *const header[] = {"ID", "PORT", "TARGET", "ORIGIN", "LABELS"};
+        return cli_print_list(cli, "forwards", "forwards", header, ELEMENTSOF(header), forward_row);
+}
 
+enum cli_exit cmd_forward_show(const struct cli *cli, const char *id) {
         _cleanup_(json_decrefp) json_t *root = NULL;
-        x = cli_api_call(cli, "GET", strbuf_str(&path), NULL, &root, NULL);
+        enum cli_exit x = cli_api_item(cli, "GET", "forwards", id, &root);
         if (x != CLI_EXIT_OK)
                 return x;
         if (cli->json)
@@ -176,22 +123,13 @@ enum cli_exit cmd_forward_show(const struct cli *cli, const char *id) {
         cli_print_field("id", fid);
         cli_print_field("port", port);
         cli_print_field("target", target);
-        cli_print_optional_field(root, "origin", "origin");
-        cli_print_field("labels", strbuf_str(&labels));
-        cli_print_optional_field(root, "created_at", "created");
-        cli_print_optional_field(root, "updated_at", "updated");
-        cli_print_optional_field(root, "version", "version");
+        cli_print_common_fields(root, strbuf_str(&labels));
         return CLI_EXIT_OK;
 }
 
 enum cli_exit cmd_forward_rm(const struct cli *cli, const char *id) {
-        _cleanup_strbuf_ struct strbuf path = {};
-        enum cli_exit x = cli_resource_path("forwards", id, &path);
-        if (x != CLI_EXIT_OK)
-                return x;
-
         _cleanup_(json_decrefp) json_t *root = NULL;
-        x = cli_api_call(cli, "DELETE", strbuf_str(&path), NULL, &root, NULL);
+        enum cli_exit x = cli_api_item(cli, "DELETE", "forwards", id, &root);
         if (x != CLI_EXIT_OK)
                 return x;
         if (cli->json)

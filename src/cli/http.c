@@ -412,10 +412,36 @@ enum cli_exit cli_api_list(const struct cli *cli, const char *collection, json_t
         return CLI_EXIT_OK;
 }
 
-enum cli_exit cli_resource_path(const char *collection, const char *id, struct strbuf *out) {
-        strbuf_printf(out, "/v1/%s/", collection);
-        cli_percent_encode(id, out);
+/* "/v1/COLLECTION/ID" with the id percent-encoded, or "/v1/COLLECTION" when id is NULL, into out. */
+static enum cli_exit resource_path(const char *collection, const char *id, struct strbuf *out) {
+        strbuf_printf(out, "/v1/%s", collection);
+        if (id) {
+                strbuf_append(out, "/");
+                cli_percent_encode(id, out);
+        }
         if (strbuf_status(out) < 0)
                 return cli_out_of_memory();
         return CLI_EXIT_OK;
+}
+
+enum cli_exit cli_api_item(const struct cli *cli, const char *method, const char *collection, const char *id,
+                           json_t **ret) {
+        _cleanup_strbuf_ struct strbuf path = {};
+        enum cli_exit x = resource_path(collection, id, &path);
+        if (x != CLI_EXIT_OK)
+                return x;
+        return cli_api_call(cli, method, strbuf_str(&path), NULL, ret, NULL);
+}
+
+enum cli_exit cli_api_save(const struct cli *cli, const char *collection, const char *id, bool put,
+                           const json_t *request, json_t **ret, const char **ret_verb) {
+        _cleanup_strbuf_ struct strbuf path = {};
+        enum cli_exit x = resource_path(collection, put ? id : NULL, &path);
+        if (x != CLI_EXIT_OK)
+                return x;
+        long status = 0;
+        x = cli_api_call(cli, put ? "PUT" : "POST", strbuf_str(&path), request, ret, &status);
+        if (x == CLI_EXIT_OK)
+                *ret_verb = !put ? "added" : status == 201 ? "created" : "updated";
+        return x;
 }

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the CLI's commands share when they build a request from options or print an
- * answer: the JSON printer, tables, "name: value" fields, labels and --allow lists, the
- * pending-rules warning.
+ * answer: the JSON printer, tables (and the ls of a collection as one), "name: value"
+ * fields, labels and --allow lists, the pending-rules warning.
  */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -29,6 +30,39 @@ enum cli_exit cli_print_table(const char *const *cells, size_t n_rows, size_t n_
         return CLI_EXIT_OK;
 }
 
+enum cli_exit cli_print_rows(const json_t *items, const char *const *header, size_t n_cols, cli_row_fn row_fn) {
+        size_t n = json_array_size(items);
+        _cleanup_free_ struct cli_row *rows = calloc(n ? n : 1, sizeof *rows);
+        _cleanup_free_ const char **cells = calloc((n + 1) * n_cols, sizeof *cells);
+        if (!rows || !cells)
+                return cli_out_of_memory();
+        memcpy(cells, header, n_cols * sizeof *cells);
+        enum cli_exit x = CLI_EXIT_OK;
+        for (size_t i = 0; i < n && x == CLI_EXIT_OK; i++)
+                x = row_fn(json_array_get(items, i), &rows[i], cells + (i + 1) * n_cols);
+        if (x == CLI_EXIT_OK)
+                x = cli_print_table(cells, n + 1, n_cols);
+        for (size_t i = 0; i < n; i++)
+                strbuf_done(&rows[i].buf);
+        return x;
+}
+
+enum cli_exit cli_print_list(const struct cli *cli, const char *collection, const char *noun,
+                             const char *const *header, size_t n_cols, cli_row_fn row_fn) {
+        _cleanup_(json_decrefp) json_t *root = NULL;
+        enum cli_exit x = cli_api_list(cli, collection, &root);
+        if (x != CLI_EXIT_OK)
+                return x;
+        if (cli->json)
+                return cli_print_json(root);
+        const json_t *items = json_object_get(root, collection);
+        if (json_array_size(items) == 0) {
+                printf("no %s%s\n", noun, cli->labels.n ? " with these labels" : "");
+                return CLI_EXIT_OK;
+        }
+        return cli_print_rows(items, header, n_cols, row_fn);
+}
+
 void cli_print_field(const char *name, const char *value) {
         printf("%s:%*s%s\n", name, (int)(FIELD_WIDTH - 1 - strlen(name)), "", value);
 }
@@ -44,6 +78,14 @@ void cli_print_optional_field(const json_t *o, const char *key, const char *name
         }
 }
 
+void cli_print_common_fields(const json_t *o, const char *labels) {
+        cli_print_optional_field(o, "origin", "origin");
+        cli_print_field("labels", labels);
+        cli_print_optional_field(o, "created_at", "created");
+        cli_print_optional_field(o, "updated_at", "updated");
+        cli_print_optional_field(o, "version", "version");
+}
+
 void cli_warn_if_rules_pending(const json_t *root) {
         const char *rules = cli_json_string(root, "rules");
         if (rules && streq(rules, "pending"))
@@ -56,11 +98,9 @@ const char *cli_json_string(const json_t *o, const char *key) {
         return json_string_value(json_object_get(o, key));
 }
 
-enum cli_exit cli_allow_json(const struct cli *cli, json_t **ret) {
-        if (cli->allow.n == 0) {
-                *ret = NULL;
+enum cli_exit cli_set_allow(const struct cli *cli, json_t *request) {
+        if (cli->allow.n == 0)
                 return CLI_EXIT_OK;
-        }
         _cleanup_(json_decrefp) json_t *allow = json_array();
         if (!allow)
                 return cli_out_of_memory();
@@ -73,19 +113,21 @@ enum cli_exit cli_allow_json(const struct cli *cli, json_t **ret) {
                 if (r < 0)
                         return cli_out_of_memory();
         }
-        *ret = TAKE_PTR(allow);
+        if (json_object_set_new(request, "allow", TAKE_PTR(allow)) < 0)
+                return cli_out_of_memory();
         return CLI_EXIT_OK;
 }
 
-enum cli_exit cli_labels_json(const struct cli *cli, json_t **ret) {
-        if (cli->labels.n == 0) {
-                *ret = NULL;
+enum cli_exit cli_set_labels(const struct cli *cli, json_t *request) {
+        if (cli->labels.n == 0)
                 return CLI_EXIT_OK;
-        }
         const char *bad = NULL;
-        int r = cli_labels_build(cli->labels.items, cli->labels.n, ret, &bad);
+        json_t *labels = NULL;
+        int r = cli_labels_build(cli->labels.items, cli->labels.n, &labels, &bad);
         switch (r) {
         case 0:
+                if (json_object_set_new(request, "labels", labels) < 0)
+                        return cli_out_of_memory();
                 return CLI_EXIT_OK;
         case -EINVAL:
                 return cli_usage_error("option --label: '%s' is not KEY=VALUE", bad);

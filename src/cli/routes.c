@@ -10,7 +10,7 @@
 
 #include "cli.h"
 
-#define TARGET_TEXT_MAX 80 /* "[" INET6_ADDRSTRLEN "]:65535" and then some */
+#define TARGET_TEXT_MAX CLI_CELL_MAX /* "[" INET6_ADDRSTRLEN "]:65535" and then some */
 
 /* The body of POST /v1/routes and PUT /v1/routes/ID. */
 static enum cli_exit route_request(const struct cli *cli, const char *id, json_t **ret) {
@@ -49,15 +49,8 @@ static enum cli_exit route_request(const struct cli *cli, const char *id, json_t
                         return cli_out_of_memory();
         }
 
-        json_t *allow = NULL, *labels = NULL;
-        if ((x = cli_allow_json(cli, &allow)) != CLI_EXIT_OK)
+        if ((x = cli_set_allow(cli, request)) != CLI_EXIT_OK || (x = cli_set_labels(cli, request)) != CLI_EXIT_OK)
                 return x;
-        if (allow && json_object_set_new(request, "allow", allow) < 0)
-                return cli_out_of_memory();
-        if ((x = cli_labels_json(cli, &labels)) != CLI_EXIT_OK)
-                return x;
-        if (labels && json_object_set_new(request, "labels", labels) < 0)
-                return cli_out_of_memory();
         *ret = TAKE_PTR(request);
         return CLI_EXIT_OK;
 }
@@ -86,30 +79,14 @@ static enum cli_exit print_route_line(const json_t *route, const char *verb) {
 
 /* route add (POST) and route set (PUT). */
 static enum cli_exit route_save(const struct cli *cli, const char *id, bool put) {
-        _cleanup_(json_decrefp) json_t *request = NULL;
+        _cleanup_(json_decrefp) json_t *request = NULL, *root = NULL;
+        const char *verb;
         enum cli_exit x = route_request(cli, id, &request);
+        if (x == CLI_EXIT_OK)
+                x = cli_api_save(cli, "routes", id, put, request, &root, &verb);
         if (x != CLI_EXIT_OK)
                 return x;
-
-        _cleanup_strbuf_ struct strbuf path = {};
-        if (put)
-                x = cli_resource_path("routes", id, &path);
-        else {
-                strbuf_append(&path, "/v1/routes");
-                x = strbuf_status(&path) < 0 ? cli_out_of_memory() : CLI_EXIT_OK;
-        }
-        if (x != CLI_EXIT_OK)
-                return x;
-
-        _cleanup_(json_decrefp) json_t *root = NULL;
-        long status = 0;
-        x = cli_api_call(cli, put ? "PUT" : "POST", strbuf_str(&path), request, &root, &status);
-        if (x != CLI_EXIT_OK)
-                return x;
-        if (cli->json)
-                x = cli_print_json(root);
-        else
-                x = print_route_line(root, !put ? "added" : status == 201 ? "created" : "updated");
+        x = cli->json ? cli_print_json(root) : print_route_line(root, verb);
         cli_warn_if_rules_pending(root);
         return x;
 }
@@ -122,62 +99,27 @@ enum cli_exit cmd_route_set(const struct cli *cli, const char *id) {
         return route_save(cli, id, true);
 }
 
-struct route_row {
-        char target[TARGET_TEXT_MAX];
-        struct strbuf labels;
-};
-
-enum cli_exit cmd_route_ls(const struct cli *cli, const char *arg) {
-        _cleanup_(json_decrefp) json_t *root = NULL;
-        enum cli_exit x = cli_api_list(cli, "routes", &root);
-        if (x != CLI_EXIT_OK)
-                return x;
-        if (cli->json)
-                return cli_print_json(root);
-
-        const json_t *routes = json_object_get(root, "routes");
-        size_t n = json_array_size(routes);
-        if (n == 0) {
-                puts(cli->labels.n ? "no routes with these labels" : "no routes");
-                return CLI_EXIT_OK;
-        }
-
-        enum { N_COLS = 5 };
-        _cleanup_free_ struct route_row *rows = calloc(n, sizeof *rows);
-        _cleanup_free_ const char **cells = calloc((n + 1) * N_COLS, sizeof *cells);
-        if (!rows || !cells)
-                return cli_out_of_memory();
-        const char *header[N_COLS] = {"ID", "HOSTNAME", "TARGET", "ORIGIN", "LABELS"};
-        memcpy(cells, header, sizeof header);
-        for (size_t i = 0; i < n && x == CLI_EXIT_OK; i++) {
-                const json_t *o = json_array_get(routes, i);
-                struct route_row *r = &rows[i];
-                const char *id = cli_json_string(o, "id"), *hostname = cli_json_string(o, "hostname");
-                const char *origin = cli_json_string(o, "origin");
-                route_target(o, r->target, sizeof r->target);
-                if (!id || !hostname || !r->target[0]) {
-                        x = cli_bad_response("a route object without id, hostname or target_ip");
-                        break;
-                }
-                x = cli_labels_text(json_object_get(o, "labels"), ",", "-", &r->labels);
-                const char *row[N_COLS] = {id, hostname, r->target, origin ? origin : "-", strbuf_str(&r->labels)};
-                memcpy(cells + (i + 1) * N_COLS, row, sizeof row);
-        }
-        if (x == CLI_EXIT_OK)
-                x = cli_print_table(cells, n + 1, N_COLS);
-        for (size_t i = 0; i < n; i++)
-                strbuf_done(&rows[i].labels);
+static enum cli_exit route_row(const json_t *o, struct cli_row *row, const char **cells) {
+        const char *id = cli_json_string(o, "id"), *hostname = cli_json_string(o, "hostname");
+        const char *origin = cli_json_string(o, "origin");
+        char *target = row->text[0];
+        route_target(o, target, CLI_CELL_MAX);
+        if (!id || !hostname || !target[0])
+                return cli_bad_response("a route object without id, hostname or target_ip");
+        enum cli_exit x = cli_labels_text(json_object_get(o, "labels"), ",", "-", &row->buf);
+        const char *cols[] = {id, hostname, target, origin ? origin : "-", strbuf_str(&row->buf)};
+        memcpy(cells, cols, sizeof cols);
         return x;
 }
 
-enum cli_exit cmd_route_show(const struct cli *cli, const char *id) {
-        _cleanup_strbuf_ struct strbuf path = {};
-        enum cli_exit x = cli_resource_path("routes", id, &path);
-        if (x != CLI_EXIT_OK)
-                return x;
+enum cli_exit cmd_route_ls(const struct cli *cli, const char *arg) {
+        static const char *const header[] = {"ID", "HOSTNAME", "TARGET", "ORIGIN", "LABELS"};
+        return cli_print_list(cli, "routes", "routes", header, ELEMENTSOF(header), route_row);
+}
 
+enum cli_exit cmd_route_show(const struct cli *cli, const char *id) {
         _cleanup_(json_decrefp) json_t *root = NULL;
-        x = cli_api_call(cli, "GET", strbuf_str(&path), NULL, &root, NULL);
+        enum cli_exit x = cli_api_item(cli, "GET", "routes", id, &root);
         if (x != CLI_EXIT_OK)
                 return x;
         if (cli->json)
@@ -197,22 +139,13 @@ enum cli_exit cmd_route_show(const struct cli *cli, const char *id) {
         cli_print_field("hostname", hostname);
         cli_print_field("target", target);
         cli_print_optional_field(root, "mode", "mode");
-        cli_print_optional_field(root, "origin", "origin");
-        cli_print_field("labels", strbuf_str(&labels));
-        cli_print_optional_field(root, "created_at", "created");
-        cli_print_optional_field(root, "updated_at", "updated");
-        cli_print_optional_field(root, "version", "version");
+        cli_print_common_fields(root, strbuf_str(&labels));
         return cli_print_https_options(root, "route");
 }
 
 enum cli_exit cmd_route_rm(const struct cli *cli, const char *id) {
-        _cleanup_strbuf_ struct strbuf path = {};
-        enum cli_exit x = cli_resource_path("routes", id, &path);
-        if (x != CLI_EXIT_OK)
-                return x;
-
         _cleanup_(json_decrefp) json_t *root = NULL;
-        x = cli_api_call(cli, "DELETE", strbuf_str(&path), NULL, &root, NULL);
+        enum cli_exit x = cli_api_item(cli, "DELETE", "routes", id, &root);
         if (x != CLI_EXIT_OK)
                 return x;
         if (cli->json)

@@ -187,15 +187,8 @@ static enum cli_exit vm_request(const struct cli *cli, const char *id, json_t **
         if (cli->http_passthrough && json_object_set_new(request, "http_passthrough", json_true()) < 0)
                 return cli_out_of_memory();
 
-        json_t *allow = NULL, *labels = NULL;
-        if ((x = cli_allow_json(cli, &allow)) != CLI_EXIT_OK)
+        if ((x = cli_set_allow(cli, request)) != CLI_EXIT_OK || (x = cli_set_labels(cli, request)) != CLI_EXIT_OK)
                 return x;
-        if (allow && json_object_set_new(request, "allow", allow) < 0)
-                return cli_out_of_memory();
-        if ((x = cli_labels_json(cli, &labels)) != CLI_EXIT_OK)
-                return x;
-        if (labels && json_object_set_new(request, "labels", labels) < 0)
-                return cli_out_of_memory();
 
         if (cli->hostnames.n > 0) {
                 json_t *names = json_array();
@@ -228,24 +221,11 @@ static enum cli_exit vm_request(const struct cli *cli, const char *id, json_t **
 
 /* vm add (POST) and vm set (PUT): the same body, the same output. */
 static enum cli_exit vm_save(const struct cli *cli, const char *id, bool put) {
-        _cleanup_(json_decrefp) json_t *request = NULL;
+        _cleanup_(json_decrefp) json_t *request = NULL, *root = NULL;
+        const char *verb;
         enum cli_exit x = vm_request(cli, id, &request);
-        if (x != CLI_EXIT_OK)
-                return x;
-
-        _cleanup_strbuf_ struct strbuf path = {};
-        if (put)
-                x = cli_resource_path("vms", id, &path);
-        else {
-                strbuf_append(&path, "/v1/vms");
-                x = strbuf_status(&path) < 0 ? cli_out_of_memory() : CLI_EXIT_OK;
-        }
-        if (x != CLI_EXIT_OK)
-                return x;
-
-        _cleanup_(json_decrefp) json_t *root = NULL;
-        long status = 0;
-        x = cli_api_call(cli, put ? "PUT" : "POST", strbuf_str(&path), request, &root, &status);
+        if (x == CLI_EXIT_OK)
+                x = cli_api_save(cli, "vms", id, put, request, &root, &verb);
         if (x != CLI_EXIT_OK)
                 return x;
 
@@ -256,7 +236,7 @@ static enum cli_exit vm_save(const struct cli *cli, const char *id, bool put) {
                 x = parse_vm_or_report(root, &v);
                 if (x != CLI_EXIT_OK)
                         return x;
-                printf("VM %s %s\n", v.id, !put ? "added" : status == 201 ? "created" : "updated");
+                printf("VM %s %s\n", v.id, verb);
                 x = print_details(&v);
                 if (x == CLI_EXIT_OK)
                         x = print_vm_fields(root, false);
@@ -273,60 +253,27 @@ enum cli_exit cmd_vm_set(const struct cli *cli, const char *id) {
         return vm_save(cli, id, true);
 }
 
-struct vm_row {
-        char ports[16];
-        struct strbuf labels;
-};
-
-enum cli_exit cmd_vm_ls(const struct cli *cli, const char *arg) {
-        _cleanup_(json_decrefp) json_t *root = NULL;
-        enum cli_exit x = cli_api_list(cli, "vms", &root);
+static enum cli_exit vm_row(const json_t *o, struct cli_row *row, const char **cells) {
+        struct vm_view v;
+        enum cli_exit x = parse_vm_or_report(o, &v);
         if (x != CLI_EXIT_OK)
                 return x;
-        if (cli->json)
-                return cli_print_json(root);
-
-        const json_t *vms = json_object_get(root, "vms");
-        size_t n = json_array_size(vms);
-        if (n == 0) {
-                puts(cli->labels.n ? "no VMs with these labels" : "no VMs");
-                return CLI_EXIT_OK;
-        }
-
-        enum { N_COLS = 6 };
-        _cleanup_free_ struct vm_row *rows = calloc(n, sizeof *rows);
-        _cleanup_free_ const char **cells = calloc((n + 1) * N_COLS, sizeof *cells);
-        if (!rows || !cells)
-                return cli_out_of_memory();
-        const char *header[N_COLS] = {"ID", "SLUG", "IP", "PORTS", "NAME", "LABELS"};
-        memcpy(cells, header, sizeof header);
-        for (size_t i = 0; i < n && x == CLI_EXIT_OK; i++) {
-                const json_t *o = json_array_get(vms, i);
-                struct vm_row *r = &rows[i];
-                struct vm_view v;
-                x = parse_vm_or_report(o, &v);
-                if (x != CLI_EXIT_OK)
-                        break;
-                snprintf(r->ports, sizeof r->ports, "%u-%u", v.port_range_start, v.port_range_end);
-                x = cli_labels_text(json_object_get(o, "labels"), ",", "-", &r->labels);
-                const char *row[N_COLS] = {v.id, v.slug, v.ip, r->ports, v.subdomain, strbuf_str(&r->labels)};
-                memcpy(cells + (i + 1) * N_COLS, row, sizeof row);
-        }
-        if (x == CLI_EXIT_OK)
-                x = cli_print_table(cells, n + 1, N_COLS);
-        for (size_t i = 0; i < n; i++)
-                strbuf_done(&rows[i].labels);
+        char *ports = row->text[0];
+        snprintf(ports, CLI_CELL_MAX, "%u-%u", v.port_range_start, v.port_range_end);
+        x = cli_labels_text(json_object_get(o, "labels"), ",", "-", &row->buf);
+        const char *cols[] = {v.id, v.slug, v.ip, ports, v.subdomain, strbuf_str(&row->buf)};
+        memcpy(cells, cols, sizeof cols);
         return x;
 }
 
-enum cli_exit cmd_vm_show(const struct cli *cli, const char *id) {
-        _cleanup_strbuf_ struct strbuf path = {};
-        enum cli_exit x = cli_resource_path("vms", id, &path);
-        if (x != CLI_EXIT_OK)
-                return x;
+enum cli_exit cmd_vm_ls(const struct cli *cli, const char *arg) {
+        static const char *const header[] = {"ID", "SLUG", "IP", "PORTS", "NAME", "LABELS"};
+        return cli_print_list(cli, "vms", "VMs", header, ELEMENTSOF(header), vm_row);
+}
 
+enum cli_exit cmd_vm_show(const struct cli *cli, const char *id) {
         _cleanup_(json_decrefp) json_t *root = NULL;
-        x = cli_api_call(cli, "GET", strbuf_str(&path), NULL, &root, NULL);
+        enum cli_exit x = cli_api_item(cli, "GET", "vms", id, &root);
         if (x != CLI_EXIT_OK)
                 return x;
         if (cli->json)
@@ -352,13 +299,8 @@ enum cli_exit cmd_vm_show(const struct cli *cli, const char *id) {
 }
 
 enum cli_exit cmd_vm_rm(const struct cli *cli, const char *id) {
-        _cleanup_strbuf_ struct strbuf path = {};
-        enum cli_exit x = cli_resource_path("vms", id, &path);
-        if (x != CLI_EXIT_OK)
-                return x;
-
         _cleanup_(json_decrefp) json_t *root = NULL;
-        x = cli_api_call(cli, "DELETE", strbuf_str(&path), NULL, &root, NULL);
+        enum cli_exit x = cli_api_item(cli, "DELETE", "vms", id, &root);
         if (x != CLI_EXIT_OK)
                 return x;
 

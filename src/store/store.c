@@ -295,6 +295,44 @@ static const char *column_text(sqlite3_stmt *st, int col) {
         return t ? t : "";
 }
 
+/* Reads the current row of st into ret (the reader's own type). */
+typedef int (*row_reader)(struct store *s, sqlite3_stmt *st, void *ret);
+
+/* The single row sql selects for key (its one parameter), read by read into ret. -ENOENT
+ * when there is none. */
+static int get_one(struct store *s, const char *sql, const char *key, row_reader read, void *ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = stmt(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return read(s, st, ret);
+        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+}
+
+/* Runs sql, which returns no row, with its one parameter bound to key. */
+static int run_keyed(struct store *s, const char *sql, const char *key) {
+        sqlite3_stmt *st;
+        int r = stmt(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        return step_done(s, st);
+}
+
+/* Row readers of one column: an int64 (int64_t *), a VM id (char[VM_ID_MAX + 1]). */
+static int read_int64(struct store *s, sqlite3_stmt *st, void *ret) {
+        *(int64_t *)ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+static int read_id(struct store *s, sqlite3_stmt *st, void *ret) {
+        snprintf(ret, VM_ID_MAX + 1, "%s", column_text(st, 0));
+        return 0;
+}
+
 /* Reads the schema version and refuses one newer than this build. store_open() calls it
  * before anything that writes to the file (journal_mode = WAL is stored in the file), so a
  * newer database really is left untouched. */
@@ -557,18 +595,7 @@ static int record(struct store *s, const char *actor, const char *action, const 
 
 /* The version of row key by version_sql ("SELECT version FROM t WHERE id = ?"). -ENOENT. */
 static int row_version(struct store *s, const char *version_sql, const char *key, int64_t *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, version_sql, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return store_fail(s, rc);
-        *ret = sqlite3_column_int64(st, 0);
-        return 0;
+        return get_one(s, version_sql, key, read_int64, ret);
 }
 
 /* Inside a write transaction: the row must exist (-ENOENT) and, when if_version is not 0,
@@ -604,7 +631,6 @@ static int bump_version(struct store *s, const char *bump_sql, const char *key) 
 
 /* Steps st to the end, reading each row with read() into a growing array of elem_size
  * entries: *ret is malloc'd (NULL when no row). */
-typedef int (*row_reader)(struct store *s, sqlite3_stmt *st, void *ret);
 static int collect(struct store *s, sqlite3_stmt *st, size_t elem_size, row_reader read, void **ret, size_t *ret_n) {
         _cleanup_free_ char *a = NULL;
         size_t n = 0, cap = 0;
@@ -628,6 +654,16 @@ static int collect(struct store *s, sqlite3_stmt *st, size_t elem_size, row_read
         *ret = TAKE_PTR(a);
         *ret_n = n;
         return 0;
+}
+
+/* Every row of sql (no parameters), as collect(). */
+static int query_all(struct store *s, const char *sql, size_t elem_size, row_reader read, void **ret,
+                     size_t *ret_n) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = stmt(s, sql, &st);
+        if (r < 0)
+                return r;
+        return collect(s, st, elem_size, read, ret, ret_n);
 }
 
 static void strings_free(char **a, size_t n) {
@@ -711,6 +747,136 @@ static int page_prepare(struct store *s, const char *select_from, const char *af
                         sqlite3_bind_text(st, (int)(5 + 2 * i), match[i].value, -1, SQLITE_TRANSIENT);
         }
         *ret = st;
+        return 0;
+}
+
+/* ---- the rows of a kind: pages, put, remove ---- */
+
+/* What the generic row functions need to know of one kind of row keyed by id: its names in
+ * messages (what) and in the audit and change log (kind), its SQL (each takes the id as
+ * parameter; bump_sql as bump_version()), its reader (size bytes) and, for put(), its
+ * writers. */
+struct row_ops {
+        const char *what, *kind;
+        const char *select_sql, *version_sql, *image_sql, *bump_sql, *delete_sql;
+        row_reader read;
+        size_t size;
+        int (*write_create)(struct store *s, const void *def, int64_t now);
+        int (*write_update)(struct store *s, const void *def);
+};
+
+/* A page of rows of select_from (page_prepare, by column origin) read by read: at most limit
+ * entries of elem_size into malloc'd *ret, and whether more follow. */
+static int query_page(struct store *s, const char *select_from, const char *after, size_t limit,
+                      const struct label_match *match, size_t n_match, int origin, size_t elem_size, row_reader read,
+                      void **ret, size_t *ret_n, bool *ret_more) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r = page_prepare(s, select_from, after, limit, match, n_match, "origin", origin, &st);
+        if (r < 0)
+                return r;
+        void *a = NULL;
+        size_t n = 0;
+        if ((r = collect(s, st, elem_size, read, &a, &n)) < 0)
+                return r;
+        *ret_more = n > limit;
+        *ret_n = n > limit ? limit : n;
+        *ret = a;
+        return 0;
+}
+
+/* The shape every put shares: inside one transaction, create the row (write_create) or
+ * replace its mutable fields (write_update), compare the images to tell "unchanged", then
+ * bump the version and record. */
+static int put_row(struct store *s, const struct row_ops *ops, const char *id, const void *def,
+                   enum store_write_mode mode, int64_t if_version, const char *actor, enum store_conflict *ret_conflict,
+                   enum store_outcome *ret_outcome) {
+        int r = tx_begin(s);
+        if (r < 0)
+                return r;
+        int64_t version;
+        r = row_version(s, ops->version_sql, id, &version);
+        if (r == -ENOENT) {
+                if (mode == STORE_WRITE_UPSERT && if_version != 0) {
+                        snprintf(s->errmsg, sizeof s->errmsg, "%s '%s' does not exist (expected version %lld)", ops->what,
+                                 id, (long long)if_version);
+                        return tx_abort(s, -ESTALE);
+                }
+                if ((r = ops->write_create(s, def, now_seconds())) < 0)
+                        return tx_abort(s, write_failed(s, r, ret_conflict));
+                if ((r = record(s, actor, "create", ops->kind, ops->image_sql, id, NULL, true)) < 0 ||
+                    (r = tx_commit(s)) < 0)
+                        return tx_abort(s, r);
+                if (ret_outcome)
+                        *ret_outcome = STORE_CREATED;
+                return 0;
+        }
+        if (r < 0)
+                return tx_abort(s, r);
+        if (mode == STORE_WRITE_CREATE) {
+                snprintf(s->errmsg, sizeof s->errmsg, "%s '%s' exists", ops->what, id);
+                if (ret_conflict)
+                        *ret_conflict = STORE_CONFLICT_ID;
+                return tx_abort(s, -EEXIST);
+        }
+        if (if_version != 0 && version != if_version) {
+                snprintf(s->errmsg, sizeof s->errmsg, "%s '%s' is at version %lld, not %lld", ops->what, id,
+                         (long long)version, (long long)if_version);
+                return tx_abort(s, -ESTALE);
+        }
+        _cleanup_free_ char *before = NULL, *after = NULL;
+        if ((r = image(s, ops->image_sql, id, &before)) < 0)
+                return tx_abort(s, r);
+        if ((r = ops->write_update(s, def)) < 0)
+                return tx_abort(s, write_failed(s, r, ret_conflict));
+        if ((r = image(s, ops->image_sql, id, &after)) < 0)
+                return tx_abort(s, r);
+        if (before && after && streq(before, after)) {
+                tx_abort(s, 0);
+                if (ret_outcome)
+                        *ret_outcome = STORE_UNCHANGED;
+                return 0;
+        }
+        if ((r = bump_version(s, ops->bump_sql, id)) < 0 ||
+            (r = record(s, actor, "update", ops->kind, ops->image_sql, id, before, true)) < 0 || (r = tx_commit(s)) < 0)
+                return tx_abort(s, r);
+        if (ret_outcome)
+                *ret_outcome = STORE_UPDATED;
+        return 0;
+}
+
+/* put_row(), then (with ret_stored) the stored row read back. */
+static int put(struct store *s, const struct row_ops *ops, const char *id, const void *def,
+               enum store_write_mode mode, int64_t if_version, const char *actor, enum store_conflict *ret_conflict,
+               enum store_outcome *ret_outcome, void *ret_stored) {
+        int r = put_row(s, ops, id, def, mode, if_version, actor, ret_conflict, ret_outcome);
+        if (r < 0 || !ret_stored)
+                return r;
+        return get_one(s, ops->select_sql, id, ops->read, ret_stored);
+}
+
+/* Deletes row id inside one transaction; with ret_removed, what it was (ops->size bytes,
+ * copied out only on success). */
+static int remove_row(struct store *s, const struct row_ops *ops, const char *id, int64_t if_version,
+                      const char *actor, void *ret_removed) {
+        union {
+                struct vm vm;
+                struct route_def route;
+                struct forward_def forward;
+        } old;
+        if (ops->size > sizeof old)
+                return -EINVAL;
+        int r = tx_begin(s);
+        if (r < 0)
+                return r;
+        int64_t version;
+        _cleanup_free_ char *before = NULL;
+        if ((r = check_precondition(s, ops->what, ops->version_sql, id, if_version, &version)) < 0 ||
+            (ret_removed && (r = get_one(s, ops->select_sql, id, ops->read, &old)) < 0) ||
+            (r = image(s, ops->image_sql, id, &before)) < 0 || (r = run_keyed(s, ops->delete_sql, id)) < 0 ||
+            (r = record(s, actor, "delete", ops->kind, ops->image_sql, id, before, true)) < 0 || (r = tx_commit(s)) < 0)
+                return tx_abort(s, r);
+        if (ret_removed)
+                memcpy(ret_removed, &old, ops->size);
         return 0;
 }
 
@@ -804,11 +970,8 @@ static int vm_check(struct store *s, const struct vm *vm, const struct vm_meta *
 /* Replaces the VM's host names by meta's. */
 static int vm_hostnames_write(struct store *s, const char *id, const struct vm_meta *meta) {
         sqlite3_stmt *st;
-        int r = stmt(s, "DELETE FROM hostnames WHERE owner_kind = 'vm' AND owner_id = ?", &st);
+        int r = run_keyed(s, "DELETE FROM hostnames WHERE owner_kind = 'vm' AND owner_id = ?", id);
         if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        if ((r = step_done(s, st)) < 0)
                 return r;
         for (size_t i = 0; i < meta->n_hostnames; i++) {
                 if ((r = stmt(s, "INSERT INTO hostnames (name, owner_kind, owner_id) VALUES (?, 'vm', ?)", &st)) < 0)
@@ -822,6 +985,18 @@ static int vm_hostnames_write(struct store *s, const char *id, const struct vm_m
 }
 
 static const char vm_version_sql[] = "SELECT version FROM vms WHERE id = ?";
+
+/* For get_one() and remove_row() only: VMs are written by their own functions. */
+static const struct row_ops vm_ops = {
+        .what = "VM",
+        .kind = "vm",
+        .select_sql = "SELECT " VM_COLUMNS " FROM vms WHERE id = ?",
+        .version_sql = vm_version_sql,
+        .image_sql = vm_image_sql,
+        .delete_sql = "DELETE FROM vms WHERE id = ?",
+        .read = read_vm,
+        .size = sizeof(struct vm),
+};
 
 int store_vm_create(struct store *s, const struct vm *vm, const struct vm_meta *meta, const char *actor,
                     enum store_conflict *ret_conflict) {
@@ -933,38 +1108,8 @@ int store_vm_update(struct store *s, const struct vm *vm, const struct vm_meta *
         return 0;
 }
 
-static int vm_get_row(struct store *s, const char *id, struct vm *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, "SELECT " VM_COLUMNS " FROM vms WHERE id = ?", &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                return vm_from_row(s, st, ret);
-        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
-}
-
 int store_vm_remove(struct store *s, const char *id, int64_t if_version, const char *actor, struct vm *ret_removed) {
-        int r = tx_begin(s);
-        if (r < 0)
-                return r;
-        int64_t version;
-        struct vm old;
-        _cleanup_free_ char *before = NULL;
-        if ((r = check_precondition(s, "VM", vm_version_sql, id, if_version, &version)) < 0 ||
-            (ret_removed && (r = vm_get_row(s, id, &old)) < 0) || (r = image(s, vm_image_sql, id, &before)) < 0)
-                return tx_abort(s, r);
-        sqlite3_stmt *st;
-        if ((r = stmt(s, "DELETE FROM vms WHERE id = ?", &st)) < 0)
-                return tx_abort(s, r);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        if ((r = step_done(s, st)) < 0 || (r = record(s, actor, "delete", "vm", vm_image_sql, id, before, true)) < 0 ||
-            (r = tx_commit(s)) < 0)
-                return tx_abort(s, r);
-        if (ret_removed)
-                *ret_removed = old;
-        return 0;
+        return remove_row(s, &vm_ops, id, if_version, actor, ret_removed);
 }
 
 int store_vm_delete(struct store *s, const char *id, struct vm *ret_removed) {
@@ -972,43 +1117,24 @@ int store_vm_delete(struct store *s, const char *id, struct vm *ret_removed) {
 }
 
 int store_vm_get(struct store *s, const char *id, struct vm *ret) {
-        return vm_get_row(s, id, ret);
+        return get_one(s, vm_ops.select_sql, id, read_vm, ret);
+}
+
+static int read_vm_meta(struct store *s, sqlite3_stmt *st, void *ret) {
+        return vm_meta_from_row(s, st, 1, ret);
 }
 
 int store_vm_get_meta(struct store *s, const char *id, struct vm_meta *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, "SELECT id, " VM_META_COLUMNS " FROM vms WHERE id = ?", &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                return vm_meta_from_row(s, st, 1, ret);
-        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
-}
-
-/* The id in column 0 of the single row of a lookup by sql and key. -ENOENT. */
-static int find_id(struct store *s, const char *sql, const char *key, char *ret_id, size_t size) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, sql, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-                snprintf(ret_id, size, "%s", column_text(st, 0));
-                return 0;
-        }
-        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+        return get_one(s, "SELECT id, " VM_META_COLUMNS " FROM vms WHERE id = ?", id, read_vm_meta, ret);
 }
 
 int store_vm_find_by_ip(struct store *s, const struct ip_addr *ip, char ret_id[static VM_ID_MAX + 1]) {
         char text[IP_ADDR_STRLEN];
-        return find_id(s, "SELECT id FROM vms WHERE ip = ?", ip_addr_format(ip, text), ret_id, VM_ID_MAX + 1);
+        return get_one(s, "SELECT id FROM vms WHERE ip = ?", ip_addr_format(ip, text), read_id, ret_id);
 }
 
 int store_vm_find_by_slug(struct store *s, const char *slug, char ret_id[static VM_ID_MAX + 1]) {
-        return find_id(s, "SELECT id FROM vms WHERE slug = ?", slug, ret_id, VM_ID_MAX + 1);
+        return get_one(s, "SELECT id FROM vms WHERE slug = ?", slug, read_id, ret_id);
 }
 
 int store_vm_list_page(struct store *s, const char *after, size_t limit, const struct label_match *match,
@@ -1060,22 +1186,12 @@ int store_vm_expired(struct store *s, int64_t now, size_t max, char ***ret_ids, 
         return collect_strings(s, st, ret_ids, ret_n);
 }
 
-static int vm_list_query(struct store *s, struct vm **ret, size_t *ret_n) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, "SELECT " VM_COLUMNS " FROM vms ORDER BY rowid", &st);
-        if (r < 0)
-                return r;
-        void *a = NULL;
-        size_t n = 0;
-        if ((r = collect(s, st, sizeof(struct vm), read_vm, &a, &n)) < 0)
-                return r;
-        *ret = a;
-        *ret_n = n;
-        return 0;
-}
-
 int store_vm_list(struct store *s, struct vm **ret, size_t *ret_n) {
-        return vm_list_query(s, ret, ret_n);
+        void *a = NULL;
+        int r = query_all(s, "SELECT " VM_COLUMNS " FROM vms ORDER BY rowid", sizeof **ret, read_vm, &a, ret_n);
+        if (r >= 0)
+                *ret = a;
+        return r;
 }
 
 int store_blocks_mark(struct store *s, struct portmap *m) {
@@ -1101,30 +1217,19 @@ static int read_hostname(struct store *s, sqlite3_stmt *st, void *ret) {
 }
 
 int store_hostnames_list(struct store *s, struct store_hostname **ret, size_t *ret_n) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, "SELECT name, owner_kind, owner_id FROM hostnames ORDER BY name", &st);
-        if (r < 0)
-                return r;
         void *a = NULL;
-        size_t n = 0;
-        if ((r = collect(s, st, sizeof(struct store_hostname), read_hostname, &a, &n)) < 0)
-                return r;
-        *ret = a;
-        *ret_n = n;
-        return 0;
+        int r = query_all(s, "SELECT name, owner_kind, owner_id FROM hostnames ORDER BY name", sizeof **ret,
+                          read_hostname, &a, ret_n);
+        if (r >= 0)
+                *ret = a;
+        return r;
 }
 
 int store_hostname_owner(struct store *s, const char *name, struct store_owner *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, "SELECT name, owner_kind, owner_id FROM hostnames WHERE name = ?", &st);
+        struct store_hostname h;
+        int r = get_one(s, "SELECT name, owner_kind, owner_id FROM hostnames WHERE name = ?", name, read_hostname, &h);
         if (r < 0)
                 return r;
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW)
-                return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
-        struct store_hostname h;
-        read_hostname(s, st, &h);
         *ret = h.owner;
         return 0;
 }
@@ -1214,117 +1319,6 @@ static void route_bind(sqlite3_stmt *st, const struct route_def *r) {
         sqlite3_bind_text(st, 13, r->labels, -1, SQLITE_TRANSIENT);
 }
 
-static const char route_version_sql[] = "SELECT version FROM routes WHERE id = ?";
-
-static int route_get_row(struct store *s, const char *id, struct route_def *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, "SELECT " ROUTE_COLUMNS " FROM routes WHERE id = ?", &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                return route_from_row(s, st, ret);
-        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
-}
-
-/* The shape every put shares: inside one transaction, create the row (write_create) or
- * replace its mutable fields (write_update), compare the images to tell "unchanged", then
- * bump the version and record. */
-struct put_ops {
-        const char *what, *kind, *version_sql, *image_sql, *bump_sql;
-        int (*write_create)(struct store *s, const void *def, int64_t now);
-        int (*write_update)(struct store *s, const void *def);
-};
-
-static int put(struct store *s, const struct put_ops *ops, const char *id, const void *def,
-               enum store_write_mode mode, int64_t if_version, const char *actor, enum store_conflict *ret_conflict,
-               enum store_outcome *ret_outcome) {
-        int r = tx_begin(s);
-        if (r < 0)
-                return r;
-        int64_t version;
-        r = row_version(s, ops->version_sql, id, &version);
-        if (r == -ENOENT) {
-                if (mode == STORE_WRITE_UPSERT && if_version != 0) {
-                        snprintf(s->errmsg, sizeof s->errmsg, "%s '%s' does not exist (expected version %lld)", ops->what,
-                                 id, (long long)if_version);
-                        return tx_abort(s, -ESTALE);
-                }
-                if ((r = ops->write_create(s, def, now_seconds())) < 0)
-                        return tx_abort(s, write_failed(s, r, ret_conflict));
-                if ((r = record(s, actor, "create", ops->kind, ops->image_sql, id, NULL, true)) < 0 ||
-                    (r = tx_commit(s)) < 0)
-                        return tx_abort(s, r);
-                if (ret_outcome)
-                        *ret_outcome = STORE_CREATED;
-                return 0;
-        }
-        if (r < 0)
-                return tx_abort(s, r);
-        if (mode == STORE_WRITE_CREATE) {
-                snprintf(s->errmsg, sizeof s->errmsg, "%s '%s' exists", ops->what, id);
-                if (ret_conflict)
-                        *ret_conflict = STORE_CONFLICT_ID;
-                return tx_abort(s, -EEXIST);
-        }
-        if (if_version != 0 && version != if_version) {
-                snprintf(s->errmsg, sizeof s->errmsg, "%s '%s' is at version %lld, not %lld", ops->what, id,
-                         (long long)version, (long long)if_version);
-                return tx_abort(s, -ESTALE);
-        }
-        _cleanup_free_ char *before = NULL, *after = NULL;
-        if ((r = image(s, ops->image_sql, id, &before)) < 0)
-                return tx_abort(s, r);
-        if ((r = ops->write_update(s, def)) < 0)
-                return tx_abort(s, write_failed(s, r, ret_conflict));
-        if ((r = image(s, ops->image_sql, id, &after)) < 0)
-                return tx_abort(s, r);
-        if (before && after && streq(before, after)) {
-                tx_abort(s, 0);
-                if (ret_outcome)
-                        *ret_outcome = STORE_UNCHANGED;
-                return 0;
-        }
-        if ((r = bump_version(s, ops->bump_sql, id)) < 0 ||
-            (r = record(s, actor, "update", ops->kind, ops->image_sql, id, before, true)) < 0 || (r = tx_commit(s)) < 0)
-                return tx_abort(s, r);
-        if (ret_outcome)
-                *ret_outcome = STORE_UPDATED;
-        return 0;
-}
-
-/* Deletes row id of a kind inside one transaction; with ret_removed, what it was (read by
- * get, size bytes, copied out only on success). */
-static int remove_row(struct store *s, const struct put_ops *ops, const char *delete_sql, const char *id,
-                      int64_t if_version, const char *actor, int (*get)(struct store *, const char *, void *),
-                      void *ret_removed, size_t size) {
-        union {
-                struct route_def route;
-                struct forward_def forward;
-        } old;
-        if (size > sizeof old)
-                return -EINVAL;
-        int r = tx_begin(s);
-        if (r < 0)
-                return r;
-        int64_t version;
-        _cleanup_free_ char *before = NULL;
-        if ((r = check_precondition(s, ops->what, ops->version_sql, id, if_version, &version)) < 0 ||
-            (ret_removed && (r = get(s, id, &old)) < 0) || (r = image(s, ops->image_sql, id, &before)) < 0)
-                return tx_abort(s, r);
-        sqlite3_stmt *st;
-        if ((r = stmt(s, delete_sql, &st)) < 0)
-                return tx_abort(s, r);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        if ((r = step_done(s, st)) < 0 ||
-            (r = record(s, actor, "delete", ops->kind, ops->image_sql, id, before, true)) < 0 || (r = tx_commit(s)) < 0)
-                return tx_abort(s, r);
-        if (ret_removed)
-                memcpy(ret_removed, &old, size);
-        return 0;
-}
-
 static int route_write_create(struct store *s, const void *def, int64_t now) {
         sqlite3_stmt *st;
         int r = stmt(s,
@@ -1351,12 +1345,16 @@ static int route_write_update(struct store *s, const void *def) {
         return step_done(s, st);
 }
 
-static const struct put_ops route_ops = {
+static const struct row_ops route_ops = {
         .what = "route",
         .kind = "route",
-        .version_sql = route_version_sql,
+        .select_sql = "SELECT " ROUTE_COLUMNS " FROM routes WHERE id = ?",
+        .version_sql = "SELECT version FROM routes WHERE id = ?",
         .image_sql = route_image_sql,
         .bump_sql = "UPDATE routes SET version = version + 1, updated_at = ?1 WHERE id = ?2",
+        .delete_sql = "DELETE FROM routes WHERE id = ?",
+        .read = route_from_row,
+        .size = sizeof(struct route_def),
         .write_create = route_write_create,
         .write_update = route_write_update,
 };
@@ -1368,66 +1366,35 @@ int store_route_put(struct store *s, const struct route_def *r, enum store_write
                 snprintf(s->errmsg, sizeof s->errmsg, "route '%.64s': invalid field", TERMINATED(r->id) ? r->id : "?");
                 return -EINVAL;
         }
-        int k = put(s, &route_ops, r->id, r, mode, if_version, actor, ret_conflict, ret_outcome);
-        if (k < 0)
-                return k;
-        return ret_stored ? route_get_row(s, r->id, ret_stored) : 0;
+        return put(s, &route_ops, r->id, r, mode, if_version, actor, ret_conflict, ret_outcome, ret_stored);
 }
 
 int store_route_get(struct store *s, const char *id, struct route_def *ret) {
-        return route_get_row(s, id, ret);
-}
-
-static int route_get_void(struct store *s, const char *id, void *ret) {
-        return route_get_row(s, id, ret);
+        return get_one(s, route_ops.select_sql, id, route_from_row, ret);
 }
 
 int store_route_remove(struct store *s, const char *id, int64_t if_version, const char *actor,
                        struct route_def *ret_removed) {
-        return remove_row(s, &route_ops, "DELETE FROM routes WHERE id = ?", id, if_version, actor, route_get_void,
-                          ret_removed, sizeof *ret_removed);
-}
-
-/* A page of rows read by read (elem_size each) from a prepared page query. */
-static int page_collect(struct store *s, sqlite3_stmt *st, size_t limit, size_t elem_size, row_reader read,
-                        void **ret, size_t *ret_n, bool *ret_more) {
-        void *a = NULL;
-        size_t n = 0;
-        int r = collect(s, st, elem_size, read, &a, &n);
-        if (r < 0)
-                return r;
-        *ret_more = n > limit;
-        *ret_n = n > limit ? limit : n;
-        *ret = a;
-        return 0;
+        return remove_row(s, &route_ops, id, if_version, actor, ret_removed);
 }
 
 int store_route_list_page(struct store *s, const char *after, size_t limit, const struct label_match *match,
                           size_t n_match, int origin, struct route_def **ret, size_t *ret_n, bool *ret_more) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        int r = page_prepare(s, "SELECT " ROUTE_COLUMNS " FROM routes", after, limit, match, n_match, "origin", origin,
-                             &st);
-        if (r < 0)
-                return r;
         void *a = NULL;
-        if ((r = page_collect(s, st, limit, sizeof(struct route_def), route_from_row, &a, ret_n, ret_more)) < 0)
-                return r;
-        *ret = a;
-        return 0;
+        int r = query_page(s, "SELECT " ROUTE_COLUMNS " FROM routes", after, limit, match, n_match, origin, sizeof **ret,
+                           route_from_row, &a, ret_n, ret_more);
+        if (r >= 0)
+                *ret = a;
+        return r;
 }
 
 int store_route_list_all(struct store *s, struct route_def **ret, size_t *ret_n) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, "SELECT " ROUTE_COLUMNS " FROM routes ORDER BY id", &st);
-        if (r < 0)
-                return r;
         void *a = NULL;
-        size_t n = 0;
-        if ((r = collect(s, st, sizeof(struct route_def), route_from_row, &a, &n)) < 0)
-                return r;
-        *ret = a;
-        *ret_n = n;
-        return 0;
+        int r = query_all(s, "SELECT " ROUTE_COLUMNS " FROM routes ORDER BY id", sizeof **ret, route_from_row, &a,
+                          ret_n);
+        if (r >= 0)
+                *ret = a;
+        return r;
 }
 
 /* ---- forwards ---- */
@@ -1496,31 +1463,19 @@ static int forward_write_update(struct store *s, const void *def) {
         return step_done(s, st);
 }
 
-static const struct put_ops forward_ops = {
+static const struct row_ops forward_ops = {
         .what = "forward",
         .kind = "forward",
+        .select_sql = "SELECT " FORWARD_COLUMNS " FROM forwards WHERE id = ?",
         .version_sql = "SELECT version FROM forwards WHERE id = ?",
         .image_sql = forward_image_sql,
         .bump_sql = "UPDATE forwards SET version = version + 1, updated_at = ?1 WHERE id = ?2",
+        .delete_sql = "DELETE FROM forwards WHERE id = ?",
+        .read = forward_from_row,
+        .size = sizeof(struct forward_def),
         .write_create = forward_write_create,
         .write_update = forward_write_update,
 };
-
-static int forward_get_row(struct store *s, const char *id, struct forward_def *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, "SELECT " FORWARD_COLUMNS " FROM forwards WHERE id = ?", &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                return forward_from_row(s, st, ret);
-        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
-}
-
-static int forward_get_void(struct store *s, const char *id, void *ret) {
-        return forward_get_row(s, id, ret);
-}
 
 int store_forward_put(struct store *s, const struct forward_def *f, enum store_write_mode mode, int64_t if_version,
                       const char *actor, enum store_conflict *ret_conflict, enum store_outcome *ret_outcome,
@@ -1529,52 +1484,35 @@ int store_forward_put(struct store *s, const struct forward_def *f, enum store_w
                 snprintf(s->errmsg, sizeof s->errmsg, "forward '%.64s': invalid field", TERMINATED(f->id) ? f->id : "?");
                 return -EINVAL;
         }
-        int k = put(s, &forward_ops, f->id, f, mode, if_version, actor, ret_conflict, ret_outcome);
-        if (k < 0)
-                return k;
-        return ret_stored ? forward_get_row(s, f->id, ret_stored) : 0;
+        return put(s, &forward_ops, f->id, f, mode, if_version, actor, ret_conflict, ret_outcome, ret_stored);
 }
 
 int store_forward_get(struct store *s, const char *id, struct forward_def *ret) {
-        return forward_get_row(s, id, ret);
+        return get_one(s, forward_ops.select_sql, id, forward_from_row, ret);
 }
 
 int store_forward_remove(struct store *s, const char *id, int64_t if_version, const char *actor,
                          struct forward_def *ret_removed) {
-        return remove_row(s, &forward_ops, "DELETE FROM forwards WHERE id = ?", id, if_version, actor,
-                          forward_get_void, ret_removed, sizeof *ret_removed);
+        return remove_row(s, &forward_ops, id, if_version, actor, ret_removed);
 }
 
 int store_forward_list_page(struct store *s, const char *after, size_t limit, const struct label_match *match,
                             size_t n_match, int origin, struct forward_def **ret, size_t *ret_n, bool *ret_more) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        int r = page_prepare(s, "SELECT " FORWARD_COLUMNS " FROM forwards", after, limit, match, n_match, "origin",
-                             origin, &st);
-        if (r < 0)
-                return r;
         void *a = NULL;
-        if ((r = page_collect(s, st, limit, sizeof(struct forward_def), forward_from_row, &a, ret_n, ret_more)) < 0)
-                return r;
-        *ret = a;
-        return 0;
-}
-
-static int forward_list_query(struct store *s, struct forward_def **ret, size_t *ret_n) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, "SELECT " FORWARD_COLUMNS " FROM forwards ORDER BY id", &st);
-        if (r < 0)
-                return r;
-        void *a = NULL;
-        size_t n = 0;
-        if ((r = collect(s, st, sizeof(struct forward_def), forward_from_row, &a, &n)) < 0)
-                return r;
-        *ret = a;
-        *ret_n = n;
-        return 0;
+        int r = query_page(s, "SELECT " FORWARD_COLUMNS " FROM forwards", after, limit, match, n_match, origin,
+                           sizeof **ret, forward_from_row, &a, ret_n, ret_more);
+        if (r >= 0)
+                *ret = a;
+        return r;
 }
 
 int store_forward_list_all(struct store *s, struct forward_def **ret, size_t *ret_n) {
-        return forward_list_query(s, ret, ret_n);
+        void *a = NULL;
+        int r = query_all(s, "SELECT " FORWARD_COLUMNS " FROM forwards ORDER BY id", sizeof **ret, forward_from_row,
+                          &a, ret_n);
+        if (r >= 0)
+                *ret = a;
+        return r;
 }
 
 int store_forward_ports_mark(struct store *s, struct portmap *m) {
@@ -1610,7 +1548,7 @@ int store_snapshot_load(struct store *s, struct vm **ret_vms, size_t *ret_n, int
         int64_t seq = 0;
         struct vm *vms = NULL;
         size_t n = 0;
-        if ((r = change_head(s, &seq)) < 0 || (r = vm_list_query(s, &vms, &n)) < 0)
+        if ((r = change_head(s, &seq)) < 0 || (r = store_vm_list(s, &vms, &n)) < 0)
                 return tx_abort(s, r);
         (void)run(s, "COMMIT");
         *ret_vms = vms;
@@ -1628,8 +1566,8 @@ int store_snapshot_load_all(struct store *s, struct vm **ret_vms, size_t *ret_n_
         _cleanup_free_ struct vm *vms = NULL;
         _cleanup_free_ struct forward_def *fwds = NULL;
         size_t n_vms = 0, n_fwds = 0;
-        if ((r = change_head(s, &seq)) < 0 || (r = vm_list_query(s, &vms, &n_vms)) < 0 ||
-            (r = forward_list_query(s, &fwds, &n_fwds)) < 0)
+        if ((r = change_head(s, &seq)) < 0 || (r = store_vm_list(s, &vms, &n_vms)) < 0 ||
+            (r = store_forward_list_all(s, &fwds, &n_fwds)) < 0)
                 return tx_abort(s, r);
         (void)run(s, "COMMIT");
         *ret_vms = TAKE_PTR(vms);
@@ -1779,34 +1717,16 @@ int store_token_add(struct store *s, const struct token_rec *t, const char *acto
 }
 
 int store_token_list(struct store *s, struct token_rec **ret, size_t *ret_n) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY name", &st);
-        if (r < 0)
-                return r;
         void *a = NULL;
-        size_t n = 0;
-        if ((r = collect(s, st, sizeof(struct token_rec), token_from_row, &a, &n)) < 0)
-                return r;
-        *ret = a;
-        *ret_n = n;
-        return 0;
-}
-
-/* The token whose key_sql column equals key. -ENOENT. */
-static int token_get(struct store *s, const char *sql, const char *key, struct token_rec *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r = stmt(s, sql, &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW)
-                return token_from_row(s, st, ret);
-        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+        int r = query_all(s, "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY name", sizeof **ret, token_from_row, &a,
+                          ret_n);
+        if (r >= 0)
+                *ret = a;
+        return r;
 }
 
 int store_token_get_by_key(struct store *s, const char *key_id, struct token_rec *ret) {
-        return token_get(s, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE key_id = ?", key_id, ret);
+        return get_one(s, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE key_id = ?", key_id, token_from_row, ret);
 }
 
 int store_token_remove(struct store *s, const char *name, const char *actor, struct token_rec *ret_removed) {
@@ -1815,14 +1735,9 @@ int store_token_remove(struct store *s, const char *name, const char *actor, str
                 return r;
         struct token_rec old;
         _cleanup_free_ char *before = NULL;
-        if ((r = token_get(s, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE name = ?", name, &old)) < 0 ||
-            (r = image(s, token_image_sql, name, &before)) < 0)
-                return tx_abort(s, r);
-        sqlite3_stmt *st;
-        if ((r = stmt(s, "DELETE FROM tokens WHERE name = ?", &st)) < 0)
-                return tx_abort(s, r);
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-        if ((r = step_done(s, st)) < 0 ||
+        if ((r = get_one(s, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE name = ?", name, token_from_row, &old)) < 0 ||
+            (r = image(s, token_image_sql, name, &before)) < 0 ||
+            (r = run_keyed(s, "DELETE FROM tokens WHERE name = ?", name)) < 0 ||
             (r = record(s, actor, "delete", "token", token_image_sql, name, before, false)) < 0 ||
             (r = tx_commit(s)) < 0)
                 return tx_abort(s, r);

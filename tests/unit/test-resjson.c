@@ -3,7 +3,8 @@
  * Unit tests of the route, forward and agent codecs and the request rules the resource
  * handlers share: tables of request bodies with the status and the words of the error each
  * must give (a refused body never writes the result), every field of each object, RFC 3339
- * times, list queries, If-Match, listener ports and generated-name detection.
+ * times, list queries, If-Match, listener ports, generated-name detection and the field
+ * codecs vmjson.c shares.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -814,6 +815,60 @@ static void test_fields_known(void **state) {
         json_decref(o);
 }
 
+/* The field codecs vmjson.c shares: the body loader, proxy_protocol, booleans, allow, labels. */
+static void test_shared_field_codecs(void **state) {
+        char err[API_ERROR_MAX];
+        json_t *o = json_body_load("{\"a\": 1}", 8, err);
+        assert_true(json_is_object(o));
+        json_decref(o);
+        assert_null(json_body_load(NULL, 0, err));
+        assert_string_equal(err, "body is not valid JSON: it is empty (send a JSON object)");
+        assert_null(json_body_load("[1]", 3, err));
+        assert_string_equal(err, "body must be a JSON object");
+        assert_null(json_body_load("{\"a\": 1, \"a\": 2}", 16, err));
+        assert_non_null(strstr(err, "body is not valid JSON"));
+
+        uint8_t pp = 7;
+        assert_true(json_proxy_protocol_decode(NULL, &pp, err));
+        assert_int_equal(pp, 7);
+        json_t *v = json_string("v2");
+        assert_true(json_proxy_protocol_decode(v, &pp, err));
+        assert_int_equal(pp, VM_PROXY_V2);
+        json_decref(v);
+        v = json_string("v3\x7f");
+        assert_false(json_proxy_protocol_decode(v, &pp, err));
+        assert_string_equal(err, "field 'proxy_protocol': 'v3?' is not one of none, v1, v2");
+        json_decref(v);
+
+        bool b = false;
+        assert_true(json_bool_decode(NULL, "'x'", &b, err));
+        assert_false(b);
+        assert_true(json_bool_decode(json_true(), "'x'", &b, err));
+        assert_true(b);
+        v = json_integer(1);
+        assert_false(json_bool_decode(v, "'x'", &b, err));
+        assert_string_equal(err, "field 'x' must be true or false");
+        json_decref(v);
+
+        struct ip_cidr allow[2];
+        assert_int_equal(ip_cidr_parse("203.0.113.0/24", &allow[0]), 0);
+        assert_int_equal(ip_cidr_parse("2001:db8::/32", &allow[1]), 0);
+        v = json_allow_encode(allow, 2);
+        char *text = json_dumps(v, JSON_COMPACT);
+        assert_string_equal(text, "[\"203.0.113.0/24\",\"2001:db8::/32\"]");
+        free(text);
+        json_decref(v);
+        v = json_allow_encode(allow, 0);
+        assert_int_equal(json_array_size(v), 0);
+        json_decref(v);
+
+        v = json_labels_encode("{\"env\":\"dev\"}");
+        assert_string_equal(json_string_value(json_object_get(v, "env")), "dev");
+        json_decref(v);
+        assert_null(json_labels_encode("[]"));
+        assert_null(json_labels_encode("{"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_time),
@@ -833,6 +888,7 @@ int main(void) {
                 cmocka_unit_test(test_target_not_gateway),
                 cmocka_unit_test(test_decode_codes),
                 cmocka_unit_test(test_fields_known),
+                cmocka_unit_test(test_shared_field_codecs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
