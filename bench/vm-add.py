@@ -287,7 +287,11 @@ def full_apply(gw, reps):
     return out
 
 
+# Logged at the end of every incremental reconcile run: the whole run (change log, nft
+# batch, route publish, the wait for the proxy workers).
 INC = re.compile(r"reconcile: nft changes applied in ([0-9.]+) ms")
+# The route publish within it: "delta" (only the changed owners' names) or "whole".
+ROUTES = re.compile(r"reconcile: proxy routes published \((\d+) names, (delta|whole)\) in ([0-9.]+) ms")
 LINE = re.compile(r"reconcile: nft table replaced \((\d+) VMs\) in ([0-9.]+) ms")
 
 
@@ -355,8 +359,9 @@ def summarize(times):
 def scale_one(args, n):
     ns = "%s-gw" % args.prefix
     print("\n## vm add x %d (fresh store, namespace %s)" % (n, ns), flush=True)
-    # Debug logging: the reconciler then logs how long each incremental apply took, which
-    # splits the cost of an add into "nft" and "everything else" (three log lines per add).
+    # Debug logging: the reconciler then logs how long each incremental run took and, within
+    # it, the route publish (delta or whole), which splits the cost of an add into "reconcile
+    # run", "route publish" and "everything else" (a few log lines per add).
     gw = Gateway(args.build, ns, log_level="debug")
     res = {"n": n}
     try:
@@ -375,17 +380,28 @@ def scale_one(args, n):
             dec.append(statistics.fmean(ms(x) for x in times[k * step:(k + 1) * step]))
         res["deciles"] = dec
         print("# mean ms per add by tenth of the run: " + " ".join("%.3f" % x for x in dec), flush=True)
-        inc = [float(x) for x in INC.findall(gw.log_since(offset))]
+        log = gw.log_since(offset)
+        inc = [float(x) for x in INC.findall(log)]
         res["inc"] = inc
         if len(inc) >= n:
             inc = inc[-n:]
             rdec = [statistics.fmean(inc[k * step:(k + 1) * step]) for k in range(10)]
             res["inc_deciles"] = rdec
-            print("# of which the reconciler's incremental nft apply (its debug log), by tenth: " +
+            print("# of which the reconciler's incremental run (its debug log), by tenth: " +
                   " ".join("%.3f" % x for x in rdec), flush=True)
             res["inc_last100"] = statistics.fmean(inc[-100:])
         else:
-            print("# (only %d incremental-apply log lines for %d adds; not split)" % (len(inc), n), flush=True)
+            print("# (only %d incremental-run log lines for %d adds; not split)" % (len(inc), n), flush=True)
+        pubs = ROUTES.findall(log)
+        if len(pubs) >= n:
+            pubs = pubs[-n:]
+            res["routes_last100"] = statistics.fmean(float(ms_) for _, _, ms_ in pubs[-100:])
+            res["routes_whole"] = sum(1 for _, how, _ in pubs if how == "whole")
+            print("# of which the route publish: last-100 mean %.3f ms; of %d publishes %d rebuilt the table "
+                  "whole, %d were deltas" % (res["routes_last100"], n, res["routes_whole"], n - res["routes_whole"]),
+                  flush=True)
+        else:
+            print("# (only %d route-publish log lines for %d adds; not split)" % (len(pubs), n), flush=True)
 
         elems, counters, list_s = table_census(gw)
         res["elems"] = elems
@@ -671,14 +687,15 @@ def cmd_scale(args):
 
     print("\n## summary: vm add (POST /v1/vms, keep-alive, ports_per_vm = 6)")
     print("| N | total s | mean ms | p50 ms | p99 ms | max ms | first 100 mean ms | last 100 mean ms | "
-          "last 100: reconciler nft apply ms |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "last 100: reconcile run ms | last 100: of which route publish ms |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         a = r["add"]
-        print("| %d | %.2f | %.3f | %.3f | %.3f | %.1f | %.3f | %.3f | %s |" %
+        print("| %d | %.2f | %.3f | %.3f | %.3f | %.1f | %.3f | %.3f | %s | %s |" %
               (r["n"], a["total_s"], a["mean"], a["p50"], a["p99"], a["max"], a["first100"], a["last100"],
-               "%.3f" % r["inc_last100"] if "inc_last100" in r else "n/a"))
-    print("\nmean ms per add by tenth of the run (HTTP round trip / of which reconciler nft apply):")
+               "%.3f" % r["inc_last100"] if "inc_last100" in r else "n/a",
+               "%.3f" % r["routes_last100"] if "routes_last100" in r else "n/a"))
+    print("\nmean ms per add by tenth of the run (HTTP round trip / of which the reconcile run):")
     for r in results:
         print("N=%d: %s" % (r["n"], "  ".join("%.2f/%s" % (d, "%.2f" % i if i is not None else "-") for d, i in
                                              zip(r["deciles"], r.get("inc_deciles", [None] * 10)))))

@@ -1512,6 +1512,11 @@ void proxy_publish(struct proxy *p, struct route_table *t) {
         retire_and_wake(p, old, route_table_free_void);
 }
 
+const struct route_table *proxy_routes(struct proxy *p) {
+        /* Only the main thread publishes and reclaims, so the current table stays while it reads. */
+        return atomic_load(&p->table);
+}
+
 void proxy_publish_forwards(struct proxy *p, struct forward_table *t) {
         if (!p->cfg.forwards) {
                 forward_table_free(t);

@@ -74,6 +74,9 @@ int proxy_start(const struct proxy_config *cfg, struct proxy **ret, char *err, s
 struct proxy *proxy_stop(struct proxy *p);
 /* Main thread: makes t the table for new connections (the proxy takes ownership). */
 void proxy_publish(struct proxy *p, struct route_table *t);
+/* Main thread: the table last published (NULL before the first), still the proxy's: a
+ * base for route_table_update(), valid until the next proxy_publish(). */
+const struct route_table *proxy_routes(struct proxy *p);
 /* Main thread: waits (at most timeout_ms) until every worker has put the last published
  * tables into effect (routes, and the listeners of user-space forwards), so a change
  * acknowledged by the API is live. True if they all did. */

@@ -4,7 +4,10 @@
  * the HTTP Host header) to a backend. Lookup order: exact name, then the most specific
  * `*.suffix` wildcard, then the optional default route. Built by the reconciler from the
  * store, published to the proxy workers by pointer swap, never modified afterwards —
- * so workers read it without locks. Pure.
+ * so workers read it without locks. A small change is a new table derived from the
+ * previous one (route_table_update): it copies the slot array and shares every unchanged
+ * route with it, so its cost is the size of the change plus one copy of the slots, not a
+ * rebuild of every route. Pure.
  */
 #pragma once
 
@@ -39,8 +42,25 @@ struct route_table;
  * name, or -ENOMEM. */
 int route_table_new(const struct route *routes, size_t n, const struct route *default_route,
                     struct route_table **ret);
+
+/* Builds the table base would be after removing the names remove[0..n_remove) (absent ones
+ * are ignored) and then adding put[0..n_put) (copied; a put replaces the route of the same
+ * name, a later put an earlier one). The default route is base's. base is not modified and
+ * stays valid; the two tables share their unchanged routes, and each may be freed at any
+ * time (a shared route is freed with the last table holding it). base must be the newest
+ * table derived from its lineage (route_table_new, then each update of the previous
+ * result), else -ESTALE. Costs O(n_remove + n_put) plus one copy of base's slot array
+ * (O(size) when the slot array has to grow). Returns 0, -EINVAL for an invalid put name,
+ * -ESTALE, or -ENOMEM. Building and freeing may run on any thread. */
+int route_table_update(const struct route_table *base, const char *const *remove, size_t n_remove,
+                       const struct route *put, size_t n_put, struct route_table **ret);
+
 struct route_table *route_table_free(struct route_table *t); /* NULL-safe, returns NULL */
 size_t route_table_size(const struct route_table *t);
+
+/* The route named exactly name ("*.example.net" for a wildcard; no wildcard or default
+ * fallback), or NULL. */
+const struct route *route_table_get(const struct route_table *t, const char *name);
 
 /* The route for host (len bytes, lower case, no trailing dot), or NULL. The pointer stays
  * valid as long as the table does. Any thread. */

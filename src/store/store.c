@@ -1225,6 +1225,26 @@ int store_hostnames_list(struct store *s, struct store_hostname **ret, size_t *r
         return r;
 }
 
+int store_hostnames_of(struct store *s, const char *kind, const char *id, struct store_hostname **ret,
+                       size_t *ret_n) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = stmt(s,
+                     "SELECT name, owner_kind, owner_id FROM hostnames WHERE owner_kind = ? AND owner_id = ? "
+                     "ORDER BY name",
+                     &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+        void *a = NULL;
+        size_t n = 0;
+        if ((r = collect(s, st, sizeof(struct store_hostname), read_hostname, &a, &n)) < 0)
+                return r;
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
 int store_hostname_owner(struct store *s, const char *name, struct store_owner *ret) {
         struct store_hostname h;
         int r = get_one(s, "SELECT name, owner_kind, owner_id FROM hostnames WHERE name = ?", name, read_hostname, &h);

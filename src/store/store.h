@@ -136,6 +136,9 @@ struct store_hostname {
 };
 /* Every claimed host name (malloc'd array, NULL when none). */
 int store_hostnames_list(struct store *s, struct store_hostname **ret, size_t *ret_n);
+/* The host names owner kind/id claims, by name (malloc'd array, NULL when none). */
+int store_hostnames_of(struct store *s, const char *kind, const char *id, struct store_hostname **ret,
+                       size_t *ret_n);
 /* Who claims name. -ENOENT if nobody. */
 int store_hostname_owner(struct store *s, const char *name, struct store_owner *ret);
 /* Who holds public port+proto: a forward, or a VM whose block contains the port (any

@@ -139,6 +139,44 @@ run cli route rm lab
 check "route rm lab exits 0" rc_is 0
 check "after rm the name no longer routes" not https_get lab.home.example.org "$E2E_TMP/lab.crt"
 
+# ---- names that move: each change replaces only its owner's names in the proxy ------------
+# sni_answer NAME: "alert" if the proxy refuses NAME (unrecognized_name), "backend" if a TLS
+# server answered through it.
+sni_answer() {
+        local out
+        out=$(hello_probe "$PUBLIC4" 443 --sni "$1" --wait 2)
+        case $(kv reply_hex <<<"$out") in
+        15030100020270) echo alert ;;
+        1603*) echo backend ;;
+        *) echo "other: $out" ;;
+        esac
+}
+web2_name=$(vm_field web2 subdomain)
+api PUT /v1/vms/web2 '{"ip":"10.0.1.6","labels":{"env":"dev"},"hostnames":["a.web2.example.org","b.web2.example.org"]}'
+check "PUT /v1/vms/web2 with two extra names: 200" status_is 200
+check "...both route, next to the VM's own name $web2_name" \
+        eq "$(sni_answer a.web2.example.org) $(sni_answer b.web2.example.org) $(sni_answer "$web2_name")" \
+        "backend backend backend"
+api PUT /v1/vms/web2 '{"ip":"10.0.1.6","labels":{"env":"dev"},"hostnames":["b.web2.example.org"]}'
+check "PUT /v1/vms/web2 dropping a.web2.example.org: 200" status_is 200
+check "...a.web2.example.org no longer routes; b.web2.example.org and $web2_name still do" \
+        eq "$(sni_answer a.web2.example.org) $(sni_answer b.web2.example.org) $(sni_answer "$web2_name")" \
+        "alert backend backend"
+api POST /v1/routes '{"id":"lab2","hostname":"a.lab.example.org","target_ip":"10.0.1.6"}'
+check "POST /v1/routes lab2 for a.lab.example.org: 201" status_is 201
+check "...a.lab.example.org routes" eq "$(sni_answer a.lab.example.org)" backend
+api PUT /v1/routes/lab2 '{"id":"lab2","hostname":"a.web2.example.org","target_ip":"10.0.1.6"}'
+check "PUT /v1/routes/lab2 renaming it to a.web2.example.org (the name web2 gave up): 200" status_is 200
+check "...a.lab.example.org no longer routes, a.web2.example.org does again" \
+        eq "$(sni_answer a.lab.example.org) $(sni_answer a.web2.example.org)" "alert backend"
+run cli route rm lab2
+check "route rm lab2 exits 0" rc_is 0
+check "...a.web2.example.org no longer routes; b.web2.example.org and shop.example.org still do" \
+        eq "$(sni_answer a.web2.example.org) $(sni_answer b.web2.example.org) $(https_get shop.example.org "$E2E_TMP/shop.crt")" \
+        "alert backend vm1 shop"
+run cli check
+check "edgegw check is clean after the names moved" rc_is 0
+
 # ---- forwards ----------------------------------------------------------------------------
 run cli --json forward add lab-ssh --port 61022 --target 10.0.1.6:22
 check "forward add lab-ssh --port 61022 --target 10.0.1.6:22 exits 0" rc_is 0

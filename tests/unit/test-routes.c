@@ -103,6 +103,126 @@ static void test_many_routes(void **state) {
         free(rs);
 }
 
+static void test_update(void **state) {
+        (void)state;
+        struct route rs[] = {mk("a.example.net", "10.0.0.1"), mk("b.example.net", "10.0.0.2"),
+                             mk("*.example.net", "10.0.0.99")};
+        struct route def = mk("", "10.9.9.9");
+        struct route_table *t0, *t1, *t2;
+        assert_int_equal(route_table_new(rs, 3, &def, &t0), 0);
+        /* remove a, replace b, add c; a name both removed and put ends up put */
+        const char *rm[] = {"a.example.net", "nothing.example.net", "c.example.net"};
+        struct route put[] = {mk("b.example.net", "10.0.0.22"), mk("c.example.net", "10.0.0.3")};
+        assert_int_equal(route_table_update(t0, rm, 3, put, 2, &t1), 0);
+        assert_int_equal(route_table_size(t1), 3);
+        assert_string_equal(backend_of(t1, "a.example.net"), "10.0.0.99"); /* the wildcard now */
+        assert_string_equal(backend_of(t1, "b.example.net"), "10.0.0.22");
+        assert_string_equal(backend_of(t1, "c.example.net"), "10.0.0.3");
+        assert_string_equal(backend_of(t1, "unknown.test"), "10.9.9.9"); /* base's default */
+        assert_non_null(route_table_get(t1, "*.example.net"));
+        assert_null(route_table_get(t1, "a.example.net"));
+        assert_null(route_table_get(t1, "x.example.net")); /* exact only */
+        /* the base is unchanged */
+        assert_int_equal(route_table_size(t0), 3);
+        assert_string_equal(backend_of(t0, "a.example.net"), "10.0.0.1");
+        assert_string_equal(backend_of(t0, "b.example.net"), "10.0.0.2");
+        assert_string_equal(backend_of(t0, "c.example.net"), "10.0.0.99");
+        /* only the newest table of a lineage can be updated */
+        assert_int_equal(route_table_update(t0, NULL, 0, NULL, 0, &t2), -ESTALE);
+        /* an invalid name changes nothing */
+        struct route bad = mk("a.b", "10.0.0.1");
+        strcpy(bad.name, "Bad.example.net");
+        t2 = NULL;
+        assert_int_equal(route_table_update(t1, NULL, 0, &bad, 1, &t2), -EINVAL);
+        assert_null(t2);
+        /* the last put of a name wins; the base may go first */
+        struct route put2[] = {mk("d.example.net", "10.0.0.4"), mk("d.example.net", "10.0.0.44")};
+        assert_int_equal(route_table_update(t1, NULL, 0, put2, 2, &t2), 0);
+        assert_int_equal(route_table_size(t2), 4);
+        route_table_free(t0);
+        route_table_free(t1);
+        assert_string_equal(backend_of(t2, "d.example.net"), "10.0.0.44");
+        assert_string_equal(backend_of(t2, "b.example.net"), "10.0.0.22");
+        route_table_free(t2);
+}
+
+/* Random updates checked against a rebuilt model, with the older tables kept alive a while
+ * (as the proxy keeps retired tables until every worker has moved on) and freed in any
+ * order; ASan sees any node freed too early or never. */
+static void test_update_random(void **state) {
+        (void)state;
+        enum { NAMES = 400, STEPS = 600, LIVE = 6 };
+        static char names[NAMES][32];
+        for (int i = 0; i < NAMES; i++)
+                snprintf(names[i], sizeof names[i], i % 50 == 0 ? "*.w%d.example.net" : "n%d.example.net", i);
+        /* model[k][i]: backend last octet of names[i] in the table k steps back (0 = absent) */
+        static int model[LIVE][NAMES];
+        struct route_table *live[LIVE] = {0};
+        unsigned seed = 12345;
+#define RND() (seed = seed * 1103515245u + 12345u, (seed >> 16) & 0x7fff)
+        struct route first = mk("n1.example.net", "10.0.0.1");
+        assert_int_equal(route_table_new(&first, 1, NULL, &live[0]), 0);
+        memset(model, 0, sizeof model);
+        model[0][1] = 1;
+        for (int step = 0; step < STEPS; step++) {
+                int cur[NAMES];
+                memcpy(cur, model[0], sizeof cur);
+                const char *rm[8];
+                struct route put[8];
+                size_t n_rm = RND() % 8, n_put = RND() % 8;
+                /* mostly growth early, churn later */
+                if (step < 100)
+                        n_rm = n_rm / 4;
+                for (size_t i = 0; i < n_rm; i++) {
+                        int k = (int)(RND() % NAMES);
+                        rm[i] = names[k];
+                        cur[k] = 0;
+                }
+                for (size_t i = 0; i < n_put; i++) {
+                        int k = (int)(RND() % NAMES), v = 1 + (int)(RND() % 250);
+                        char ip[32];
+                        snprintf(ip, sizeof ip, "10.0.1.%d", v);
+                        put[i] = mk(names[k], ip);
+                        cur[k] = v;
+                }
+                struct route_table *t;
+                assert_int_equal(route_table_update(live[0], rm, n_rm, put, n_put, &t), 0);
+                /* retire the oldest, in a random order among the live ones */
+                if (live[LIVE - 1]) {
+                        int k = 1 + (int)(RND() % (LIVE - 1));
+                        route_table_free(live[k]);
+                        memmove(&live[k], &live[k + 1], (LIVE - 1 - k) * sizeof live[0]);
+                        memmove(&model[k], &model[k + 1], (LIVE - 1 - k) * sizeof model[0]);
+                        live[LIVE - 1] = NULL;
+                }
+                memmove(&live[1], &live[0], (LIVE - 1) * sizeof live[0]);
+                memmove(&model[1], &model[0], (LIVE - 1) * sizeof model[0]);
+                live[0] = t;
+                memcpy(model[0], cur, sizeof cur);
+                for (int j = 0; j < LIVE; j++) {
+                        if (!live[j])
+                                continue;
+                        size_t n = 0;
+                        for (int i = 0; i < NAMES; i++) {
+                                const struct route *r = route_table_get(live[j], names[i]);
+                                if (!model[j][i]) {
+                                        assert_null(r);
+                                        continue;
+                                }
+                                n++;
+                                assert_non_null(r);
+                                assert_string_equal(r->name, names[i]);
+                                assert_int_equal(r->backend.bytes[3], model[j][i]);
+                        }
+                        assert_int_equal(route_table_size(live[j]), n);
+                }
+        }
+#undef RND
+        /* the newest first, as proxy_free does */
+        for (int j = 0; j < LIVE; j++)
+                route_table_free(live[j]);
+}
+
 static void test_allow(void **state) {
         (void)state;
         struct route r = mk("a.example.net", "10.0.0.1");
@@ -180,6 +300,8 @@ int main(void) {
                 cmocka_unit_test(test_exact_wildcard_default),
                 cmocka_unit_test(test_duplicates_and_invalid),
                 cmocka_unit_test(test_many_routes),
+                cmocka_unit_test(test_update),
+                cmocka_unit_test(test_update_random),
                 cmocka_unit_test(test_allow),
                 cmocka_unit_test(test_cidr),
                 cmocka_unit_test(test_endpoint),

@@ -1376,6 +1376,19 @@ static void test_vm_update(void **state) {
         assert_int_equal(store_hostname_owner(f->s, "b.example.com", &owner), -ENOENT);
         assert_int_equal(store_hostname_owner(f->s, "c.example.com", &owner), 0);
         assert_string_equal(owner.id, "a");
+        /* One owner's names, by name (what the reconciler republishes for a changed VM). */
+        struct store_hostname *hn = NULL;
+        size_t n_hn = 0;
+        assert_int_equal(store_hostnames_of(f->s, "vm", "a", &hn, &n_hn), 0);
+        assert_int_equal(n_hn, 2);
+        assert_string_equal(hn[0].name, "a.example.com");
+        assert_string_equal(hn[1].name, "c.example.com");
+        assert_string_equal(hn[1].owner.kind, "vm");
+        free(hn);
+        hn = NULL;
+        assert_int_equal(store_hostnames_of(f->s, "route", "a", &hn, &n_hn), 0);
+        assert_int_equal(n_hn, 0);
+        assert_null(hn);
         /* The reconciler hears of it; the audit has both images. */
         static const char *const one_change[] = {"vm:a"};
         expect_change_kinds(f->s, head, one_change, 1);
