@@ -27,8 +27,9 @@
 /* ---- traffic ---- */
 
 /* The kernel's counters, shared by all API threads: reading them costs ~90 ms at 20,000
- * counters, so a burst of GETs shares one read, values at most about a second old. One thread
- * refreshes a stale cache outside the lock while the others keep answering from the old one. */
+ * counters, so a burst of GETs shares one read, values at most about two seconds old. A
+ * background thread refreshes a stale cache while every request keeps answering from the
+ * old one. */
 static struct {
         pthread_mutex_t lock;
         struct nft_counter_value *values; /* sorted by name */
@@ -47,14 +48,10 @@ static int64_t now_ns(void) {
         return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Makes the counter cache fresh enough to answer from. counters.lock held (dropped while
- * reading the kernel). */
-static void counters_refresh(void) {
+/* Reads the kernel's counters into the cache. counters.refreshing was set by the caller;
+ * called without counters.lock. */
+static void counters_read(void) {
         int64_t now = now_ns();
-        if (counters.refreshing || (counters.read_at_ns && now - counters.read_at_ns < COUNTERS_MAX_AGE_NS))
-                return;
-        counters.refreshing = true;
-        pthread_mutex_unlock(&counters.lock);
         struct nft_counter_value *v = NULL;
         size_t n = 0;
         int r = nft_read_counters(&v, &n);
@@ -67,6 +64,38 @@ static void counters_refresh(void) {
         counters.ok = r >= 0;
         counters.read_at_ns = now;
         counters.refreshing = false;
+        pthread_mutex_unlock(&counters.lock);
+}
+
+static void *counters_read_main(void *arg) {
+        counters_read();
+        return NULL;
+}
+
+/* Makes sure the counter cache is being kept fresh. counters.lock held. The very first read
+ * is made by the caller (there is nothing to answer from yet); after that a stale cache is
+ * refreshed by a short-lived background thread while every request answers from the old
+ * values (at most about two seconds old), so no GET waits ~90 ms for the kernel. */
+static void counters_refresh(void) {
+        int64_t now = now_ns();
+        if (counters.refreshing || (counters.read_at_ns && now - counters.read_at_ns < COUNTERS_MAX_AGE_NS))
+                return;
+        counters.refreshing = true;
+        if (counters.read_at_ns) {
+                pthread_t t;
+                pthread_attr_t attr;
+                bool started = pthread_attr_init(&attr) == 0;
+                if (started) {
+                        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                        started = pthread_create(&t, &attr, counters_read_main, NULL) == 0;
+                        pthread_attr_destroy(&attr);
+                }
+                if (started)
+                        return;
+        }
+        pthread_mutex_unlock(&counters.lock);
+        counters_read();
+        pthread_mutex_lock(&counters.lock);
 }
 
 /* The bytes of counter name from the cache; false if it has none. counters.lock held. */
