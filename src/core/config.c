@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "../model/ipaddr.h"
@@ -23,7 +24,7 @@
 
 extern char **environ;
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_IGNORED };
+enum key_type { KEY_STRING, KEY_UINT, KEY_BOOL, KEY_IGNORED };
 
 struct config_key {
         const char *section;
@@ -41,6 +42,8 @@ struct config_key {
  * would be ambiguous beside the proxy's listeners. */
 #define API_STR_KEY(name, field) {"api", name, KEY_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0}
 #define API_UINT_KEY(name, field, lo, hi) {"api", name, KEY_UINT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi}
+/* [dns] keys likewise: dns_<key>, EDGEGW_DNS_<KEY> ("url" and "ttl" alone mean nothing). */
+#define DNS_KEY(name, type, lo, hi) {"dns", #name, type, offsetof(struct config, dns_##name), sizeof(((struct config *)0)->dns_##name), lo, hi}
 
 static const struct config_key config_keys[] = {
         STR_KEY("gateway", datacenter),
@@ -79,6 +82,19 @@ static const struct config_key config_keys[] = {
         API_UINT_KEY("rate_burst", api_rate_burst, 1, 1000000),
         API_UINT_KEY("max_body", api_max_body, 1024, 64u << 20),
         API_UINT_KEY("timeout", api_timeout, 1, 3600),
+        DNS_KEY(provider, KEY_STRING, 0, 0),
+        DNS_KEY(zone, KEY_STRING, 0, 0),
+        DNS_KEY(ttl, KEY_UINT, 30, 86400),
+        DNS_KEY(records, KEY_STRING, 0, 0),
+        DNS_KEY(server, KEY_STRING, 0, 0),
+        DNS_KEY(tsig_name, KEY_STRING, 0, 0),
+        DNS_KEY(tsig_algorithm, KEY_STRING, 0, 0),
+        DNS_KEY(tsig_secret_file, KEY_STRING, 0, 0),
+        DNS_KEY(api_token_file, KEY_STRING, 0, 0),
+        DNS_KEY(proxied, KEY_BOOL, 0, 0),
+        DNS_KEY(api_url, KEY_STRING, 0, 0),
+        DNS_KEY(url, KEY_STRING, 0, 0),
+        DNS_KEY(token_file, KEY_STRING, 0, 0),
         STR_KEY("daemon", log_level),
         UINT_KEY("daemon", resync_interval, 0, 86400),
 };
@@ -121,6 +137,7 @@ void config_defaults(struct config *c) {
                 .api_rate_burst = 200,
                 .api_max_body = 1048576,
                 .api_timeout = 30,
+                .dns_ttl = 300,
         };
         strcpy(c->forward_mode, "kernel");
         strcpy(c->forward_listen, "[::]");
@@ -131,6 +148,8 @@ void config_defaults(struct config *c) {
         strcpy(c->domain, "edgegw.example");
         strcpy(c->state_dir, CONFIG_DEFAULT_STATE_DIR);
         strcpy(c->log_level, "info");
+        strcpy(c->dns_tsig_algorithm, "hmac-sha256");
+        strcpy(c->dns_api_url, CONFIG_DNS_API_URL_DEFAULT);
 }
 
 static const struct config_key *key_find(const char *section, const char *name, size_t name_len) {
@@ -179,6 +198,16 @@ static const char *key_store(struct config *c, const struct config_key *k, const
                         *(uint32_t *)field = (uint32_t)v;
                 return NULL;
         }
+        case KEY_BOOL:
+                if (quoted)
+                        return "expected true or false, not a string";
+                if (streq(value, "true"))
+                        *(bool *)field = true;
+                else if (streq(value, "false"))
+                        *(bool *)field = false;
+                else
+                        return "expected true or false";
+                return NULL;
         }
         return "unknown key type";
 }
@@ -257,7 +286,7 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fil
                         while (se > s && (se[-1] == ' ' || se[-1] == '\t'))
                                 se--;
                         if (!section_known(s, (size_t)(se - s)) || (size_t)(se - s) >= sizeof section)
-                                return diag_error(diag, "%s:%u: unknown section [%.*s] (known: [gateway], [proxy], [api], [daemon])",
+                                return diag_error(diag, "%s:%u: unknown section [%.*s] (known: [gateway], [proxy], [api], [dns], [daemon])",
                                                   filename, line, (int)(se - s), s);
                         memcpy(section, s, (size_t)(se - s));
                         section[se - s] = '\0';
@@ -324,7 +353,7 @@ int config_apply_env(struct config *c, char *const *envp, struct config_diag *di
                 if (k->type == KEY_IGNORED)
                         continue;
                 char name[64];
-                strcpy(name, streq(k->section, "api") ? "EDGEGW_API_" : "EDGEGW_");
+                strcpy(name, streq(k->section, "api") ? "EDGEGW_API_" : streq(k->section, "dns") ? "EDGEGW_DNS_" : "EDGEGW_");
                 size_t n = strlen(name);
                 for (const char *s = k->name; *s && n + 1 < sizeof name; s++)
                         name[n++] = (char)toupper((unsigned char)*s);
@@ -332,6 +361,7 @@ int config_apply_env(struct config *c, char *const *envp, struct config_diag *di
                 for (char *const *e = envp; e && *e; e++) {
                         if (strncmp(*e, name, n) != 0 || (*e)[n] != '=')
                                 continue;
+                        /* Strings are taken as they stand; integers and booleans are parsed. */
                         const char *problem = key_store(c, k, *e + n + 1, k->type == KEY_STRING);
                         if (problem) {
                                 char r[48];
@@ -360,6 +390,169 @@ static bool config_bracketed_ok(const char *s) {
         inner[l - 2] = '\0';
         struct ip_addr a;
         return ip_addr_parse(inner, &a) == 0 && a.family == AF_INET6;
+}
+
+unsigned config_dns_records(const struct config *c) {
+        if (streq(c->dns_records, "a"))
+                return CONFIG_DNS_A;
+        if (streq(c->dns_records, "aaaa"))
+                return CONFIG_DNS_AAAA;
+        if (streq(c->dns_records, "a,aaaa"))
+                return CONFIG_DNS_A | CONFIG_DNS_AAAA;
+        if (c->dns_records[0])
+                return 0;
+        return (c->public_ip[0] ? CONFIG_DNS_A : 0u) | (c->public_ip6[0] ? CONFIG_DNS_AAAA : 0u);
+}
+
+int config_dns_server(const struct config *c, struct ip_addr *ret_addr, uint16_t *ret_port) {
+        const char *s = c->dns_server;
+        struct ip_addr a;
+        uint16_t port;
+        if (ip_endpoint_parse(s, &a, &port) == 0) {
+                *ret_addr = a;
+                *ret_port = port;
+                return 0;
+        }
+        size_t l = strlen(s);
+        if (l >= 3 && s[0] == '[' && s[l - 1] == ']') {
+                char inner[64];
+                if (l - 2 >= sizeof inner)
+                        return -EINVAL;
+                memcpy(inner, s + 1, l - 2);
+                inner[l - 2] = '\0';
+                if (ip_addr_parse(inner, &a) < 0 || a.family != AF_INET6)
+                        return -EINVAL;
+        } else if (ip_addr_parse(s, &a) < 0)
+                return -EINVAL;
+        *ret_addr = a;
+        *ret_port = CONFIG_DNS_PORT_DEFAULT;
+        return 0;
+}
+
+/* name is zone or lies below it, compared label-wise ignoring case ("xexample.net" is not
+ * under "example.net"). */
+static bool dns_zone_contains(const char *zone, const char *name) {
+        size_t zl = strlen(zone), nl = strlen(name);
+        if (nl < zl || strcasecmp(name + nl - zl, zone) != 0)
+                return false;
+        return nl == zl || name[nl - zl - 1] == '.';
+}
+
+/* A zone is a DNS name in any case, without the root's trailing dot. */
+static bool dns_zone_valid(const char *zone) {
+        char lower[DNS_NAME_MAX + 1];
+        size_t l = strlen(zone);
+        if (l == 0 || l >= sizeof lower)
+                return false;
+        for (size_t i = 0; i <= l; i++)
+                lower[i] = (char)tolower((unsigned char)zone[i]);
+        return dns_name_valid(lower);
+}
+
+/* A TSIG key name as name servers accept them: labels of letters, digits, '-' and '_',
+ * optionally ending in the root's dot ("edgegw-key", "edgegw_key.example.net."). */
+static bool tsig_name_valid(const char *name) {
+        size_t l = strlen(name);
+        if (l > 0 && name[l - 1] == '.')
+                l--;
+        if (l == 0 || l > DNS_NAME_MAX)
+                return false;
+        size_t label = 0;
+        for (size_t i = 0; i < l; i++) {
+                char ch = name[i];
+                if (ch == '.') {
+                        if (label == 0)
+                                return false;
+                        label = 0;
+                } else if (isalnum((unsigned char)ch) || ch == '-' || ch == '_') {
+                        if (++label > 63)
+                                return false;
+                } else
+                        return false;
+        }
+        return label > 0;
+}
+
+/* "http://HOST..." or "https://HOST...", no white space or control characters. */
+static bool url_valid(const char *url) {
+        const char *rest;
+        if (strncmp(url, "https://", 8) == 0)
+                rest = url + 8;
+        else if (strncmp(url, "http://", 7) == 0)
+                rest = url + 7;
+        else
+                return false;
+        if (!*rest || *rest == '/')
+                return false;
+        for (const char *p = url; *p; p++)
+                if (*p <= ' ' || *p == 0x7f)
+                        return false;
+        return true;
+}
+
+static int validate_dns(const struct config *c, struct config_diag *diag) {
+        const char *provider = c->dns_provider;
+        if (provider[0] && !streq(provider, "rfc2136") && !streq(provider, "cloudflare") && !streq(provider, "edgegw"))
+                return diag_error(diag, "dns: provider '%s' is not one of rfc2136, cloudflare, edgegw (or \"\" for off)",
+                                  provider);
+        /* The shape of every key that is set is checked even with DNS off, so a typo shows now
+         * rather than on the day a provider is turned on. */
+        if (c->dns_zone[0] && !dns_zone_valid(c->dns_zone))
+                return diag_error(diag, "dns: zone '%s' is not a DNS name (labels of letters, digits, '-'; no trailing dot)",
+                                  c->dns_zone);
+        if (c->dns_records[0] && !config_dns_records(c))
+                return diag_error(diag, "dns: records '%s' is not one of a, aaaa, a,aaaa", c->dns_records);
+        struct ip_addr a;
+        uint16_t port;
+        if (c->dns_server[0] && config_dns_server(c, &a, &port) < 0)
+                return diag_error(diag, "dns: server '%s' is not ADDR[:PORT] (IPv6 in brackets before a port, e.g. "
+                                  "\"[2001:db8::53]:53\"; default port 53)", c->dns_server);
+        if (c->dns_tsig_name[0] && !tsig_name_valid(c->dns_tsig_name))
+                return diag_error(diag, "dns: tsig_name '%s' is not a key name (labels of letters, digits, '-', '_')",
+                                  c->dns_tsig_name);
+        if (!streq(c->dns_tsig_algorithm, "hmac-sha256"))
+                return diag_error(diag, "dns: tsig_algorithm '%s' is not supported (supported: hmac-sha256)",
+                                  c->dns_tsig_algorithm);
+        if (!url_valid(c->dns_api_url))
+                return diag_error(diag, "dns: api_url '%s' is not an http:// or https:// URL", c->dns_api_url);
+        if (c->dns_url[0] && !url_valid(c->dns_url))
+                return diag_error(diag, "dns: url '%s' is not an http:// or https:// URL", c->dns_url);
+        if (!provider[0])
+                return 0;
+
+        static const struct {
+                const char *provider, *key;
+                size_t offset;
+        } required[] = {
+                {"rfc2136", "server", offsetof(struct config, dns_server)},
+                {"rfc2136", "tsig_name", offsetof(struct config, dns_tsig_name)},
+                {"rfc2136", "tsig_secret_file", offsetof(struct config, dns_tsig_secret_file)},
+                {"cloudflare", "api_token_file", offsetof(struct config, dns_api_token_file)},
+                {"edgegw", "url", offsetof(struct config, dns_url)},
+                {"edgegw", "token_file", offsetof(struct config, dns_token_file)},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(required); i++)
+                if (streq(required[i].provider, provider) && !((const char *)c + required[i].offset)[0])
+                        return diag_error(diag, "dns: provider %s needs %s", provider, required[i].key);
+        if (!c->dns_zone[0])
+                return diag_error(diag, "dns: provider %s needs a zone (the DNS zone the VM names are published in)",
+                                  provider);
+        /* Every published name is {slug}.{datacenter}.{domain} (or the base itself), so the zone
+         * contains them all exactly when it contains the base. */
+        char base[sizeof c->datacenter + sizeof c->domain + 1];
+        snprintf(base, sizeof base, "%s.%s", c->datacenter, c->domain);
+        if (!dns_zone_contains(c->dns_zone, base))
+                return diag_error(diag, "dns: zone %s does not contain %s, where the VM names live", c->dns_zone, base);
+
+        unsigned records = config_dns_records(c);
+        if (!records)
+                return diag_error(diag, "dns: nothing to publish: set public_ip and/or public_ip6");
+        if ((records & CONFIG_DNS_A) && !c->public_ip[0])
+                return diag_error(diag, "dns: records '%s' asks for A records but public_ip is not set", c->dns_records);
+        if ((records & CONFIG_DNS_AAAA) && !c->public_ip6[0])
+                return diag_error(diag, "dns: records '%s' asks for AAAA records but public_ip6 is not set",
+                                  c->dns_records);
+        return 0;
 }
 
 int config_validate(const struct config *c, struct config_diag *diag) {
@@ -437,7 +630,7 @@ int config_validate(const struct config *c, struct config_diag *diag) {
         if (!streq(c->log_level, "error") && !streq(c->log_level, "warning") && !streq(c->log_level, "info") &&
             !streq(c->log_level, "debug"))
                 return diag_error(diag, "log_level '%s' is not one of error, warning, info, debug", c->log_level);
-        return 0;
+        return validate_dns(c, diag);
 }
 
 /* The first line of agent_token_file (surrounding white space removed) into c->agent_token. */
@@ -464,6 +657,25 @@ static int read_agent_token(struct config *c, struct config_diag *diag) {
                                   CONFIG_AGENT_TOKEN_MAX);
         strcpy(c->agent_token, t);
         explicit_bzero(line, sizeof line);
+        return 0;
+}
+
+/* The active DNS provider's secret files must be readable now; their contents are the
+ * provider's business and never pass through here. */
+static int check_dns_secret_files(const struct config *c, struct config_diag *diag) {
+        const struct {
+                const char *provider, *key, *path;
+        } files[] = {
+                {"rfc2136", "tsig_secret_file", c->dns_tsig_secret_file},
+                {"cloudflare", "api_token_file", c->dns_api_token_file},
+                {"edgegw", "token_file", c->dns_token_file},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                if (streq(files[i].provider, c->dns_provider) && access(files[i].path, R_OK) < 0) {
+                        int e = errno;
+                        diag_error(diag, "dns: %s %s: cannot read: %s", files[i].key, files[i].path, strerror(e));
+                        return -e;
+                }
         return 0;
 }
 
@@ -510,6 +722,9 @@ int config_load(const char *path, struct config *ret, struct config_diag *diag) 
         if (!c.agent_token[0] && c.agent_token_file[0] && (r = read_agent_token(&c, diag)) < 0)
                 return r;
         r = config_validate(&c, diag);
+        if (r < 0)
+                return r;
+        r = check_dns_secret_files(&c, diag);
         if (r < 0)
                 return r;
         *ret = c;

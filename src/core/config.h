@@ -8,13 +8,18 @@
 #pragma once
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct ip_addr;
 
 #define CONFIG_DEFAULT_PATH "/etc/edgegw/edgegw.conf"
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/edgegw"
 #define CONFIG_WARNINGS_MAX 8
 #define CONFIG_AGENT_TOKEN_MAX 255
+#define CONFIG_DNS_API_URL_DEFAULT "https://api.cloudflare.com/client/v4"
+#define CONFIG_DNS_PORT_DEFAULT 53
 
 struct config {
         /* [gateway] */
@@ -50,6 +55,21 @@ struct config {
         uint32_t api_rate_burst; /* bucket size of both limits */
         uint32_t api_max_body; /* bytes; larger bodies get 413 */
         uint32_t api_timeout; /* seconds a connection may sit idle or trickle before it is closed */
+        /* [dns] (issue 5): keys are stored as dns_<key> and read from EDGEGW_DNS_<KEY>. Secrets are
+         * only ever paths here; the provider reads the files itself. */
+        char dns_provider[16]; /* "" (off), "rfc2136", "cloudflare" or "edgegw" */
+        char dns_zone[254]; /* must contain {datacenter}.{domain}; compared case-insensitively */
+        uint32_t dns_ttl; /* seconds, 30..86400 */
+        char dns_records[16]; /* "a", "aaaa", "a,aaaa", or "" = by public_ip/public_ip6: see config_dns_records() */
+        char dns_server[64]; /* rfc2136: "ADDR[:PORT]", see config_dns_server() */
+        char dns_tsig_name[254]; /* rfc2136: the TSIG key's name */
+        char dns_tsig_algorithm[32]; /* rfc2136: only "hmac-sha256" */
+        char dns_tsig_secret_file[PATH_MAX]; /* rfc2136: file holding the base64 TSIG secret */
+        char dns_api_token_file[PATH_MAX]; /* cloudflare: file holding the scoped API token */
+        bool dns_proxied; /* cloudflare: records are "proxied" (orange cloud) */
+        char dns_api_url[256]; /* cloudflare: API v4 base URL (tests point it at a local fake) */
+        char dns_url[256]; /* edgegw: base URL of the central edgegw's API */
+        char dns_token_file[PATH_MAX]; /* edgegw: file holding a token with the dns scope */
         /* [daemon] */
         char log_level[16];
         uint32_t resync_interval; /* seconds between drift checks of the kernel rules; 0 = off */
@@ -81,6 +101,20 @@ int config_validate(const struct config *c, struct config_diag *diag);
  * validate. A missing explicit path is an error. Returns 0 or a negative errno with
  * diag->error set. */
 int config_load(const char *path, struct config *ret, struct config_diag *diag);
+
+enum config_dns_record {
+        CONFIG_DNS_A = 1 << 0,
+        CONFIG_DNS_AAAA = 1 << 1,
+};
+
+/* The record types to publish (a set of enum config_dns_record): dns_records when set, else
+ * A when public_ip is set and AAAA when public_ip6 is set. 0 when there is nothing to
+ * publish or dns_records is not one of the accepted values (config_validate refuses that). */
+unsigned config_dns_records(const struct config *c);
+
+/* dns_server as an address and port (CONFIG_DNS_PORT_DEFAULT when it has none): "ADDR:PORT",
+ * "[IPv6]:PORT", "ADDR" or "[IPv6]". Returns 0, or -EINVAL with the outputs untouched. */
+int config_dns_server(const struct config *c, struct ip_addr *ret_addr, uint16_t *ret_port);
 
 /* Full path of a file inside the state dir into buf (size n); -ENAMETOOLONG if too long. */
 int config_state_path(const struct config *c, const char *name, char *buf, size_t n);

@@ -19,6 +19,7 @@
 
 #include "core/config.h"
 #include "core/util.h"
+#include "model/ipaddr.h"
 
 /* Parses text over the defaults into *c; returns config_parse's result. */
 static int parse(const char *text, struct config *c, struct config_diag *d) {
@@ -496,7 +497,7 @@ static void test_api_section(void **state) {
         assert_parse_error("[api]\nmax_body = 100\n", "max_body: out of range (allowed 1024..67108864)");
         assert_parse_error("[api]\ntimeout = 0\n", "timeout: out of range (allowed 1..3600)");
         assert_parse_error("[api]\nlisten = 8081\n", "listen: expected a quoted string");
-        assert_parse_error("[apis]\n", "unknown section [apis] (known: [gateway], [proxy], [api], [daemon])");
+        assert_parse_error("[apis]\n", "unknown section [apis] (known: [gateway], [proxy], [api], [dns], [daemon])");
 }
 
 static void test_api_env(void **state) {
@@ -626,6 +627,383 @@ static void test_load_agent_token_file(void **state) {
         free(tok);
 }
 
+static void test_dns_defaults(void **state) {
+        struct config c;
+        config_defaults(&c);
+        /* Off, with the documented defaults for when it is turned on. */
+        assert_string_equal(c.dns_provider, "");
+        assert_string_equal(c.dns_zone, "");
+        assert_int_equal(c.dns_ttl, 300);
+        assert_string_equal(c.dns_records, "");
+        assert_string_equal(c.dns_server, "");
+        assert_string_equal(c.dns_tsig_name, "");
+        assert_string_equal(c.dns_tsig_algorithm, "hmac-sha256");
+        assert_string_equal(c.dns_tsig_secret_file, "");
+        assert_string_equal(c.dns_api_token_file, "");
+        assert_false(c.dns_proxied);
+        assert_string_equal(c.dns_api_url, "https://api.cloudflare.com/client/v4");
+        assert_string_equal(c.dns_url, "");
+        assert_string_equal(c.dns_token_file, "");
+        struct config_diag d = {0};
+        assert_int_equal(config_validate(&c, &d), 0);
+
+        /* records by default: A with public_ip, AAAA with public_ip6. */
+        assert_int_equal(config_dns_records(&c), 0);
+        strcpy(c.public_ip, "203.0.113.1");
+        assert_int_equal(config_dns_records(&c), CONFIG_DNS_A);
+        strcpy(c.public_ip6, "2001:db8::1");
+        assert_int_equal(config_dns_records(&c), CONFIG_DNS_A | CONFIG_DNS_AAAA);
+        c.public_ip[0] = '\0';
+        assert_int_equal(config_dns_records(&c), CONFIG_DNS_AAAA);
+        /* An explicit value wins over the addresses. */
+        strcpy(c.dns_records, "a");
+        assert_int_equal(config_dns_records(&c), CONFIG_DNS_A);
+        strcpy(c.dns_records, "aaaa");
+        assert_int_equal(config_dns_records(&c), CONFIG_DNS_AAAA);
+        strcpy(c.dns_records, "a,aaaa");
+        assert_int_equal(config_dns_records(&c), CONFIG_DNS_A | CONFIG_DNS_AAAA);
+        strcpy(c.dns_records, "mx");
+        assert_int_equal(config_dns_records(&c), 0);
+}
+
+static void test_dns_parse(void **state) {
+        struct config c;
+        struct config_diag d;
+        assert_int_equal(parse("[gateway]\ndatacenter = \"dc-lk\"\ndomain = \"example.net\"\npublic_ip = \"203.0.113.1\"\n"
+                               "[dns]\n"
+                               "provider = \"rfc2136\"\n"
+                               "zone = \"example.net\"\n"
+                               "ttl = 60\n"
+                               "records = \"a,aaaa\"\n"
+                               "server = \"192.0.2.53:5353\"\n"
+                               "tsig_name = \"edgegw-key\"\n"
+                               "tsig_algorithm = \"hmac-sha256\"\n"
+                               "tsig_secret_file = \"/etc/edgegw/tsig.key\"\n"
+                               "api_token_file = \"/etc/edgegw/cf-token\"\n"
+                               "proxied = true\n"
+                               "api_url = \"http://127.0.0.1:8787/client/v4\"\n"
+                               "url = \"https://central.example.net:8443\"\n"
+                               "token_file = \"/etc/edgegw/dns-token\"\n",
+                               &c, &d),
+                         0);
+        assert_string_equal(c.dns_provider, "rfc2136");
+        assert_string_equal(c.dns_zone, "example.net");
+        assert_int_equal(c.dns_ttl, 60);
+        assert_string_equal(c.dns_records, "a,aaaa");
+        assert_string_equal(c.dns_server, "192.0.2.53:5353");
+        assert_string_equal(c.dns_tsig_name, "edgegw-key");
+        assert_string_equal(c.dns_tsig_algorithm, "hmac-sha256");
+        assert_string_equal(c.dns_tsig_secret_file, "/etc/edgegw/tsig.key");
+        assert_string_equal(c.dns_api_token_file, "/etc/edgegw/cf-token");
+        assert_true(c.dns_proxied);
+        assert_string_equal(c.dns_api_url, "http://127.0.0.1:8787/client/v4");
+        assert_string_equal(c.dns_url, "https://central.example.net:8443");
+        assert_string_equal(c.dns_token_file, "/etc/edgegw/dns-token");
+        assert_int_equal(d.n_warnings, 0);
+
+        assert_int_equal(parse("[dns]\nproxied = true\nproxied = false # back off\n", &c, &d), 0);
+        assert_false(c.dns_proxied);
+        assert_int_equal(parse("[dns]\nttl = 30\n", &c, &d), 0);
+        assert_int_equal(c.dns_ttl, 30);
+        assert_int_equal(parse("[dns]\nttl = 86400\n", &c, &d), 0);
+        assert_int_equal(c.dns_ttl, 86400);
+
+        assert_parse_error("[dns]\nttl = 29\n", "test.conf:2: ttl: out of range (allowed 30..86400)");
+        assert_parse_error("[dns]\nttl = 86401\n", "test.conf:2: ttl: out of range (allowed 30..86400)");
+        assert_parse_error("[dns]\nttl = \"300\"\n", "test.conf:2: ttl: expected an integer, not a string");
+        assert_parse_error("[dns]\nproxied = \"true\"\n", "test.conf:2: proxied: expected true or false, not a string");
+        assert_parse_error("[dns]\nproxied = yes\n", "test.conf:2: proxied: expected true or false");
+        assert_parse_error("[dns]\nproxied = TRUE\n", "test.conf:2: proxied: expected true or false");
+        assert_parse_error("[dns]\nprovider = cloudflare\n", "test.conf:2: provider: expected a quoted string");
+        /* Struct field names are not keys, and [dns] keys belong to [dns] only. */
+        assert_parse_error("[dns]\ndns_zone = \"example.net\"\n", "unknown key 'dns_zone' in section [dns]");
+        assert_parse_error("[dns]\nlisten = \"127.0.0.1:53\"\n", "unknown key 'listen' in section [dns]");
+        assert_parse_error("[gateway]\nzone = \"example.net\"\n", "unknown key 'zone' in section [gateway]");
+        assert_parse_error("[dns]\nserver = \"01234567890123456789012345678901234567890123456789012345678901234\"\n",
+                           "test.conf:2: server: value too long");
+}
+
+static void test_dns_env(void **state) {
+        struct config c;
+        struct config_diag d = {0};
+        config_defaults(&c);
+        char *envp[] = {
+                "EDGEGW_DNS_PROVIDER=cloudflare",
+                "EDGEGW_DNS_ZONE=Example.NET",
+                "EDGEGW_DNS_TTL=120",
+                "EDGEGW_DNS_RECORDS=aaaa",
+                "EDGEGW_DNS_SERVER=[2001:db8::53]",
+                "EDGEGW_DNS_TSIG_NAME=k1",
+                "EDGEGW_DNS_TSIG_ALGORITHM=hmac-sha256",
+                "EDGEGW_DNS_TSIG_SECRET_FILE=/run/secrets/tsig",
+                "EDGEGW_DNS_API_TOKEN_FILE=/run/secrets/cf",
+                "EDGEGW_DNS_PROXIED=true",
+                "EDGEGW_DNS_API_URL=http://127.0.0.1:9999/client/v4",
+                "EDGEGW_DNS_URL=https://central:8443",
+                "EDGEGW_DNS_TOKEN_FILE=/run/secrets/dns",
+                "EDGEGW_ZONE=nope.example", /* [dns] keys are only read with the DNS_ prefix */
+                "EDGEGW_TTL=31",
+                "EDGEGW_DNS_TTL_X=40",
+                NULL,
+        };
+        assert_int_equal(config_apply_env(&c, envp, &d), 0);
+        assert_string_equal(c.dns_provider, "cloudflare");
+        assert_string_equal(c.dns_zone, "Example.NET");
+        assert_int_equal(c.dns_ttl, 120);
+        assert_string_equal(c.dns_records, "aaaa");
+        assert_string_equal(c.dns_server, "[2001:db8::53]");
+        assert_string_equal(c.dns_tsig_name, "k1");
+        assert_string_equal(c.dns_tsig_algorithm, "hmac-sha256");
+        assert_string_equal(c.dns_tsig_secret_file, "/run/secrets/tsig");
+        assert_string_equal(c.dns_api_token_file, "/run/secrets/cf");
+        assert_true(c.dns_proxied);
+        assert_string_equal(c.dns_api_url, "http://127.0.0.1:9999/client/v4");
+        assert_string_equal(c.dns_url, "https://central:8443");
+        assert_string_equal(c.dns_token_file, "/run/secrets/dns");
+
+        /* The environment overrides the file, and an empty value turns DNS off. */
+        assert_int_equal(parse("[dns]\nprovider = \"rfc2136\"\nproxied = true\n", &c, &d), 0);
+        char *env2[] = {"EDGEGW_DNS_PROVIDER=", "EDGEGW_DNS_PROXIED=false", NULL};
+        assert_int_equal(config_apply_env(&c, env2, &d), 0);
+        assert_string_equal(c.dns_provider, "");
+        assert_false(c.dns_proxied);
+        assert_int_equal(config_validate(&c, &d), 0);
+
+        static const struct {
+                const char *var, *want;
+        } bad[] = {
+                {"EDGEGW_DNS_TTL=29", "environment EDGEGW_DNS_TTL: out of range (allowed 30..86400)"},
+                {"EDGEGW_DNS_TTL=5m", "environment EDGEGW_DNS_TTL: expected a non-negative integer"},
+                {"EDGEGW_DNS_PROXIED=1", "environment EDGEGW_DNS_PROXIED: expected true or false"},
+                {"EDGEGW_DNS_PROXIED=", "environment EDGEGW_DNS_PROXIED: expected true or false"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                config_defaults(&c);
+                memset(&d, 0, sizeof d);
+                char *e[] = {(char *)bad[i].var, NULL};
+                assert_int_equal(config_apply_env(&c, e, &d), -EINVAL);
+                if (!strstr(d.error, bad[i].want))
+                        fail_msg("case %zu: error '%s' does not contain '%s'", i, d.error, bad[i].want);
+        }
+}
+
+/* The [gateway] lines the [dns] validation cases share: names live under dc-lk.example.net. */
+#define DNS_GW "[gateway]\ndatacenter = \"dc-lk\"\ndomain = \"example.net\"\npublic_ip = \"203.0.113.1\"\n"
+#define DNS_RFC2136                                                                                                  \
+        DNS_GW "[dns]\nprovider = \"rfc2136\"\nserver = \"192.0.2.53\"\ntsig_name = \"edgegw\"\n"                      \
+               "tsig_secret_file = \"/etc/edgegw/tsig.key\"\n"
+
+static void test_dns_validate_errors(void **state) {
+        static const struct {
+                const char *text, *want;
+        } cases[] = {
+                {"[dns]\nprovider = \"route53\"\n",
+                 "dns: provider 'route53' is not one of rfc2136, cloudflare, edgegw (or \"\" for off)"},
+                {"[dns]\nprovider = \"RFC2136\"\n", "dns: provider 'RFC2136' is not one of"},
+                /* The zone must contain {datacenter}.{domain}, label-wise. */
+                {DNS_RFC2136 "zone = \"example.org\"\n",
+                 "dns: zone example.org does not contain dc-lk.example.net, where the VM names live"},
+                {DNS_RFC2136 "zone = \"ample.net\"\n", "dns: zone ample.net does not contain dc-lk.example.net"},
+                {DNS_RFC2136 "zone = \"xdc-lk.example.net\"\n", "dns: zone xdc-lk.example.net does not contain"},
+                {DNS_RFC2136 "zone = \"vm.dc-lk.example.net\"\n", "dns: zone vm.dc-lk.example.net does not contain"},
+                {DNS_RFC2136 "zone = \"net.example\"\n", "does not contain dc-lk.example.net"},
+                {DNS_RFC2136, "dns: provider rfc2136 needs a zone"},
+                {DNS_RFC2136 "zone = \"example..net\"\n", "dns: zone 'example..net' is not a DNS name"},
+                {DNS_RFC2136 "zone = \"example.net.\"\n", "dns: zone 'example.net.' is not a DNS name"},
+                {DNS_RFC2136 "zone = \"exa_mple.net\"\n", "dns: zone 'exa_mple.net' is not a DNS name"},
+                /* Each provider's required keys. */
+                {DNS_GW "[dns]\nprovider = \"rfc2136\"\nzone = \"example.net\"\ntsig_name = \"k\"\n"
+                        "tsig_secret_file = \"/k\"\n",
+                 "dns: provider rfc2136 needs server"},
+                {DNS_GW "[dns]\nprovider = \"rfc2136\"\nzone = \"example.net\"\nserver = \"192.0.2.53\"\n"
+                        "tsig_secret_file = \"/k\"\n",
+                 "dns: provider rfc2136 needs tsig_name"},
+                {DNS_GW "[dns]\nprovider = \"rfc2136\"\nzone = \"example.net\"\nserver = \"192.0.2.53\"\n"
+                        "tsig_name = \"k\"\n",
+                 "dns: provider rfc2136 needs tsig_secret_file"},
+                {DNS_GW "[dns]\nprovider = \"cloudflare\"\nzone = \"example.net\"\n", "dns: provider cloudflare needs api_token_file"},
+                {DNS_GW "[dns]\nprovider = \"edgegw\"\nzone = \"example.net\"\ntoken_file = \"/t\"\n",
+                 "dns: provider edgegw needs url"},
+                {DNS_GW "[dns]\nprovider = \"edgegw\"\nzone = \"example.net\"\nurl = \"https://central:8443\"\n",
+                 "dns: provider edgegw needs token_file"},
+                /* server is ADDR[:PORT]. */
+                {DNS_RFC2136 "zone = \"example.net\"\nserver = \"ns1.example.net\"\n", "dns: server 'ns1.example.net' is not ADDR[:PORT]"},
+                {DNS_RFC2136 "zone = \"example.net\"\nserver = \"192.0.2.53:0\"\n", "dns: server '192.0.2.53:0' is not ADDR[:PORT]"},
+                {DNS_RFC2136 "zone = \"example.net\"\nserver = \"192.0.2.53:65536\"\n", "is not ADDR[:PORT]"},
+                {DNS_RFC2136 "zone = \"example.net\"\nserver = \"192.0.2.53:\"\n", "is not ADDR[:PORT]"},
+                {DNS_RFC2136 "zone = \"example.net\"\nserver = \"[192.0.2.53]:53\"\n", "is not ADDR[:PORT]"},
+                {DNS_RFC2136 "zone = \"example.net\"\nserver = \"[192.0.2.53]\"\n", "is not ADDR[:PORT]"},
+                {DNS_RFC2136 "zone = \"example.net\"\nserver = \"[2001:db8::53\"\n", "is not ADDR[:PORT]"},
+                /* Only hmac-sha256, and the message says so. */
+                {DNS_RFC2136 "zone = \"example.net\"\ntsig_algorithm = \"hmac-md5\"\n",
+                 "dns: tsig_algorithm 'hmac-md5' is not supported (supported: hmac-sha256)"},
+                {DNS_RFC2136 "zone = \"example.net\"\ntsig_algorithm = \"hmac-sha512\"\n",
+                 "dns: tsig_algorithm 'hmac-sha512' is not supported (supported: hmac-sha256)"},
+                {DNS_RFC2136 "zone = \"example.net\"\ntsig_algorithm = \"\"\n", "dns: tsig_algorithm '' is not supported"},
+                {DNS_RFC2136 "zone = \"example.net\"\ntsig_name = \"edge gw\"\n", "dns: tsig_name 'edge gw' is not a key name"},
+                {DNS_RFC2136 "zone = \"example.net\"\ntsig_name = \"a..b\"\n", "dns: tsig_name 'a..b' is not a key name"},
+                {DNS_RFC2136 "zone = \"example.net\"\ntsig_name = \".\"\n", "dns: tsig_name '.' is not a key name"},
+                /* records, and the addresses they need. */
+                {DNS_RFC2136 "zone = \"example.net\"\nrecords = \"mx\"\n", "dns: records 'mx' is not one of a, aaaa, a,aaaa"},
+                {DNS_RFC2136 "zone = \"example.net\"\nrecords = \"A\"\n", "dns: records 'A' is not one of"},
+                {DNS_RFC2136 "zone = \"example.net\"\nrecords = \"aaaa,a\"\n", "dns: records 'aaaa,a' is not one of"},
+                {DNS_RFC2136 "zone = \"example.net\"\nrecords = \"aaaa\"\n",
+                 "dns: records 'aaaa' asks for AAAA records but public_ip6 is not set"},
+                {DNS_RFC2136 "zone = \"example.net\"\nrecords = \"a,aaaa\"\n", "asks for AAAA records but public_ip6 is not set"},
+                {"[gateway]\ndatacenter = \"dc-lk\"\ndomain = \"example.net\"\npublic_ip6 = \"2001:db8::1\"\n"
+                 "[dns]\nprovider = \"cloudflare\"\nzone = \"example.net\"\napi_token_file = \"/t\"\nrecords = \"a\"\n",
+                 "dns: records 'a' asks for A records but public_ip is not set"},
+                {"[gateway]\ndatacenter = \"dc-lk\"\ndomain = \"example.net\"\n"
+                 "[dns]\nprovider = \"cloudflare\"\nzone = \"example.net\"\napi_token_file = \"/t\"\n",
+                 "dns: nothing to publish: set public_ip and/or public_ip6"},
+                /* URLs. */
+                {DNS_GW "[dns]\nprovider = \"cloudflare\"\nzone = \"example.net\"\napi_token_file = \"/t\"\napi_url = \"\"\n",
+                 "dns: api_url '' is not an http:// or https:// URL"},
+                {DNS_GW "[dns]\napi_url = \"ftp://api.example\"\n", "dns: api_url 'ftp://api.example' is not an http:// or https:// URL"},
+                {DNS_GW "[dns]\napi_url = \"https://\"\n", "dns: api_url 'https://' is not"},
+                {DNS_GW "[dns]\nprovider = \"edgegw\"\nzone = \"example.net\"\nurl = \"central:8443\"\ntoken_file = \"/t\"\n",
+                 "dns: url 'central:8443' is not an http:// or https:// URL"},
+                {DNS_GW "[dns]\nurl = \"https://central /v1\"\n", "dns: url 'https://central /v1' is not"},
+                /* With DNS off, a malformed key is still refused. */
+                {DNS_GW "[dns]\nzone = \"example..org\"\n", "dns: zone 'example..org' is not a DNS name"},
+                {DNS_GW "[dns]\nserver = \"localhost\"\n", "dns: server 'localhost' is not ADDR[:PORT]"},
+                {DNS_GW "[dns]\ntsig_algorithm = \"hmac-md5\"\n", "not supported (supported: hmac-sha256)"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct config_diag d;
+                assert_int_equal(validate_with(cases[i].text, &d), -EINVAL);
+                if (!strstr(d.error, cases[i].want))
+                        fail_msg("case %zu: error '%s' does not contain '%s'", i, d.error, cases[i].want);
+        }
+}
+
+static void test_dns_validate_accepts(void **state) {
+        static const char *const ok[] = {
+                /* Off; keys of an unused provider and a zone that would not fit are not checked against
+                 * the names. */
+                DNS_GW "[dns]\nzone = \"example.org\"\n",
+                /* The zone is the domain, the datacenter's own name, or anything in between, in any case. */
+                DNS_RFC2136 "zone = \"example.net\"\n",
+                DNS_RFC2136 "zone = \"dc-lk.example.net\"\n",
+                DNS_RFC2136 "zone = \"net\"\n",
+                DNS_RFC2136 "zone = \"EXAMPLE.Net\"\n",
+                DNS_RFC2136 "zone = \"DC-LK.example.net\"\n",
+                /* server forms. */
+                DNS_RFC2136 "zone = \"example.net\"\nserver = \"192.0.2.53:5353\"\n",
+                DNS_RFC2136 "zone = \"example.net\"\nserver = \"[2001:db8::53]:53\"\n",
+                DNS_RFC2136 "zone = \"example.net\"\nserver = \"[::1]\"\n",
+                DNS_RFC2136 "zone = \"example.net\"\nserver = \"2001:db8::53\"\n",
+                /* TSIG key names as name servers write them. */
+                DNS_RFC2136 "zone = \"example.net\"\ntsig_name = \"edgegw_key.example.net.\"\n",
+                DNS_RFC2136 "zone = \"example.net\"\ntsig_name = \"Key-1\"\ntsig_algorithm = \"hmac-sha256\"\nttl = 30\n",
+                /* records matching the addresses. */
+                DNS_RFC2136 "zone = \"example.net\"\nrecords = \"a\"\n",
+                "[gateway]\ndatacenter = \"dc-lk\"\ndomain = \"example.net\"\npublic_ip = \"203.0.113.1\"\n"
+                "public_ip6 = \"2001:db8::1\"\n[dns]\nprovider = \"cloudflare\"\nzone = \"example.net\"\n"
+                "api_token_file = \"/t\"\nrecords = \"a,aaaa\"\nproxied = true\n",
+                "[gateway]\ndatacenter = \"dc-lk\"\ndomain = \"example.net\"\npublic_ip6 = \"2001:db8::1\"\n"
+                "[dns]\nprovider = \"cloudflare\"\nzone = \"example.net\"\napi_token_file = \"/t\"\n"
+                "api_url = \"http://127.0.0.1:8787/client/v4\"\n",
+                DNS_GW "[dns]\nprovider = \"edgegw\"\nzone = \"example.net\"\nurl = \"https://central.example.net:8443\"\n"
+                       "token_file = \"/etc/edgegw/dns-token\"\n",
+                DNS_GW "[dns]\nprovider = \"edgegw\"\nzone = \"dc-lk.example.net\"\nurl = \"http://[fd00::1]:8081/\"\n"
+                       "token_file = \"/t\"\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                struct config_diag d;
+                int r = validate_with(ok[i], &d);
+                if (r != 0)
+                        fail_msg("case %zu rejected: %s", i, d.error);
+        }
+}
+
+static void test_dns_server(void **state) {
+        static const struct {
+                const char *server, *addr;
+                int family;
+                uint16_t port;
+        } cases[] = {
+                {"192.0.2.53", "\xc0\x00\x02\x35", AF_INET, 53},
+                {"192.0.2.53:5353", "\xc0\x00\x02\x35", AF_INET, 5353},
+                {"[::1]:5300", "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", AF_INET6, 5300},
+                {"[::1]", "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", AF_INET6, 53},
+                {"::1", "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", AF_INET6, 53},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct config c;
+                config_defaults(&c);
+                strcpy(c.dns_server, cases[i].server);
+                struct ip_addr a;
+                uint16_t port = 0;
+                assert_int_equal(config_dns_server(&c, &a, &port), 0);
+                assert_int_equal(a.family, cases[i].family);
+                assert_memory_equal(a.bytes, cases[i].addr, cases[i].family == AF_INET ? 4 : 16);
+                assert_int_equal(port, cases[i].port);
+        }
+        /* Failure leaves the outputs untouched. */
+        struct config c;
+        config_defaults(&c);
+        strcpy(c.dns_server, "ns1.example.net:53");
+        struct ip_addr a = {.family = 99};
+        uint16_t port = 7;
+        assert_int_equal(config_dns_server(&c, &a, &port), -EINVAL);
+        assert_int_equal(a.family, 99);
+        assert_int_equal(port, 7);
+        c.dns_server[0] = '\0';
+        assert_int_equal(config_dns_server(&c, &a, &port), -EINVAL);
+}
+
+static void test_dns_load(void **state) {
+        /* A full rfc2136 setup loads; the secret file must be readable but is never read into
+         * the configuration. */
+        char *secret = write_temp("c2VjcmV0LXRzaWcta2V5LWJ5dGVz\n");
+        char text[1024];
+        snprintf(text, sizeof text,
+                 DNS_GW "[dns]\nprovider = \"rfc2136\"\nzone = \"example.net\"\nserver = \"127.0.0.1:5300\"\n"
+                        "tsig_name = \"edgegw\"\ntsig_secret_file = \"%s\"\n",
+                 secret);
+        char *path = write_temp(text);
+        struct config c;
+        struct config_diag d = {0};
+        assert_int_equal(config_load(path, &c, &d), 0);
+        assert_string_equal(c.dns_provider, "rfc2136");
+        assert_string_equal(c.dns_tsig_secret_file, secret);
+        assert_null(memmem(&c, sizeof c, "c2VjcmV0", 8));
+
+        /* The environment can switch providers at load; then that provider's file is checked. */
+        setenv("EDGEGW_DNS_PROVIDER", "cloudflare", 1);
+        setenv("EDGEGW_DNS_API_TOKEN_FILE", "/nonexistent/cf-token", 1);
+        memset(&d, 0, sizeof d);
+        assert_int_equal(config_load(path, &c, &d), -ENOENT);
+        assert_string_equal(d.error, "dns: api_token_file /nonexistent/cf-token: cannot read: No such file or directory");
+        setenv("EDGEGW_DNS_API_TOKEN_FILE", secret, 1);
+        memset(&d, 0, sizeof d);
+        assert_int_equal(config_load(path, &c, &d), 0);
+        assert_string_equal(c.dns_provider, "cloudflare");
+        unsetenv("EDGEGW_DNS_PROVIDER");
+        unsetenv("EDGEGW_DNS_API_TOKEN_FILE");
+
+        /* A missing secret file is refused at load, naming the key and the path. */
+        unlink(secret);
+        memset(&d, 0, sizeof d);
+        assert_int_equal(config_load(path, &c, &d), -ENOENT);
+        char want[512];
+        snprintf(want, sizeof want, "dns: tsig_secret_file %s: cannot read", secret);
+        assert_non_null(strstr(d.error, want));
+
+        /* A zone that does not contain the names is refused at load. */
+        unlink(path);
+        free(path);
+        path = write_temp(DNS_GW "[dns]\nprovider = \"edgegw\"\nzone = \"example.org\"\nurl = \"https://c\"\n"
+                                 "token_file = \"/t\"\n");
+        memset(&d, 0, sizeof d);
+        assert_int_equal(config_load(path, &c, &d), -EINVAL);
+        assert_string_equal(d.error, "dns: zone example.org does not contain dc-lk.example.net, where the VM names live");
+        unlink(path);
+        free(path);
+        free(secret);
+}
+
 static void test_state_path(void **state) {
         struct config c;
         config_defaults(&c);
@@ -682,6 +1060,13 @@ int main(void) {
                 cmocka_unit_test(test_api_env),
                 cmocka_unit_test(test_api_validate),
                 cmocka_unit_test(test_load_agent_token_file),
+                cmocka_unit_test(test_dns_defaults),
+                cmocka_unit_test(test_dns_parse),
+                cmocka_unit_test(test_dns_env),
+                cmocka_unit_test(test_dns_validate_errors),
+                cmocka_unit_test(test_dns_validate_accepts),
+                cmocka_unit_test(test_dns_server),
+                cmocka_unit_test(test_dns_load),
                 cmocka_unit_test(test_state_path),
         };
         return cmocka_run_group_tests(tests, clear_edgegw_env, NULL);
