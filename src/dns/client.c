@@ -520,6 +520,7 @@ enum dns_client_status dns_client_exchange(const struct dns_client *c, const uin
                 goto out;
         }
 
+        out->answered = true;
         /* The server's TSIG errors (BADKEY, BADSIG, BADTIME) come unsigned by design; so may
          * REFUSED/NOTAUTH. A forger can only make us fail, which dropping packets does too,
          * so failures are reported as they are; only a success needs a verified MAC. */

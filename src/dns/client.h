@@ -83,7 +83,8 @@ struct dns_client_result {
         uint16_t id; /* the id the message was sent with */
         unsigned udp_attempts; /* 0..2 */
         bool tcp; /* the answer came over TCP (after TC) */
-        struct dns_response resp; /* the parsed answer, whenever one was received */
+        bool answered; /* resp holds a parsed answer (its TSIG verified only if status is OK) */
+        struct dns_response resp;
         char error[DNS_CLIENT_ERROR_MAX]; /* for the log: what happened, never the secret */
 };
 

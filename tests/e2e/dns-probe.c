@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
                 dns_tsig_secret_clear(&secret);
 
         printf("status=%s\n", dns_client_status_to_string(s));
-        if (res->resp.status != DNS_STATUS_MALFORMED || res->resp.rcode)
+        if (res->answered)
                 printf("rcode=%s\n", dns_status_to_string(res->resp.status));
         if (s != DNS_CLIENT_OK)
                 printf("error=%s\n", res->error);

@@ -115,8 +115,10 @@ probe --key-file "$E2E_TMP/othername.key" set example.net vm1.example.net 198.51
 check "UPDATE with an unknown key name: badkey (exit 1)" eq "$(field status)/$RC" badkey/1
 check "the error text names the cause" contains "$(field error)" "does not know our TSIG key"
 probe --key-file "$E2E_TMP/wrongsecret.key" set example.net vm1.example.net 198.51.100.1
+log "wrong secret: $(field status): $(field error)"
 check "UPDATE with a wrong secret: badsig or notauth" one_of "$(field status)" badsig notauth
 run in_ns "$NS_DNS" "$PROBE" set example.net vm1.example.net 198.51.100.1
+log "unsigned: $(field status): $(field error)"
 check "unsigned UPDATE: refused or notauth" one_of "$(field status)" refused notauth
 check "after the rejected UPDATEs vm1 still has 203.0.113.7 only" eq "$(kdig_a vm1.example.net)" 203.0.113.7
 check "no secret in the probe's output" not grep -qF -e "$SECRET" -e "$WRONG_SECRET" <<<"$OUT$ERR"
