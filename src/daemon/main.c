@@ -36,7 +36,7 @@ static void usage(FILE *f) {
                 "      --version       print the version\n"
                 "\n"
                 "Environment: EDGEGW_<KEY> overrides any config key (e.g. EDGEGW_STATE_DIR), [api] keys as\n"
-                "EDGEGW_API_<KEY>; AGENT_TOKEN sets the seed agent's token.\n"
+                "EDGEGW_API_<KEY>, [dns] keys as EDGEGW_DNS_<KEY>; AGENT_TOKEN sets the seed agent's token.\n"
                 "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration.\n",
                 CONFIG_DEFAULT_PATH);
 }
@@ -69,6 +69,13 @@ static void print_config(const struct config *c) {
                c->api_tls_cert, c->api_tls_key, c->metrics_listen, c->agent_token_file,
                c->agent_token[0] ? "set (not shown)" : "none", c->api_rate_limit, c->api_rate_limit_source,
                c->api_rate_burst, c->api_max_body, c->api_timeout, c->log_level, c->resync_interval);
+        /* Secrets are files: their paths are shown, never their contents. */
+        printf("\n[dns]\nprovider = \"%s\"\nzone = \"%s\"\nttl = %u\nrecords = \"%s\"\nserver = \"%s\"\n"
+               "tsig_name = \"%s\"\ntsig_algorithm = \"%s\"\ntsig_secret_file = \"%s\"\napi_token_file = \"%s\"\n"
+               "proxied = %s\napi_url = \"%s\"\nurl = \"%s\"\ntoken_file = \"%s\"\n",
+               c->dns_provider, c->dns_zone, c->dns_ttl, c->dns_records, c->dns_server, c->dns_tsig_name,
+               c->dns_tsig_algorithm, c->dns_tsig_secret_file, c->dns_api_token_file, c->dns_proxied ? "true" : "false",
+               c->dns_api_url, c->dns_url, c->dns_token_file);
 }
 
 /* The proxy's settings from the [proxy] section. */
