@@ -169,6 +169,10 @@ static void test_secret_bind(void **state) {
         /* Names that contain the keywords must not confuse the reader. */
         expect_secret("key \"my-secret\" {\n\talgorithm hmac-sha256;\n\tsecret \"" SECRET_B64 "\";\n};\n",
                       "my-secret");
+        /* A commented-out old key is not read. */
+        expect_secret("# key \"old\" { algorithm hmac-md5; secret \"Zm9v\"; };\n"
+                      "key \"k\" {\n\talgorithm hmac-sha256;\n\tsecret \"" SECRET_B64 "\";\n};\n",
+                      "k");
         expect_secret("key \"update-key\" {\n\talgorithm hmac-sha256;\n\tsecret \"" SECRET_B64 "\";\n};\n",
                       "update-key");
 }
