@@ -106,12 +106,14 @@ static bool is_space(char c) {
         return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* The value after keyword in text (skipping spaces, ':' and an opening quote), up to a
- * quote, ';', '{' or white space. Returns its length (0: keyword absent or no value). */
+/* The first non-empty value after keyword in text (skipping spaces, ':' and an opening
+ * quote), up to a quote, ';', '{' or white space. Returns its length (0: none). A keyword
+ * inside a name ("my-secret", "edgegw-key:" in keymgr's comment) is not a keyword, and a
+ * match without a value is skipped rather than hiding a later one. */
 static size_t find_value(const char *text, const char *keyword, const char **ret) {
         size_t kl = strlen(keyword);
         for (const char *p = strstr(text, keyword); p; p = strstr(p + 1, keyword)) {
-                bool starts = p == text || is_space(p[-1]) || p[-1] == '-' || p[-1] == '{' || p[-1] == ';';
+                bool starts = p == text || is_space(p[-1]) || p[-1] == '{' || p[-1] == ';';
                 const char *q = p + kl;
                 if (!starts || !(is_space(*q) || *q == ':' || *q == '"'))
                         continue;
@@ -122,10 +124,30 @@ static size_t find_value(const char *text, const char *keyword, const char **ret
                 size_t n = 0;
                 while (q[n] && q[n] != '"' && q[n] != ';' && q[n] != '{' && !is_space(q[n]))
                         n++;
+                if (n == 0)
+                        continue;
                 *ret = q;
                 return n;
         }
         return 0;
+}
+
+/* Blanks lines whose first non-space character is '#' (keymgr's "# hmac-sha256:NAME:SECRET"
+ * line, BIND's # comments): keywords and values are only read from the rest. Base64 has no
+ * '#', so a bare secret line is never blanked. */
+static void blank_comment_lines(char *text) {
+        for (char *line = text; *line;) {
+                char *p = line;
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (*p == '#')
+                        while (*p && *p != '\n')
+                                *p++ = ' ';
+                char *nl = strchr(p, '\n');
+                if (!nl)
+                        break;
+                line = nl + 1;
+        }
 }
 
 int dns_tsig_secret_read(const char *path, struct dns_tsig_secret *ret) {
@@ -153,6 +175,7 @@ int dns_tsig_secret_read(const char *path, struct dns_tsig_secret *ret) {
         }
         close(fd);
         text[n] = '\0';
+        blank_comment_lines(text);
         struct dns_tsig_secret s = { 0 };
         const char *v, *b64 = NULL;
         size_t vn, b64_len = 0;
