@@ -57,7 +57,8 @@ zone:
 EOF
 # The key as Knot's keymgr prints it, and a BIND-style file with the right name but a
 # wrong secret.
-printf 'key:\n  - id: edgegw-key\n    algorithm: hmac-sha256\n    secret: %s\n' "$SECRET" >"$E2E_TMP/good.key"
+# (keymgr -t starts with a comment line that repeats the secret: the reader must skip it.)
+printf '# hmac-sha256:edgegw-key:%s\nkey:\n  - id: edgegw-key\n    algorithm: hmac-sha256\n    secret: %s\n' "$SECRET" "$SECRET" >"$E2E_TMP/good.key"
 printf 'key "edgegw-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$WRONG_SECRET" >"$E2E_TMP/wrongsecret.key"
 printf 'key "other-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$SECRET" >"$E2E_TMP/othername.key"
 chmod 600 "$E2E_TMP"/*.key
