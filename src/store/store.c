@@ -163,6 +163,24 @@ static const char *const migrations[] = {
         "  after TEXT"
         ");"
         "CREATE INDEX audit_kind_key ON audit (kind, key);",
+        /* 4: the DNS outbox (issue 5): the records wanted, and where each stands with the provider. */
+        "CREATE TABLE dns_records ("
+        "  name TEXT NOT NULL,"
+        "  type INTEGER NOT NULL CHECK (type IN (1, 28)),"
+        "  content TEXT NOT NULL,"
+        "  ttl INTEGER NOT NULL,"
+        "  proxied INTEGER NOT NULL DEFAULT 0 CHECK (proxied IN (0, 1)),"
+        "  owner_kind TEXT NOT NULL,"
+        "  owner_id TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('pending','synced','error','deleting')),"
+        "  last_error TEXT NOT NULL DEFAULT '',"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  next_retry_at INTEGER NOT NULL DEFAULT 0,"
+        "  provider_ref TEXT NOT NULL DEFAULT '',"
+        "  updated_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (name, type)"
+        ");"
+        "CREATE INDEX dns_records_due ON dns_records (state, next_retry_at);",
 };
 
 int store_schema_version(void) {
@@ -1855,4 +1873,216 @@ int store_audit_list(struct store *s, int64_t before, size_t limit, const char *
         *ret = a;
         *ret_n = n;
         return 0;
+}
+
+/* ---- DNS outbox (schema 4) ---- */
+
+static const char *const dns_state_names[] = {
+        [STORE_DNS_PENDING] = "pending",
+        [STORE_DNS_SYNCED] = "synced",
+        [STORE_DNS_ERROR] = "error",
+        [STORE_DNS_DELETING] = "deleting",
+};
+
+const char *store_dns_state_to_string(enum store_dns_state st) {
+        return (unsigned)st < ELEMENTSOF(dns_state_names) ? dns_state_names[st] : NULL;
+}
+
+int store_dns_state_from_string(const char *text, enum store_dns_state *ret) {
+        for (size_t i = 0; i < ELEMENTSOF(dns_state_names); i++)
+                if (strcmp(text, dns_state_names[i]) == 0) {
+                        *ret = (enum store_dns_state)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+#define DNS_COLUMNS                                                                                               \
+        "name, type, content, ttl, proxied, owner_kind, owner_id, state, last_error, attempts, next_retry_at, "      \
+        "provider_ref, updated_at"
+
+static int dns_from_row(struct store *s, sqlite3_stmt *st, void *ret) {
+        struct store_dns_record *d = ret;
+        memset(d, 0, sizeof *d);
+        snprintf(d->want.name, sizeof d->want.name, "%s", column_text(st, 0));
+        d->want.type = (uint16_t)sqlite3_column_int(st, 1);
+        snprintf(d->want.content, sizeof d->want.content, "%s", column_text(st, 2));
+        d->want.ttl = (uint32_t)sqlite3_column_int64(st, 3);
+        d->want.proxied = sqlite3_column_int(st, 4) != 0;
+        snprintf(d->want.owner_kind, sizeof d->want.owner_kind, "%s", column_text(st, 5));
+        snprintf(d->want.owner_id, sizeof d->want.owner_id, "%s", column_text(st, 6));
+        if (store_dns_state_from_string(column_text(st, 7), &d->state) < 0) {
+                snprintf(s->errmsg, sizeof s->errmsg, "dns_records: unknown state '%s'", column_text(st, 7));
+                return -EBADMSG;
+        }
+        snprintf(d->last_error, sizeof d->last_error, "%s", column_text(st, 8));
+        d->attempts = (uint32_t)sqlite3_column_int64(st, 9);
+        d->next_retry_at = sqlite3_column_int64(st, 10);
+        snprintf(d->provider_ref, sizeof d->provider_ref, "%s", column_text(st, 11));
+        d->updated_at = sqlite3_column_int64(st, 12);
+        return 0;
+}
+
+int store_dns_list(struct store *s, struct store_dns_record **ret, size_t *ret_n) {
+        void *a = NULL;
+        int r = query_all(s, "SELECT " DNS_COLUMNS " FROM dns_records ORDER BY name, type", sizeof **ret, dns_from_row,
+                          &a, ret_n);
+        if (r >= 0)
+                *ret = a;
+        return r;
+}
+
+static int dns_upsert(struct store *s, const struct dns_record_want *w, int64_t now) {
+        sqlite3_stmt *st;
+        /* provider_ref stays: the reconciler updates the provider's record in place. */
+        int r = stmt(s,
+                     "INSERT INTO dns_records (name, type, content, ttl, proxied, owner_kind, owner_id, state, "
+                     "  last_error, attempts, next_retry_at, updated_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', '', 0, ?8, ?8) "
+                     "ON CONFLICT (name, type) DO UPDATE SET content = ?3, ttl = ?4, proxied = ?5, owner_kind = ?6, "
+                     "  owner_id = ?7, state = 'pending', last_error = '', attempts = 0, next_retry_at = ?8, "
+                     "  updated_at = ?8",
+                     &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, w->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, w->type);
+        sqlite3_bind_text(st, 3, w->content, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, w->ttl);
+        sqlite3_bind_int(st, 5, w->proxied ? 1 : 0);
+        sqlite3_bind_text(st, 6, w->owner_kind, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 7, w->owner_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 8, now);
+        return step_done(s, st);
+}
+
+static int dns_retire(struct store *s, const struct dns_record_want *w, int64_t now) {
+        sqlite3_stmt *st;
+        int r = stmt(s,
+                     "UPDATE dns_records SET state = 'deleting', last_error = '', attempts = 0, next_retry_at = ?3, "
+                     "  updated_at = ?3 WHERE name = ?1 AND type = ?2",
+                     &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, w->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, w->type);
+        sqlite3_bind_int64(st, 3, now);
+        return step_done(s, st);
+}
+
+static bool dns_want_storable(const struct dns_record_want *w) {
+        return TERMINATED(w->name) && w->name[0] && (w->type == 1 || w->type == 28) && TERMINATED(w->content) &&
+               TERMINATED(w->owner_kind) && TERMINATED(w->owner_id);
+}
+
+int store_dns_sync_desired(struct store *s, const struct dns_record_want *wants, size_t n, int64_t now,
+                           size_t *ret_changed) {
+        for (size_t i = 0; i < n; i++)
+                if (!dns_want_storable(&wants[i]) ||
+                    (i > 0 && dns_record_want_compare(&wants[i - 1], &wants[i]) >= 0))
+                        return -EINVAL;
+        int r = tx_begin(s);
+        if (r < 0)
+                return r;
+        _cleanup_free_ struct store_dns_record *have = NULL;
+        size_t n_have = 0, changed = 0;
+        r = store_dns_list(s, &have, &n_have);
+        if (r < 0)
+                return tx_abort(s, r);
+        /* A merge of two lists sorted by (name, type): SQLite's default text order is memcmp,
+         * as is dns_record_want_compare()'s strcmp. */
+        size_t i = 0, j = 0;
+        while (i < n || j < n_have) {
+                int c = i == n ? 1 : j == n_have ? -1 : dns_record_want_compare(&wants[i], &have[j].want);
+                if (c < 0) {
+                        r = dns_upsert(s, &wants[i++], now);
+                        changed++;
+                } else if (c > 0) {
+                        if (have[j].state != STORE_DNS_DELETING) {
+                                r = dns_retire(s, &have[j].want, now);
+                                changed++;
+                        }
+                        j++;
+                } else {
+                        if (have[j].state == STORE_DNS_DELETING || !dns_record_want_equal(&wants[i], &have[j].want)) {
+                                r = dns_upsert(s, &wants[i], now);
+                                changed++;
+                        }
+                        i++, j++;
+                }
+                if (r < 0)
+                        return tx_abort(s, r);
+        }
+        r = tx_commit(s);
+        if (r < 0)
+                return r;
+        if (ret_changed)
+                *ret_changed = changed;
+        return 0;
+}
+
+int store_dns_due(struct store *s, int64_t now, size_t max, struct store_dns_record **ret, size_t *ret_n) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = stmt(s,
+                     "SELECT " DNS_COLUMNS " FROM dns_records WHERE state IN ('pending','error','deleting') "
+                     "AND next_retry_at <= ?1 ORDER BY next_retry_at, name, type LIMIT ?2",
+                     &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int64(st, 2, max > INT64_MAX ? INT64_MAX : (int64_t)max);
+        void *a = NULL;
+        r = collect(s, st, sizeof **ret, dns_from_row, &a, ret_n);
+        if (r >= 0)
+                *ret = a;
+        return r;
+}
+
+int store_dns_mark(struct store *s, const char *name, uint16_t type, enum store_dns_state state, const char *error,
+                   int64_t next_retry_at, const char *provider_ref) {
+        if (!store_dns_state_to_string(state) || state == STORE_DNS_DELETING)
+                return -EINVAL;
+        sqlite3_stmt *st;
+        /* A deleting row stays deleting through errors (the intent must survive a failed
+         * attempt) and disappears once the provider confirms. */
+        int r = stmt(s,
+                     "UPDATE dns_records SET "
+                     "  state = CASE WHEN state = 'deleting' THEN 'deleting' ELSE ?3 END,"
+                     "  last_error = ?4,"
+                     "  attempts = CASE WHEN ?3 = 'error' THEN attempts + 1 ELSE 0 END,"
+                     "  next_retry_at = ?5,"
+                     "  provider_ref = COALESCE(?6, provider_ref),"
+                     "  updated_at = ?7 "
+                     "WHERE name = ?1 AND type = ?2 AND NOT (state = 'deleting' AND ?3 = 'synced')",
+                     &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, type);
+        sqlite3_bind_text(st, 3, store_dns_state_to_string(state), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, state == STORE_DNS_ERROR && error ? error : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, next_retry_at);
+        if (provider_ref)
+                sqlite3_bind_text(st, 6, provider_ref, -1, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(st, 6);
+        sqlite3_bind_int64(st, 7, now_seconds());
+        r = step_done(s, st);
+        if (r < 0)
+                return r;
+        if (sqlite3_changes(s->db) > 0)
+                return 0;
+        if (state == STORE_DNS_SYNCED) {
+                r = stmt(s, "DELETE FROM dns_records WHERE name = ?1 AND type = ?2 AND state = 'deleting'", &st);
+                if (r < 0)
+                        return r;
+                sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int(st, 2, type);
+                r = step_done(s, st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_changes(s->db) > 0)
+                        return 0;
+        }
+        return -ENOENT;
 }

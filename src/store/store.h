@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../model/dnsrec.h"
 #include "../model/portmap.h"
 #include "../model/resource.h"
 #include "../model/vm.h"
@@ -222,3 +223,52 @@ void audit_recs_free(struct audit_rec *a, size_t n); /* NULL-safe */
  * one kind and/or key (NULL = any). */
 int store_audit_list(struct store *s, int64_t before, size_t limit, const char *kind, const char *key,
                      struct audit_rec **ret, size_t *ret_n);
+
+/* ======================================================================================
+ * Schema 4: the DNS outbox (issue 5). One row per wanted (name, type), with where it stands
+ * with the provider. The DNS reconciler is the only writer of states after sync; no audit,
+ * no change log (the records follow from VMs and routes, which have both).
+ * ====================================================================================== */
+
+enum store_dns_state {
+        STORE_DNS_PENDING, /* to create or update at the provider */
+        STORE_DNS_SYNCED, /* the provider has it as wanted */
+        STORE_DNS_ERROR, /* the last attempt failed: last_error, retried at next_retry_at */
+        STORE_DNS_DELETING, /* no longer wanted: kept until the provider confirms removal */
+};
+const char *store_dns_state_to_string(enum store_dns_state st); /* "pending", ...; NULL otherwise */
+int store_dns_state_from_string(const char *text, enum store_dns_state *ret); /* 0 or -EINVAL */
+
+#define STORE_DNS_ERROR_MAX 255
+#define STORE_DNS_REF_MAX 63
+
+struct store_dns_record {
+        struct dns_record_want want;
+        enum store_dns_state state;
+        char last_error[STORE_DNS_ERROR_MAX + 1]; /* "" unless the last attempt failed */
+        uint32_t attempts; /* failed attempts since the row last changed or synced */
+        int64_t next_retry_at; /* unix seconds: not due before */
+        char provider_ref[STORE_DNS_REF_MAX + 1]; /* e.g. the Cloudflare record id; "" = unknown */
+        int64_t updated_at;
+};
+
+/* Makes the outbox match wants (n entries sorted strictly by dns_record_want_compare(), as
+ * dns_records_desired() returns them; else -EINVAL) in one transaction: a row no longer
+ * wanted becomes 'deleting' (due at now); a new row, or one whose content, ttl, proxied or
+ * owner differs, or one being deleted, becomes 'pending' with attempts 0 and due at now;
+ * an equal row is untouched (whatever its state). *ret_changed (optional) counts the rows
+ * written: 0 means the call changed nothing. */
+int store_dns_sync_desired(struct store *s, const struct dns_record_want *wants, size_t n, int64_t now,
+                           size_t *ret_changed);
+/* Rows with work to do (pending, error, deleting) and next_retry_at <= now, soonest first,
+ * at most max (malloc'd array, NULL when none). */
+int store_dns_due(struct store *s, int64_t now, size_t max, struct store_dns_record **ret, size_t *ret_n);
+/* The reconciler's result for one row. state is PENDING, SYNCED or ERROR (-EINVAL for
+ * DELETING: only sync retires rows). ERROR stores error (NULL = "") and counts an attempt;
+ * the others clear last_error and attempts. provider_ref NULL keeps the stored one. On a
+ * 'deleting' row, SYNCED (the provider confirmed removal) deletes the row and ERROR keeps
+ * it 'deleting' with the error. -ENOENT when there is no such row. */
+int store_dns_mark(struct store *s, const char *name, uint16_t type, enum store_dns_state state, const char *error,
+                   int64_t next_retry_at, const char *provider_ref);
+/* Every row, by (name, type) (malloc'd array, NULL when none). */
+int store_dns_list(struct store *s, struct store_dns_record **ret, size_t *ret_n);

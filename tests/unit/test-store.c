@@ -7,6 +7,8 @@
  * versions (ETag/-ESTALE) and idempotent unchanged writes, host names shared by VMs and
  * routes, forwards against VM blocks (both directions), tokens (never a hash in the audit),
  * the audit's JSON images, label selectors, paging, expiry, and query costs at 10,000 VMs.
+ * Schema 4: the DNS outbox (sync idempotence, the deletion lifecycle, due selection, the
+ * migration from schema 3).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -801,7 +803,7 @@ static void test_migration_from_v1(void **state) {
         if (store_open(path, &s, err, sizeof err) < 0)
                 fail_msg("store_open of a schema-1 database: %s", err);
         assert_int_equal(file_user_version(path), store_schema_version());
-        assert_int_equal(store_schema_version(), 3);
+        assert_int_equal(store_schema_version(), 4);
 
         /* The VMs are all there, with the defaults. */
         struct vm old1 = make_vm("old-1", "k7m2p4", "10.0.1.5", 20000, 10);
@@ -840,7 +842,7 @@ static void test_migration_from_v1(void **state) {
         /* Opening again does not migrate again. */
         assert_int_equal(store_open(path, &s, err, sizeof err), 0);
         assert_int_equal(vm_count(s), 3);
-        assert_int_equal(file_user_version(path), 3);
+        assert_int_equal(file_user_version(path), 4);
         store_close(s);
 }
 
@@ -1102,7 +1104,7 @@ static void test_migration_from_v2(void **state) {
         char err[256] = "";
         if (store_open(path, &s, err, sizeof err) < 0)
                 fail_msg("store_open of a schema-2 database: %s", err);
-        assert_int_equal(file_user_version(path), 3);
+        assert_int_equal(file_user_version(path), 4);
 
         /* The VMs read as before, with default metadata: no labels, names or expiry, version 1,
          * updated when created. */
@@ -1152,7 +1154,7 @@ static void test_migration_from_v2(void **state) {
         /* Opening again does not migrate again. */
         assert_int_equal(store_open(path, &s, err, sizeof err), 0);
         assert_int_equal(vm_count(s), 2);
-        assert_int_equal(file_user_version(path), 3);
+        assert_int_equal(file_user_version(path), 4);
         assert_int_equal(store_vm_get_meta(s, "old-1", &m), 0);
         assert_string_equal(m.labels, "{\"env\":\"prod\"}");
         store_close(s);
@@ -2470,6 +2472,153 @@ static void test_cost_at_10k_vms(void **state) {
         store_close(s);
 }
 
+/* ---- schema 4: the DNS outbox ---- */
+
+static struct dns_record_want dns_want(const char *name, uint16_t type, const char *content) {
+        struct dns_record_want w;
+        memset(&w, 0, sizeof w);
+        snprintf(w.name, sizeof w.name, "%s", name);
+        w.type = type;
+        snprintf(w.content, sizeof w.content, "%s", content);
+        w.ttl = 300;
+        strcpy(w.owner_kind, "vm");
+        strcpy(w.owner_id, "web");
+        return w;
+}
+
+static void test_dns_sync_idempotent(void **state) {
+        struct fixture *f = *state;
+        struct dns_record_want w[2] = {dns_want("a.example.com", 1, "203.0.113.7"),
+                                       dns_want("a.example.com", 28, "2001:db8::1")};
+        size_t changed = 99;
+        assert_int_equal(store_dns_sync_desired(f->s, w, 2, 1000, &changed), 0);
+        assert_int_equal(changed, 2);
+        assert_int_equal(store_dns_sync_desired(f->s, w, 2, 2000, &changed), 0);
+        assert_int_equal(changed, 0);
+        struct store_dns_record *l = NULL;
+        size_t n = 0;
+        assert_int_equal(store_dns_list(f->s, &l, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(l[0].state, STORE_DNS_PENDING);
+        assert_int_equal(l[0].next_retry_at, 1000);
+        assert_int_equal(l[1].want.type, 28);
+        assert_string_equal(l[1].want.content, "2001:db8::1");
+        free(l);
+
+        /* A synced row stays synced when nothing changes; a new address makes it pending. */
+        assert_int_equal(store_dns_mark(f->s, "a.example.com", 1, STORE_DNS_SYNCED, NULL, 0, "cf-1"), 0);
+        assert_int_equal(store_dns_sync_desired(f->s, w, 2, 3000, &changed), 0);
+        assert_int_equal(changed, 0);
+        strcpy(w[0].content, "203.0.113.8");
+        assert_int_equal(store_dns_sync_desired(f->s, w, 2, 4000, &changed), 0);
+        assert_int_equal(changed, 1);
+        assert_int_equal(store_dns_list(f->s, &l, &n), 0);
+        assert_int_equal(l[0].state, STORE_DNS_PENDING);
+        assert_string_equal(l[0].want.content, "203.0.113.8");
+        assert_string_equal(l[0].provider_ref, "cf-1"); /* kept: updated in place */
+        free(l);
+
+        /* Unsorted or duplicate input is refused. */
+        struct dns_record_want bad[2] = {w[1], w[0]};
+        assert_int_equal(store_dns_sync_desired(f->s, bad, 2, 5000, NULL), -EINVAL);
+        bad[0] = w[0];
+        assert_int_equal(store_dns_sync_desired(f->s, bad, 2, 5000, NULL), -EINVAL);
+}
+
+static void test_dns_delete_lifecycle(void **state) {
+        struct fixture *f = *state;
+        struct dns_record_want w = dns_want("a.example.com", 1, "203.0.113.7");
+        size_t changed = 0;
+        assert_int_equal(store_dns_sync_desired(f->s, &w, 1, 1000, NULL), 0);
+        assert_int_equal(store_dns_mark(f->s, w.name, 1, STORE_DNS_SYNCED, NULL, 0, "ref"), 0);
+
+        /* No longer wanted: deleting, kept until the provider confirms. */
+        assert_int_equal(store_dns_sync_desired(f->s, NULL, 0, 2000, &changed), 0);
+        assert_int_equal(changed, 1);
+        assert_int_equal(store_dns_sync_desired(f->s, NULL, 0, 2100, &changed), 0);
+        assert_int_equal(changed, 0);
+        struct store_dns_record *l = NULL;
+        size_t n = 0;
+        assert_int_equal(store_dns_list(f->s, &l, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(l[0].state, STORE_DNS_DELETING);
+        assert_int_equal(l[0].next_retry_at, 2000);
+        free(l);
+
+        /* A failed removal keeps the intent, counts the attempt and shows the error. */
+        assert_int_equal(store_dns_mark(f->s, w.name, 1, STORE_DNS_ERROR, "503 from provider", 2500, NULL), 0);
+        assert_int_equal(store_dns_list(f->s, &l, &n), 0);
+        assert_int_equal(l[0].state, STORE_DNS_DELETING);
+        assert_int_equal(l[0].attempts, 1);
+        assert_string_equal(l[0].last_error, "503 from provider");
+        assert_string_equal(l[0].provider_ref, "ref");
+        free(l);
+
+        /* Confirmed: the row is gone. */
+        assert_int_equal(store_dns_mark(f->s, w.name, 1, STORE_DNS_SYNCED, NULL, 0, NULL), 0);
+        assert_int_equal(store_dns_list(f->s, &l, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(l);
+        assert_int_equal(store_dns_mark(f->s, w.name, 1, STORE_DNS_SYNCED, NULL, 0, NULL), -ENOENT);
+        assert_int_equal(store_dns_mark(f->s, w.name, 1, STORE_DNS_DELETING, NULL, 0, NULL), -EINVAL);
+
+        /* Wanted again while deleting: back to pending. */
+        assert_int_equal(store_dns_sync_desired(f->s, &w, 1, 3000, NULL), 0);
+        assert_int_equal(store_dns_sync_desired(f->s, NULL, 0, 3100, NULL), 0);
+        assert_int_equal(store_dns_sync_desired(f->s, &w, 1, 3200, &changed), 0);
+        assert_int_equal(changed, 1);
+        assert_int_equal(store_dns_list(f->s, &l, &n), 0);
+        assert_int_equal(l[0].state, STORE_DNS_PENDING);
+        free(l);
+}
+
+static void test_dns_due(void **state) {
+        struct fixture *f = *state;
+        struct dns_record_want w[4] = {dns_want("a.example.com", 1, "203.0.113.7"),
+                                       dns_want("b.example.com", 1, "203.0.113.7"),
+                                       dns_want("c.example.com", 1, "203.0.113.7"),
+                                       dns_want("d.example.com", 1, "203.0.113.7")};
+        assert_int_equal(store_dns_sync_desired(f->s, w, 4, 1000, NULL), 0);
+        assert_int_equal(store_dns_mark(f->s, "a.example.com", 1, STORE_DNS_SYNCED, NULL, 0, NULL), 0);
+        assert_int_equal(store_dns_mark(f->s, "b.example.com", 1, STORE_DNS_ERROR, "timeout", 1500, NULL), 0);
+        assert_int_equal(store_dns_mark(f->s, "c.example.com", 1, STORE_DNS_ERROR, "timeout", 1200, NULL), 0);
+
+        struct store_dns_record *d = NULL;
+        size_t n = 0;
+        assert_int_equal(store_dns_due(f->s, 1100, 10, &d, &n), 0);
+        assert_int_equal(n, 1); /* only d: a synced, b and c waiting */
+        assert_string_equal(d[0].want.name, "d.example.com");
+        free(d);
+        assert_int_equal(store_dns_due(f->s, 1600, 10, &d, &n), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(d[0].want.name, "d.example.com"); /* soonest first */
+        assert_string_equal(d[1].want.name, "c.example.com");
+        assert_string_equal(d[2].want.name, "b.example.com");
+        assert_int_equal(d[2].attempts, 1);
+        free(d);
+        assert_int_equal(store_dns_due(f->s, 1600, 2, &d, &n), 0);
+        assert_int_equal(n, 2);
+        free(d);
+}
+
+static void test_dns_migration_from_v3(void **state) {
+        struct fixture *f = *state;
+        /* A schema-3 file: the fixture's store, rolled back to version 3 by hand with data in it. */
+        struct vm v = make_vm("keep-1", "k7m2p4", "10.0.1.5", 20000, 10);
+        assert_int_equal(store_vm_insert(f->s, &v, NULL), 0);
+        f->s = store_close(f->s);
+        assert_int_equal(raw_exec(f->path, "DROP TABLE dns_records; PRAGMA user_version = 3;"), SQLITE_OK);
+        assert_int_equal(file_user_version(f->path), 3);
+        char err[256] = "";
+        assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
+        assert_int_equal(file_user_version(f->path), 4);
+        struct vm got;
+        assert_int_equal(store_vm_get(f->s, "keep-1", &got), 0);
+        assert_vm_equal(&got, &v);
+        struct dns_record_want w = dns_want("a.example.com", 1, "203.0.113.7");
+        assert_int_equal(store_dns_sync_desired(f->s, &w, 1, 1000, NULL), 0);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -2509,6 +2658,10 @@ int main(void) {
                 T(test_changes_read_kinds),
                 T(test_counts),
                 T(test_cost_at_10k_vms),
+                T(test_dns_sync_idempotent),
+                T(test_dns_delete_lifecycle),
+                T(test_dns_due),
+                T(test_dns_migration_from_v3),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
