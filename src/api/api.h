@@ -16,6 +16,7 @@
 #include "model/slug.h"
 
 struct api_access;
+struct dnssync;
 struct proxy;
 struct reconciler;
 struct store;
@@ -29,6 +30,7 @@ struct api_env {
         int apply_wait_ms; /* how long a change waits for its rules */
         char db_path[PATH_MAX];
         struct api_access *access; /* token cache, rate limits, request counts (server.c); owned */
+        struct dnssync *dns; /* borrowed; the DNS reconciler (status, kicks), may be NULL */
 
         pthread_mutex_t lock;
         struct store *store; /* the API's own connection, owned */
@@ -52,6 +54,8 @@ struct api_request {
         const char *if_match; /* If-Match header or NULL */
         const char *actor; /* for the audit: "unix:uid=0", "token:NAME", "agent-token" */
         uint32_t scopes; /* enum api_scope bits the caller holds (the unix socket: all) */
+        const char *token_name; /* the bearer token's name, NULL for the socket / agent token */
+        const char *token_datacenter; /* the token's datacenter restriction ("" = none), or NULL */
 };
 /* The first value of query argument key, or NULL. */
 const char *api_arg(const struct api_request *rq, const char *key);
@@ -92,6 +96,11 @@ void api_forwards(struct api_env *env, const struct api_request *rq, struct api_
 /* The seed proxy agent's /http/routes and /tcp/forwards (agent.c). */
 void api_agent_routes(struct api_env *env, const struct api_request *rq, struct api_response *resp);
 void api_agent_forwards(struct api_env *env, const struct api_request *rq, struct api_response *resp);
+/* /v1/dns/records: the DNS outbox, read-only (dns.c). */
+void api_dns(struct api_env *env, const struct api_request *rq, struct api_response *resp);
+/* POST /api/v1/agents/dns (seed 000) and /v1/dns/remote: other nodes' records published
+ * through this one's provider (dnsremote.c). */
+void api_agent_dns(struct api_env *env, const struct api_request *rq, struct api_response *resp);
 /* /v1/tokens and /v1/audit (admin.c). */
 void api_tokens(struct api_env *env, const struct api_request *rq, struct api_response *resp);
 void api_audit(struct api_env *env, const struct api_request *rq, struct api_response *resp);

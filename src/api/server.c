@@ -527,6 +527,9 @@ static const struct api_resource {
         {"/tcp/forwards", SCOPE_FORWARDS, false, api_agent_forwards},
         {"/v1/tokens", SCOPE_ADMIN, true, api_tokens},
         {"/v1/audit", SCOPE_ADMIN, true, api_audit},
+        {"/v1/dns/records", SCOPE_DNS, false, api_dns},
+        {"/v1/dns/remote", SCOPE_DNS, false, api_agent_dns},
+        {"/api/v1/agents/dns", SCOPE_DNS, false, api_agent_dns},
 };
 
 void api_dispatch(struct api_env *env, const struct api_request *rq, struct api_response *resp) {

@@ -35,6 +35,7 @@ enum cli_option {
         OPT_LIMIT = 1u << 12,
         OPT_KIND = 1u << 13,
         OPT_ID = 1u << 14,
+        OPT_DATACENTER = 1u << 15,
 };
 
 /* The values of a repeatable option, in order; the array is owned, the strings borrowed. */
@@ -61,6 +62,7 @@ struct cli {
         const char *limit;
         const char *kind;
         const char *audit_id;
+        const char *datacenter; /* token add: the one datacenter a dns token may publish in */
         bool http_passthrough;
         struct cli_strings hostnames, labels, allow, scopes;
         uint32_t given; /* enum cli_option bits of the options on the command line */
@@ -175,5 +177,7 @@ enum cli_exit cmd_token_add(const struct cli *cli, const char *name);
 enum cli_exit cmd_token_ls(const struct cli *cli, const char *arg);
 enum cli_exit cmd_token_rm(const struct cli *cli, const char *name);
 enum cli_exit cmd_audit(const struct cli *cli, const char *arg);
+/* dns.c */
+enum cli_exit cmd_dns_ls(const struct cli *cli, const char *arg);
 enum cli_exit cmd_status(const struct cli *cli, const char *arg);
 enum cli_exit cmd_check(const struct cli *cli, const char *arg);

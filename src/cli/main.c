@@ -141,6 +141,7 @@ static const struct option_def {
         {"--limit", OPTION_VALUE, OPT_LIMIT, offsetof(struct cli, limit)},
         {"--kind", OPTION_VALUE, OPT_KIND, offsetof(struct cli, kind)},
         {"--id", OPTION_VALUE, OPT_ID, offsetof(struct cli, audit_id)},
+        {"--datacenter", OPTION_VALUE, OPT_DATACENTER, offsetof(struct cli, datacenter)},
 };
 
 #define VM_OPTIONS \
@@ -171,10 +172,11 @@ static const struct command {
         {{"forward", "ls"}, NULL, OPT_LABEL, 0, cmd_forward_ls},
         {{"forward", "show"}, "ID", 0, 0, cmd_forward_show},
         {{"forward", "rm"}, "ID", 0, 0, cmd_forward_rm},
-        {{"token", "add"}, "NAME", OPT_SCOPE, OPT_SCOPE, cmd_token_add},
+        {{"token", "add"}, "NAME", OPT_SCOPE | OPT_DATACENTER, OPT_SCOPE, cmd_token_add},
         {{"token", "ls"}, NULL, 0, 0, cmd_token_ls},
         {{"token", "rm"}, "NAME", 0, 0, cmd_token_rm},
         {{"audit", NULL}, NULL, OPT_LIMIT | OPT_KIND | OPT_ID, 0, cmd_audit},
+        {{"dns", "ls"}, NULL, 0, 0, cmd_dns_ls},
         {{"status", NULL}, NULL, 0, 0, cmd_status},
         {{"check", NULL}, NULL, 0, 0, cmd_check},
 };

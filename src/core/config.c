@@ -50,6 +50,7 @@ static const struct config_key config_keys[] = {
         STR_KEY("gateway", domain),
         STR_KEY("gateway", public_ip),
         STR_KEY("gateway", public_ip6),
+        STR_KEY("gateway", public_interface),
         UINT_KEY("gateway", port_range_start, 1, 65535),
         UINT_KEY("gateway", port_range_end, 1, 65535),
         UINT_KEY("gateway", ports_per_vm, 1, PORTS_PER_VM_MAX),
@@ -95,6 +96,7 @@ static const struct config_key config_keys[] = {
         DNS_KEY(api_url, KEY_STRING, 0, 0),
         DNS_KEY(url, KEY_STRING, 0, 0),
         DNS_KEY(token_file, KEY_STRING, 0, 0),
+        DNS_KEY(owner, KEY_STRING, 0, 0),
         STR_KEY("daemon", log_level),
         UINT_KEY("daemon", resync_interval, 0, 86400),
 };
@@ -347,6 +349,13 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fil
         return 0;
 }
 
+const char *dns_secret_env_for(const char *provider) {
+        return streq(provider, "rfc2136")      ? "EDGEGW_DNS_TSIG_SECRET"
+               : streq(provider, "cloudflare") ? "EDGEGW_DNS_API_TOKEN"
+               : streq(provider, "edgegw")     ? "EDGEGW_DNS_TOKEN"
+                                               : NULL;
+}
+
 int config_apply_env(struct config *c, char *const *envp, struct config_diag *diag) {
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
                 const struct config_key *k = &config_keys[i];
@@ -369,6 +378,17 @@ int config_apply_env(struct config *c, char *const *envp, struct config_diag *di
                         }
                 }
         }
+        /* The DNS providers' secrets may come from the environment instead of a file; only the
+         * variable's name is kept here, the provider reads the value itself. */
+        static const char *const secret_env[] = {"EDGEGW_DNS_TSIG_SECRET", "EDGEGW_DNS_API_TOKEN", "EDGEGW_DNS_TOKEN"};
+        c->dns_secret_env[0] = '\0';
+        for (char *const *e = envp; e && *e; e++)
+                for (size_t i = 0; i < ELEMENTSOF(secret_env); i++) {
+                        size_t l = strlen(secret_env[i]);
+                        if (strncmp(*e, secret_env[i], l) == 0 && (*e)[l] == '=' && (*e)[l + 1] &&
+                            dns_secret_env_for(c->dns_provider) && streq(dns_secret_env_for(c->dns_provider), secret_env[i]))
+                                strcpy(c->dns_secret_env, secret_env[i]);
+                }
         /* The seed agent's own variable: a docker-compose .env written for it works as is. */
         for (char *const *e = envp; e && *e; e++)
                 if (strncmp(*e, "AGENT_TOKEN=", 12) == 0) {
@@ -390,6 +410,20 @@ static bool config_bracketed_ok(const char *s) {
         inner[l - 2] = '\0';
         struct ip_addr a;
         return ip_addr_parse(inner, &a) == 0 && a.family == AF_INET6;
+}
+
+bool config_public_ip6_auto(const struct config *c) {
+        return streq(c->public_ip6, "auto");
+}
+
+static bool ifname_valid(const char *s) {
+        size_t l = strlen(s);
+        if (l == 0 || l > 15 || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (; *s; s++)
+                if (*s <= ' ' || *s == '/' || *s == ':' || *s == 0x7f)
+                        return false;
+        return true;
 }
 
 unsigned config_dns_records(const struct config *c) {
@@ -490,6 +524,16 @@ static bool url_valid(const char *url) {
         return true;
 }
 
+static bool owner_valid(const char *s) {
+        size_t l = strlen(s);
+        if (l == 0 || l > 63)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+                        return false;
+        return true;
+}
+
 static int validate_dns(const struct config *c, struct config_diag *diag) {
         const char *provider = c->dns_provider;
         if (provider[0] && !streq(provider, "rfc2136") && !streq(provider, "cloudflare") && !streq(provider, "edgegw"))
@@ -532,8 +576,16 @@ static int validate_dns(const struct config *c, struct config_diag *diag) {
                 {"edgegw", "token_file", offsetof(struct config, dns_token_file)},
         };
         for (size_t i = 0; i < ELEMENTSOF(required); i++)
-                if (streq(required[i].provider, provider) && !((const char *)c + required[i].offset)[0])
-                        return diag_error(diag, "dns: provider %s needs %s", provider, required[i].key);
+                if (streq(required[i].provider, provider) && !((const char *)c + required[i].offset)[0]) {
+                        bool secret = strstr(required[i].key, "file") != NULL;
+                        if (secret && c->dns_secret_env[0])
+                                continue; /* the secret is in the environment */
+                        return diag_error(diag, "dns: provider %s needs %s%s%s", provider, required[i].key,
+                                          secret ? " (or the environment variable " : "",
+                                          secret ? dns_secret_env_for(provider) : "");
+                }
+        if (c->dns_owner[0] && !owner_valid(c->dns_owner))
+                return diag_error(diag, "dns: owner '%s' is not 1-63 letters, digits, '-', '_' or '.'", c->dns_owner);
         if (!c->dns_zone[0])
                 return diag_error(diag, "dns: provider %s needs a zone (the DNS zone the VM names are published in)",
                                   provider);
@@ -567,8 +619,16 @@ int config_validate(const struct config *c, struct config_diag *diag) {
         struct ip_addr a;
         if (c->public_ip[0] && (ip_addr_parse(c->public_ip, &a) < 0 || a.family != AF_INET))
                 return diag_error(diag, "public_ip '%s' is not an IPv4 address", c->public_ip);
-        if (c->public_ip6[0] && (ip_addr_parse(c->public_ip6, &a) < 0 || a.family != AF_INET6))
-                return diag_error(diag, "public_ip6 '%s' is not an IPv6 address", c->public_ip6);
+        if (c->public_ip6[0] && !config_public_ip6_auto(c) &&
+            (ip_addr_parse(c->public_ip6, &a) < 0 || a.family != AF_INET6))
+                return diag_error(diag, "public_ip6 '%s' is not an IPv6 address (or \"auto\" with public_interface)",
+                                  c->public_ip6);
+        if (config_public_ip6_auto(c) && !c->public_interface[0])
+                return diag_error(diag, "public_ip6 = \"auto\" needs public_interface (the interface whose global "
+                                  "IPv6 address the AAAA records follow)");
+        if (c->public_interface[0] && !ifname_valid(c->public_interface))
+                return diag_error(diag, "public_interface '%s' is not an interface name (1-15 characters, no '/', "
+                                  "':' or spaces)", c->public_interface);
         if (c->port_range_start > c->port_range_end)
                 return diag_error(diag, "port_range_start %u is above port_range_end %u", c->port_range_start,
                                   c->port_range_end);
@@ -671,7 +731,8 @@ static int check_dns_secret_files(const struct config *c, struct config_diag *di
                 {"edgegw", "token_file", c->dns_token_file},
         };
         for (size_t i = 0; i < ELEMENTSOF(files); i++)
-                if (streq(files[i].provider, c->dns_provider) && access(files[i].path, R_OK) < 0) {
+                if (streq(files[i].provider, c->dns_provider) && !(c->dns_secret_env[0] && !files[i].path[0]) &&
+                    access(files[i].path, R_OK) < 0) {
                         int e = errno;
                         diag_error(diag, "dns: %s %s: cannot read: %s", files[i].key, files[i].path, strerror(e));
                         return -e;

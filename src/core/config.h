@@ -26,7 +26,9 @@ struct config {
         char datacenter[64];
         char domain[254];
         char public_ip[16]; /* IPv4 text or "" */
-        char public_ip6[46]; /* IPv6 text or "" */
+        char public_ip6[46]; /* IPv6 text, "auto" (the global address public_interface has, followed
+                              * via netlink; DNS only) or "" */
+        char public_interface[16]; /* the interface public_ip6 = "auto" reads; "" = none */
         uint16_t port_range_start;
         uint16_t port_range_end;
         uint16_t ports_per_vm;
@@ -70,6 +72,10 @@ struct config {
         char dns_api_url[256]; /* cloudflare: API v4 base URL (tests point it at a local fake) */
         char dns_url[256]; /* edgegw: base URL of the central edgegw's API */
         char dns_token_file[PATH_MAX]; /* edgegw: file holding a token with the dns scope */
+        char dns_owner[64]; /* the ownership mark's owner ("" = datacenter): see dns/provider.h */
+        char dns_secret_env[32]; /* not a key: the name of the environment variable that holds the
+                                  * active provider's secret instead of its file ("" = none);
+                                  * EDGEGW_DNS_TSIG_SECRET, EDGEGW_DNS_API_TOKEN or EDGEGW_DNS_TOKEN */
         /* [daemon] */
         char log_level[16];
         uint32_t resync_interval; /* seconds between drift checks of the kernel rules; 0 = off */
@@ -92,6 +98,10 @@ int config_parse(struct config *c, const char *text, size_t len, const char *fil
 /* Applies EDGEGW_<KEY> overrides from envp (NULL-terminated "NAME=value" strings).
  * Returns 0 or -EINVAL with diag->error naming the variable. */
 int config_apply_env(struct config *c, char *const *envp, struct config_diag *diag);
+/* The environment variable that may hold provider's secret instead of its file:
+ * EDGEGW_DNS_TSIG_SECRET (rfc2136), EDGEGW_DNS_API_TOKEN (cloudflare), EDGEGW_DNS_TOKEN
+ * (edgegw); NULL for anything else. */
+const char *dns_secret_env_for(const char *provider);
 
 /* Cross-field checks (range order, block size fits the range, names are DNS names).
  * Returns 0 or -EINVAL with diag->error. */
@@ -111,6 +121,8 @@ enum config_dns_record {
  * A when public_ip is set and AAAA when public_ip6 is set. 0 when there is nothing to
  * publish or dns_records is not one of the accepted values (config_validate refuses that). */
 unsigned config_dns_records(const struct config *c);
+/* Whether public_ip6 is "auto" (followed from public_interface at run time). */
+bool config_public_ip6_auto(const struct config *c);
 
 /* dns_server as an address and port (CONFIG_DNS_PORT_DEFAULT when it has none): "ADDR:PORT",
  * "[IPv6]:PORT", "ADDR" or "[IPv6]". Returns 0, or -EINVAL with the outputs untouched. */

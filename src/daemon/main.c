@@ -19,6 +19,7 @@
 #include "api/api.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "daemon/dnssync.h"
 #include "daemon/reconcile.h"
 #include "proxy/proxy.h"
 
@@ -56,7 +57,7 @@ static int load_config(const char *path, struct config *ret) {
 
 static void print_config(const struct config *c) {
         printf("[gateway]\n"
-               "datacenter = \"%s\"\ndomain = \"%s\"\npublic_ip = \"%s\"\npublic_ip6 = \"%s\"\n"
+               "datacenter = \"%s\"\ndomain = \"%s\"\npublic_ip = \"%s\"\npublic_ip6 = \"%s\"\npublic_interface = \"%s\"\n"
                "port_range_start = %u\nport_range_end = %u\nports_per_vm = %u\nstate_dir = \"%s\"\n"
                "forward_mode = \"%s\"\n\n"
                "[proxy]\nforward_listen = \"%s\"\nudp_timeout_ms = %u\n\n"
@@ -64,7 +65,7 @@ static void print_config(const struct config *c) {
                "agent_token_file = \"%s\"\n# agent token: %s\n"
                "rate_limit = %u\nrate_limit_source = %u\nrate_burst = %u\nmax_body = %u\ntimeout = %u\n\n"
                "[daemon]\nlog_level = \"%s\"\nresync_interval = %u\n",
-               c->datacenter, c->domain, c->public_ip, c->public_ip6, c->port_range_start, c->port_range_end,
+               c->datacenter, c->domain, c->public_ip, c->public_ip6, c->public_interface, c->port_range_start, c->port_range_end,
                c->ports_per_vm, c->state_dir, c->forward_mode, c->forward_listen, c->udp_timeout_ms, c->api_listen,
                c->api_tls_cert, c->api_tls_key, c->metrics_listen, c->agent_token_file,
                c->agent_token[0] ? "set (not shown)" : "none", c->api_rate_limit, c->api_rate_limit_source,
@@ -72,10 +73,12 @@ static void print_config(const struct config *c) {
         /* Secrets are files: their paths are shown, never their contents. */
         printf("\n[dns]\nprovider = \"%s\"\nzone = \"%s\"\nttl = %u\nrecords = \"%s\"\nserver = \"%s\"\n"
                "tsig_name = \"%s\"\ntsig_algorithm = \"%s\"\ntsig_secret_file = \"%s\"\napi_token_file = \"%s\"\n"
-               "proxied = %s\napi_url = \"%s\"\nurl = \"%s\"\ntoken_file = \"%s\"\n",
+               "proxied = %s\napi_url = \"%s\"\nurl = \"%s\"\ntoken_file = \"%s\"\nowner = \"%s\"\n",
                c->dns_provider, c->dns_zone, c->dns_ttl, c->dns_records, c->dns_server, c->dns_tsig_name,
                c->dns_tsig_algorithm, c->dns_tsig_secret_file, c->dns_api_token_file, c->dns_proxied ? "true" : "false",
-               c->dns_api_url, c->dns_url, c->dns_token_file);
+               c->dns_api_url, c->dns_url, c->dns_token_file, c->dns_owner);
+        if (c->dns_secret_env[0])
+                printf("# secret: from the environment variable %s (not shown)\n", c->dns_secret_env);
 }
 
 /* The proxy's settings from the [proxy] section. */
@@ -109,7 +112,8 @@ static void proxy_config_from(const struct config *c, struct proxy_config *ret) 
         }
 }
 
-static void reload(const char *path, struct config *cur, struct api_env *env, struct reconciler *rec) {
+static void reload(const char *path, struct config *cur, struct api_env *env, struct reconciler *rec,
+                   struct dnssync *dns) {
         struct config next;
         sd_notify(0, "RELOADING=1");
         if (load_config(path, &next) < 0) {
@@ -146,6 +150,9 @@ static void reload(const char *path, struct config *cur, struct api_env *env, st
                 api_env_set_config(env, cur);
                 reconciler_set_config(rec, cur);
                 reconciler_request_full(rec);
+                char err[256] = "";
+                if (dnssync_set_config(dns, cur, err, sizeof err) < 0)
+                        log_error("reload: dns: %s (the previous DNS provider stays)", err);
                 log_info("reload: configuration reloaded");
         }
         sd_notify(0, "READY=1");
@@ -252,9 +259,21 @@ int main(int argc, char **argv) {
         if (proxy)
                 reconciler_set_proxy(rec, proxy);
 
+        /* The DNS reconciler: its own thread; a provider that is down never holds up the rest. */
+        struct dnssync *dns = NULL;
+        if ((r = dnssync_new(db_path, &cfg, &dns, err, sizeof err)) < 0) {
+                log_error_errno(r, "dns: %s", err);
+                proxy_stop(proxy);
+                api_env_done(&env);
+                reconciler_free(rec);
+                return 1;
+        }
+        env.dns = dns;
+
         struct api_server *server = NULL;
         if ((r = api_server_start(&env, sock_path, &server, err, sizeof err)) < 0) {
                 log_error_errno(r, "api: %s", err);
+                dnssync_free(dns);
                 proxy_stop(proxy);
                 api_env_done(&env);
                 reconciler_free(rec);
@@ -318,14 +337,16 @@ int main(int argc, char **argv) {
                                 struct signalfd_siginfo si;
                                 while (read(sfd, &si, sizeof si) == sizeof si) {
                                         if (si.ssi_signo == SIGHUP)
-                                                reload(config_path, &cfg, &env, rec);
+                                                reload(config_path, &cfg, &env, rec, dns);
                                         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
                                                 log_info("received %s, stopping", strsignal((int)si.ssi_signo));
                                                 running = false;
                                         }
                                 }
-                        } else
+                        } else {
                                 (void)reconciler_run(rec);
+                                dnssync_kick(dns); /* VMs or routes may have changed */
+                        }
                 }
                 if (n == 0 && reconciler_retry_ms(rec) == 1)
                         (void)reconciler_run(rec);
@@ -350,6 +371,7 @@ int main(int argc, char **argv) {
 
         sd_notify(0, "STOPPING=1");
         server = api_server_stop(server);
+        dns = dnssync_free(dns);
         reconciler_set_proxy(rec, NULL);
         proxy = proxy_stop(proxy);
         api_env_done(&env);

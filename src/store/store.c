@@ -2086,3 +2086,63 @@ int store_dns_mark(struct store *s, const char *name, uint16_t type, enum store_
         }
         return -ENOENT;
 }
+
+int store_dns_mark_seen(struct store *s, const struct store_dns_record *seen, enum store_dns_state state,
+                        const char *error, int64_t next_retry_at, const char *provider_ref) {
+        if (!seen || !store_dns_state_to_string(state) || state == STORE_DNS_DELETING)
+                return -EINVAL;
+        const struct dns_record_want *w = &seen->want;
+        sqlite3_stmt *st;
+        int r;
+        if (seen->state == STORE_DNS_DELETING && state == STORE_DNS_SYNCED) {
+                r = stmt(s, "DELETE FROM dns_records WHERE name = ?1 AND type = ?2 AND state = 'deleting'", &st);
+                if (r < 0)
+                        return r;
+                sqlite3_bind_text(st, 1, w->name, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int(st, 2, w->type);
+        } else {
+                r = stmt(s,
+                         "UPDATE dns_records SET "
+                         "  state = CASE WHEN state = 'deleting' THEN 'deleting' ELSE ?3 END,"
+                         "  last_error = ?4,"
+                         "  attempts = CASE WHEN ?3 = 'error' THEN attempts + 1 ELSE 0 END,"
+                         "  next_retry_at = ?5,"
+                         "  provider_ref = COALESCE(?6, provider_ref),"
+                         "  updated_at = ?7 "
+                         "WHERE name = ?1 AND type = ?2 AND "
+                         "  ((?8 AND state = 'deleting') OR"
+                         "   (NOT ?8 AND state IN ('pending','error') AND content = ?9 AND ttl = ?10 AND "
+                         "    proxied = ?11 AND owner_kind = ?12 AND owner_id = ?13))",
+                         &st);
+                if (r < 0)
+                        return r;
+                sqlite3_bind_text(st, 1, w->name, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int(st, 2, w->type);
+                sqlite3_bind_text(st, 3, store_dns_state_to_string(state), -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, state == STORE_DNS_ERROR && error ? error : "", -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(st, 5, next_retry_at);
+                if (provider_ref)
+                        sqlite3_bind_text(st, 6, provider_ref, -1, SQLITE_TRANSIENT);
+                else
+                        sqlite3_bind_null(st, 6);
+                sqlite3_bind_int64(st, 7, now_seconds());
+                sqlite3_bind_int(st, 8, seen->state == STORE_DNS_DELETING);
+                sqlite3_bind_text(st, 9, w->content, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(st, 10, w->ttl);
+                sqlite3_bind_int(st, 11, w->proxied);
+                sqlite3_bind_text(st, 12, w->owner_kind, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 13, w->owner_id, -1, SQLITE_TRANSIENT);
+        }
+        r = step_done(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) > 0 ? 0 : -ESTALE;
+}
+
+/* Stub until schema 5 lands: no node publishes through this one yet. */
+int store_dns_remote_list(struct store *s, struct dns_record_want **ret, size_t *ret_n) {
+        (void)s;
+        *ret = NULL;
+        *ret_n = 0;
+        return 0;
+}

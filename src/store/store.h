@@ -270,5 +270,16 @@ int store_dns_due(struct store *s, int64_t now, size_t max, struct store_dns_rec
  * it 'deleting' with the error. -ENOENT when there is no such row. */
 int store_dns_mark(struct store *s, const char *name, uint16_t type, enum store_dns_state state, const char *error,
                    int64_t next_retry_at, const char *provider_ref);
+/* The same, guarded: seen is the row as store_dns_due() returned it. The result is stored
+ * only if the row still asks for what was pushed: a 'deleting' row still deleting, a
+ * pending/error row still pending/error with the same content, ttl, proxied and owner.
+ * Otherwise -ESTALE (sync_desired changed it meanwhile; the new state is due anyway). */
+int store_dns_mark_seen(struct store *s, const struct store_dns_record *seen, enum store_dns_state state,
+                        const char *error, int64_t next_retry_at, const char *provider_ref);
+/* Schema 5 (issue 5, provider "edgegw"): the records other nodes publish through this one
+ * (POST /api/v1/agents/dns), as wants with owner_kind "node" and owner_id the token's name,
+ * sorted by (name, type) (malloc'd array, NULL when none). The DNS reconciler merges them
+ * into the outbox after this node's own records. */
+int store_dns_remote_list(struct store *s, struct dns_record_want **ret, size_t *ret_n);
 /* Every row, by (name, type) (malloc'd array, NULL when none). */
 int store_dns_list(struct store *s, struct store_dns_record **ret, size_t *ret_n);

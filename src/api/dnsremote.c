@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+/* POST /api/v1/agents/dns and /v1/dns/remote (issue 5). Stub until implemented. */
+#include "api.h"
+
+void api_agent_dns(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
+        (void)env;
+        (void)rq;
+        api_error(resp, 501, "not_implemented", "not implemented yet");
+}

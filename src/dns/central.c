@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: MIT */
+/* The central DNS provider (dns/provider.h). Stub until implemented. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "provider.h"
+
+int dns_central_open(const struct config *c, struct dns_provider **ret, char *err, size_t err_size) {
+        (void)c;
+        (void)ret;
+        snprintf(err, err_size, "the central provider is not implemented yet");
+        return -EOPNOTSUPP;
+}
