@@ -123,6 +123,7 @@ void scopes_format(uint32_t scopes, char out[static SCOPES_TEXT_MAX]);
 #define TOKEN_NAME_MAX 64 /* names follow vm_id_valid() */
 #define TOKEN_KEY_ID_LEN 16 /* hex characters of the public key id inside a token */
 #define TOKEN_HASH_LEN 32 /* SHA-256 */
+#define TOKEN_DATACENTER_MAX 63 /* a DNS label */
 
 /* A stored API token: the secret itself is never stored, only its hash. */
 struct token_rec {
@@ -132,4 +133,8 @@ struct token_rec {
         uint32_t scopes; /* enum api_scope bits */
         int64_t created_at;
         int64_t last_used_at; /* 0 = never */
+        /* "" = none; else a DNS label (dns_label_valid): the one datacenter whose names
+         * ({anything}.{datacenter}.{domain}) this token may publish through a central node's
+         * /api/v1/agents/dns. Restricts DNS writes only. */
+        char datacenter[TOKEN_DATACENTER_MAX + 1];
 };

@@ -181,6 +181,23 @@ static const char *const migrations[] = {
         "  PRIMARY KEY (name, type)"
         ");"
         "CREATE INDEX dns_records_due ON dns_records (state, next_retry_at);",
+        /* 5: the central node (issue 5, provider "edgegw"). A token may be restricted to one
+         * datacenter's names; dns_remote holds the records other nodes publish through this
+         * one, each owned by the token (name) that wrote it ('' = this node's operator). */
+        "ALTER TABLE tokens ADD COLUMN datacenter TEXT NOT NULL DEFAULT '';"
+        "CREATE TABLE dns_remote ("
+        "  name TEXT NOT NULL,"
+        "  type INTEGER NOT NULL CHECK (type IN (1, 28)),"
+        "  content TEXT NOT NULL,"
+        "  ttl INTEGER NOT NULL CHECK (ttl BETWEEN 1 AND 2147483647),"
+        "  proxied INTEGER NOT NULL DEFAULT 0 CHECK (proxied IN (0, 1)),"
+        "  token TEXT NOT NULL,"
+        "  datacenter TEXT NOT NULL DEFAULT '',"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (name, type)"
+        ");"
+        "CREATE INDEX dns_remote_token ON dns_remote (token);",
 };
 
 int store_schema_version(void) {
@@ -550,8 +567,8 @@ static const char forward_image_sql[] =
         " 'origin', origin, 'labels', json(labels), 'created_at', created_at, 'updated_at', updated_at,"
         " 'version', version) FROM forwards WHERE id = ?";
 static const char token_image_sql[] =
-        "SELECT json_object('name', name, 'key_id', key_id, 'scopes', scopes, 'created_at', created_at)"
-        " FROM tokens WHERE name = ?";
+        "SELECT json_object('name', name, 'key_id', key_id, 'scopes', scopes, 'datacenter', datacenter,"
+        " 'created_at', created_at) FROM tokens WHERE name = ?";
 
 /* The JSON image of one row (malloc'd into *ret), or NULL in *ret when the row is absent. */
 static int image(struct store *s, const char *sql, const char *key, char **ret) {
@@ -584,18 +601,13 @@ static int log_change(struct store *s, const char *kind, const char *key) {
         return step_done(s, st);
 }
 
-/* Inside a write transaction, after the change: the audit row (before = the row's image
- * before the change, NULL for a create; after = its image now, NULL once deleted) and, for
- * kinds the reconcilers follow, the change-log entry. */
-static int record(struct store *s, const char *actor, const char *action, const char *kind, const char *image_sql,
-                  const char *key, const char *before, bool log) {
-        _cleanup_free_ char *after = NULL;
-        int r = image(s, image_sql, key, &after);
-        if (r < 0)
-                return r;
+/* Inside a write transaction: one audit row with the images before and after (NULL = none). */
+static int audit_write(struct store *s, const char *actor, const char *action, const char *kind, const char *key,
+                       const char *before, const char *after) {
         sqlite3_stmt *st;
-        if ((r = stmt(s, "INSERT INTO audit (at, actor, action, kind, key, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                      &st)) < 0)
+        int r = stmt(s, "INSERT INTO audit (at, actor, action, kind, key, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     &st);
+        if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, now_seconds());
         sqlite3_bind_text(st, 2, actor ? actor : "internal", -1, SQLITE_TRANSIENT);
@@ -606,7 +618,17 @@ static int record(struct store *s, const char *actor, const char *action, const 
                 sqlite3_bind_text(st, 6, before, -1, SQLITE_TRANSIENT);
         if (after)
                 sqlite3_bind_text(st, 7, after, -1, SQLITE_TRANSIENT);
-        if ((r = step_done(s, st)) < 0)
+        return step_done(s, st);
+}
+
+/* Inside a write transaction, after the change: the audit row (before = the row's image
+ * before the change, NULL for a create; after = its image now, NULL once deleted) and, for
+ * kinds the reconcilers follow, the change-log entry. */
+static int record(struct store *s, const char *actor, const char *action, const char *kind, const char *image_sql,
+                  const char *key, const char *before, bool log) {
+        _cleanup_free_ char *after = NULL;
+        int r = image(s, image_sql, key, &after);
+        if (r < 0 || (r = audit_write(s, actor, action, kind, key, before, after)) < 0)
                 return r;
         return log ? log_change(s, kind, key) : 0;
 }
@@ -1700,7 +1722,7 @@ int store_counts(struct store *s, struct store_counts *ret) {
 
 /* ---- tokens ---- */
 
-#define TOKEN_COLUMNS "name, key_id, hash, scopes, created_at, last_used_at"
+#define TOKEN_COLUMNS "name, key_id, hash, scopes, created_at, last_used_at, datacenter"
 
 static int token_from_row(struct store *s, sqlite3_stmt *st, void *ret) {
         struct token_rec t = {0};
@@ -1714,13 +1736,18 @@ static int token_from_row(struct store *s, sqlite3_stmt *st, void *ret) {
         memcpy(t.hash, hash, TOKEN_HASH_LEN);
         t.created_at = sqlite3_column_int64(st, 4);
         t.last_used_at = sqlite3_column_int64(st, 5);
+        if (strcpy_bounded(t.datacenter, sizeof t.datacenter, column_text(st, 6)) < 0) {
+                snprintf(s->errmsg, sizeof s->errmsg, "token '%s': unreadable datacenter in the store", t.name);
+                return -EBADMSG;
+        }
         *(struct token_rec *)ret = t;
         return 0;
 }
 
 static bool token_storable(const struct token_rec *t) {
         if (!TERMINATED(t->name) || !vm_id_valid(t->name) || !TERMINATED(t->key_id) ||
-            strlen(t->key_id) != TOKEN_KEY_ID_LEN || t->scopes == 0 || (t->scopes & ~(uint32_t)SCOPE_ALL))
+            strlen(t->key_id) != TOKEN_KEY_ID_LEN || t->scopes == 0 || (t->scopes & ~(uint32_t)SCOPE_ALL) ||
+            !TERMINATED(t->datacenter) || (t->datacenter[0] && !dns_label_valid(t->datacenter, strlen(t->datacenter))))
                 return false;
         for (size_t i = 0; i < TOKEN_KEY_ID_LEN; i++)
                 if (!strchr("0123456789abcdef", t->key_id[i]))
@@ -1730,7 +1757,7 @@ static bool token_storable(const struct token_rec *t) {
 
 int store_token_add(struct store *s, const struct token_rec *t, const char *actor) {
         if (!token_storable(t)) {
-                snprintf(s->errmsg, sizeof s->errmsg, "token: invalid name, key id or scopes");
+                snprintf(s->errmsg, sizeof s->errmsg, "token: invalid name, key id, scopes or datacenter");
                 return -EINVAL;
         }
         char scopes[SCOPES_TEXT_MAX];
@@ -1739,7 +1766,7 @@ int store_token_add(struct store *s, const struct token_rec *t, const char *acto
         if (r < 0)
                 return r;
         sqlite3_stmt *st;
-        if ((r = stmt(s, "INSERT INTO tokens (" TOKEN_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?)", &st)) < 0)
+        if ((r = stmt(s, "INSERT INTO tokens (" TOKEN_COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?)", &st)) < 0)
                 return tx_abort(s, r);
         sqlite3_bind_text(st, 1, t->name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, t->key_id, -1, SQLITE_TRANSIENT);
@@ -1747,6 +1774,7 @@ int store_token_add(struct store *s, const struct token_rec *t, const char *acto
         sqlite3_bind_text(st, 4, scopes, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 5, t->created_at);
         sqlite3_bind_int64(st, 6, t->last_used_at);
+        sqlite3_bind_text(st, 7, t->datacenter, -1, SQLITE_TRANSIENT);
         if ((r = step_done(s, st)) < 0 ||
             (r = record(s, actor, "create", "token", token_image_sql, t->name, NULL, false)) < 0 ||
             (r = tx_commit(s)) < 0)
@@ -2139,10 +2167,203 @@ int store_dns_mark_seen(struct store *s, const struct store_dns_record *seen, en
         return sqlite3_changes(s->db) > 0 ? 0 : -ESTALE;
 }
 
-/* Stub until schema 5 lands: no node publishes through this one yet. */
+/* ---- records other nodes publish through this one (schema 5) ---- */
+
+#define DNS_REMOTE_COLUMNS "name, type, content, ttl, proxied, token, datacenter, created_at, updated_at"
+
+static const char dns_remote_image_sql[] =
+        "SELECT json_object('name', name, 'type', CASE type WHEN 1 THEN 'A' ELSE 'AAAA' END, 'content', content,"
+        " 'ttl', ttl, 'proxied', " JSON_BOOL("proxied") ", 'token', token, 'datacenter', datacenter,"
+        " 'created_at', created_at, 'updated_at', updated_at) FROM dns_remote WHERE name = ?1 AND type = ?2";
+
+static int dns_remote_from_row(struct store *s, sqlite3_stmt *st, void *ret) {
+        struct store_dns_remote *d = ret;
+        memset(d, 0, sizeof *d);
+        struct dns_record_want *w = &d->want;
+        int type = sqlite3_column_int(st, 1);
+        if (strcpy_bounded(w->name, sizeof w->name, column_text(st, 0)) < 0 || (type != DNS_TYPE_A && type != DNS_TYPE_AAAA) ||
+            strcpy_bounded(w->content, sizeof w->content, column_text(st, 2)) < 0 ||
+            strcpy_bounded(w->owner_id, sizeof w->owner_id, column_text(st, 5)) < 0 ||
+            strcpy_bounded(d->datacenter, sizeof d->datacenter, column_text(st, 6)) < 0) {
+                snprintf(s->errmsg, sizeof s->errmsg, "dns_remote '%.200s': unreadable row in the store",
+                         column_text(st, 0));
+                return -EBADMSG;
+        }
+        w->type = (uint16_t)type;
+        w->ttl = (uint32_t)sqlite3_column_int64(st, 3);
+        w->proxied = sqlite3_column_int(st, 4) != 0;
+        strcpy(w->owner_kind, "node");
+        d->created_at = sqlite3_column_int64(st, 7);
+        d->updated_at = sqlite3_column_int64(st, 8);
+        return 0;
+}
+
+/* The row (name, type) into *ret; -ENOENT. */
+static int dns_remote_read(struct store *s, const char *name, uint16_t type, struct store_dns_remote *ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = stmt(s, "SELECT " DNS_REMOTE_COLUMNS " FROM dns_remote WHERE name = ?1 AND type = ?2", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, type);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return dns_remote_from_row(s, st, ret);
+        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+}
+
+/* The audit image of (name, type), malloc'd into *ret (NULL when absent). */
+static int dns_remote_image(struct store *s, const char *name, uint16_t type, char **ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = stmt(s, dns_remote_image_sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, type);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE) {
+                *ret = NULL;
+                return 0;
+        }
+        if (rc != SQLITE_ROW)
+                return store_fail(s, rc);
+        return (*ret = strdup(column_text(st, 0))) ? 0 : -ENOMEM;
+}
+
+/* Inside the write transaction, after the change: the audit row of kind "dns", keyed by the name. */
+static int dns_remote_record(struct store *s, const char *actor, const char *action, const char *name, uint16_t type,
+                             const char *before) {
+        _cleanup_free_ char *after = NULL;
+        int r = dns_remote_image(s, name, type, &after);
+        return r < 0 ? r : audit_write(s, actor, action, "dns", name, before, after);
+}
+
+/* The -EPERM of a write to another owner's row, naming the owner in the error text. */
+static int dns_remote_owned_elsewhere(struct store *s, const struct store_dns_remote *have) {
+        snprintf(s->errmsg, sizeof s->errmsg, "%.150s %s is published by %s%.64s%s", have->want.name,
+                 have->want.type == DNS_TYPE_A ? "A" : "AAAA", have->want.owner_id[0] ? "token '" : "this node's operator",
+                 have->want.owner_id, have->want.owner_id[0] ? "'" : "");
+        return -EPERM;
+}
+
+int store_dns_remote_put(struct store *s, const struct dns_record_want *w, const char *token, const char *datacenter,
+                         const char *actor, bool *ret_changed) {
+        if (!w || !TERMINATED(w->name) || !dns_name_valid(w->name) ||
+            (w->type != DNS_TYPE_A && w->type != DNS_TYPE_AAAA) || !TERMINATED(w->content) || !w->content[0] ||
+            w->ttl < 1 || w->ttl > INT32_MAX || (token && (strlen(token) > DNS_OWNER_ID_MAX)) || !datacenter ||
+            strlen(datacenter) > TOKEN_DATACENTER_MAX) {
+                snprintf(s->errmsg, sizeof s->errmsg, "dns_remote: invalid name, type, content, ttl, token or datacenter");
+                return -EINVAL;
+        }
+        int r = tx_begin(s);
+        if (r < 0)
+                return r;
+        struct store_dns_remote have;
+        r = dns_remote_read(s, w->name, w->type, &have);
+        if (r < 0 && r != -ENOENT)
+                return tx_abort(s, r);
+        bool exists = r == 0;
+        if (exists && token && !streq(have.want.owner_id, token))
+                return tx_abort(s, dns_remote_owned_elsewhere(s, &have));
+        if (exists && streq(have.want.content, w->content) && have.want.ttl == w->ttl &&
+            have.want.proxied == w->proxied && streq(have.datacenter, datacenter)) {
+                (void)tx_abort(s, 0);
+                if (ret_changed)
+                        *ret_changed = false;
+                return 0;
+        }
+        _cleanup_free_ char *before = NULL;
+        if (exists && (r = dns_remote_image(s, w->name, w->type, &before)) < 0)
+                return tx_abort(s, r);
+        sqlite3_stmt *st;
+        /* The owner never changes on update: the operator (token NULL) fixing a node's record
+         * leaves it the node's, so the node can still retract it. */
+        r = stmt(s,
+                 "INSERT INTO dns_remote (" DNS_REMOTE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) "
+                 "ON CONFLICT (name, type) DO UPDATE SET content = ?3, ttl = ?4, proxied = ?5, datacenter = ?7, "
+                 "  updated_at = ?8",
+                 &st);
+        if (r < 0)
+                return tx_abort(s, r);
+        sqlite3_bind_text(st, 1, w->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, w->type);
+        sqlite3_bind_text(st, 3, w->content, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, w->ttl);
+        sqlite3_bind_int(st, 5, w->proxied ? 1 : 0);
+        sqlite3_bind_text(st, 6, token ? token : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 7, datacenter, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 8, now_seconds());
+        if ((r = step_done(s, st)) < 0 ||
+            (r = dns_remote_record(s, actor, exists ? "update" : "create", w->name, w->type, before)) < 0 ||
+            (r = tx_commit(s)) < 0)
+                return tx_abort(s, r);
+        if (ret_changed)
+                *ret_changed = true;
+        return 0;
+}
+
+int store_dns_remote_remove(struct store *s, const char *name, uint16_t type, const char *token, const char *actor,
+                            bool *ret_removed) {
+        if (!name || (type != DNS_TYPE_A && type != DNS_TYPE_AAAA))
+                return -EINVAL;
+        int r = tx_begin(s);
+        if (r < 0)
+                return r;
+        struct store_dns_remote have;
+        r = dns_remote_read(s, name, type, &have);
+        if (r == -ENOENT) {
+                (void)tx_abort(s, 0);
+                if (ret_removed)
+                        *ret_removed = false;
+                return 0;
+        }
+        if (r < 0)
+                return tx_abort(s, r);
+        if (token && !streq(have.want.owner_id, token))
+                return tx_abort(s, dns_remote_owned_elsewhere(s, &have));
+        _cleanup_free_ char *before = NULL;
+        sqlite3_stmt *st;
+        if ((r = dns_remote_image(s, name, type, &before)) < 0 ||
+            (r = stmt(s, "DELETE FROM dns_remote WHERE name = ?1 AND type = ?2", &st)) < 0)
+                return tx_abort(s, r);
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 2, type);
+        if ((r = step_done(s, st)) < 0 || (r = dns_remote_record(s, actor, "delete", name, type, before)) < 0 ||
+            (r = tx_commit(s)) < 0)
+                return tx_abort(s, r);
+        if (ret_removed)
+                *ret_removed = true;
+        return 0;
+}
+
+int store_dns_remote_get(struct store *s, const char *name, uint16_t type, struct store_dns_remote *ret) {
+        return dns_remote_read(s, name, type, ret);
+}
+
+int store_dns_remote_rows(struct store *s, struct store_dns_remote **ret, size_t *ret_n) {
+        void *a = NULL;
+        int r = query_all(s, "SELECT " DNS_REMOTE_COLUMNS " FROM dns_remote ORDER BY name, type", sizeof **ret,
+                          dns_remote_from_row, &a, ret_n);
+        if (r >= 0)
+                *ret = a;
+        return r;
+}
+
 int store_dns_remote_list(struct store *s, struct dns_record_want **ret, size_t *ret_n) {
-        (void)s;
-        *ret = NULL;
-        *ret_n = 0;
+        _cleanup_free_ struct store_dns_remote *rows = NULL;
+        size_t n = 0;
+        int r = store_dns_remote_rows(s, &rows, &n);
+        if (r < 0)
+                return r;
+        struct dns_record_want *w = NULL;
+        if (n) {
+                w = malloc(n * sizeof *w);
+                if (!w)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++)
+                        w[i] = rows[i].want;
+        }
+        *ret = w;
+        *ret_n = n;
         return 0;
 }

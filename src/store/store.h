@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -213,8 +214,8 @@ struct audit_rec {
         int64_t at; /* unix seconds */
         char actor[AUDIT_ACTOR_MAX + 1];
         char action[16]; /* "create", "update", "delete" */
-        char kind[16]; /* "vm", "route", "forward", "token" */
-        char key[RESOURCE_ID_MAX + 1];
+        char kind[16]; /* "vm", "route", "forward", "token", "dns" */
+        char key[DNS_NAME_MAX + 1]; /* an id, or for kind "dns" a DNS name */
         char *before; /* JSON object text (malloc'd) or NULL */
         char *after;
 };
@@ -276,10 +277,39 @@ int store_dns_mark(struct store *s, const char *name, uint16_t type, enum store_
  * Otherwise -ESTALE (sync_desired changed it meanwhile; the new state is due anyway). */
 int store_dns_mark_seen(struct store *s, const struct store_dns_record *seen, enum store_dns_state state,
                         const char *error, int64_t next_retry_at, const char *provider_ref);
-/* Schema 5 (issue 5, provider "edgegw"): the records other nodes publish through this one
- * (POST /api/v1/agents/dns), as wants with owner_kind "node" and owner_id the token's name,
- * sorted by (name, type) (malloc'd array, NULL when none). The DNS reconciler merges them
- * into the outbox after this node's own records. */
+/* ======================================================================================
+ * Schema 5 (issue 5, provider "edgegw"): the records other nodes publish through this one
+ * (POST /api/v1/agents/dns). Each (name, type) row is owned by the token (name) that created
+ * it, or by this node's operator (token "", created over the unix socket). Writes are
+ * audited (kind "dns", key the name; the images carry the type), without change-log entries:
+ * the API kicks the DNS reconciler itself. A removed token's rows stay (its node can no
+ * longer retract them; the operator can).
+ * ====================================================================================== */
+struct store_dns_remote {
+        struct dns_record_want want; /* owner_kind "node", owner_id the owning token's name */
+        char datacenter[TOKEN_DATACENTER_MAX + 1]; /* the token's (or the seed body's) datacenter, "" = none */
+        int64_t created_at, updated_at;
+};
+/* Creates or updates (name, type) of w with w's content, ttl and proxied (w's owner is
+ * ignored). token: the writer's token name, or NULL for this node's operator, who may
+ * change any row (a row the operator creates is owned by token ""; a row it updates keeps
+ * its owner). datacenter is stored with the row. A row owned by another token: -EPERM
+ * (errmsg names the owner), nothing written. An equal row (content, ttl, proxied,
+ * datacenter): nothing written, no audit, *ret_changed false. -EINVAL for a name that is
+ * not dns_name_valid(), a type other than A/AAAA, empty content, ttl 0. */
+int store_dns_remote_put(struct store *s, const struct dns_record_want *w, const char *token, const char *datacenter,
+                         const char *actor, bool *ret_changed);
+/* Removes (name, type). token as for put: another token's row is -EPERM. A missing row is
+ * 0 with *ret_removed false (retries are safe). */
+int store_dns_remote_remove(struct store *s, const char *name, uint16_t type, const char *token, const char *actor,
+                            bool *ret_removed);
+/* The row (name, type). -ENOENT. */
+int store_dns_remote_get(struct store *s, const char *name, uint16_t type, struct store_dns_remote *ret);
+/* Every row by (name, type) (malloc'd array, NULL when none). */
+int store_dns_remote_rows(struct store *s, struct store_dns_remote **ret, size_t *ret_n);
+/* The rows as wants with owner_kind "node" and owner_id the owning token's name ("" for the
+ * operator's), sorted by (name, type) (malloc'd array, NULL when none). The DNS reconciler
+ * merges them into the outbox after this node's own records. */
 int store_dns_remote_list(struct store *s, struct dns_record_want **ret, size_t *ret_n);
 /* Every row, by (name, type) (malloc'd array, NULL when none). */
 int store_dns_list(struct store *s, struct store_dns_record **ret, size_t *ret_n);

@@ -8,7 +8,9 @@
  * routes, forwards against VM blocks (both directions), tokens (never a hash in the audit),
  * the audit's JSON images, label selectors, paging, expiry, and query costs at 10,000 VMs.
  * Schema 4: the DNS outbox (sync idempotence, the deletion lifecycle, due selection, the
- * migration from schema 3).
+ * migration from schema 3). Schema 5: tokens with a datacenter, the records other nodes
+ * publish through this one (ownership by token, idempotent writes, audit), the migration
+ * from schema 4.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -803,7 +805,7 @@ static void test_migration_from_v1(void **state) {
         if (store_open(path, &s, err, sizeof err) < 0)
                 fail_msg("store_open of a schema-1 database: %s", err);
         assert_int_equal(file_user_version(path), store_schema_version());
-        assert_int_equal(store_schema_version(), 4);
+        assert_int_equal(store_schema_version(), 5);
 
         /* The VMs are all there, with the defaults. */
         struct vm old1 = make_vm("old-1", "k7m2p4", "10.0.1.5", 20000, 10);
@@ -842,7 +844,7 @@ static void test_migration_from_v1(void **state) {
         /* Opening again does not migrate again. */
         assert_int_equal(store_open(path, &s, err, sizeof err), 0);
         assert_int_equal(vm_count(s), 3);
-        assert_int_equal(file_user_version(path), 4);
+        assert_int_equal(file_user_version(path), 5);
         store_close(s);
 }
 
@@ -1104,7 +1106,7 @@ static void test_migration_from_v2(void **state) {
         char err[256] = "";
         if (store_open(path, &s, err, sizeof err) < 0)
                 fail_msg("store_open of a schema-2 database: %s", err);
-        assert_int_equal(file_user_version(path), 4);
+        assert_int_equal(file_user_version(path), 5);
 
         /* The VMs read as before, with default metadata: no labels, names or expiry, version 1,
          * updated when created. */
@@ -1154,7 +1156,7 @@ static void test_migration_from_v2(void **state) {
         /* Opening again does not migrate again. */
         assert_int_equal(store_open(path, &s, err, sizeof err), 0);
         assert_int_equal(vm_count(s), 2);
-        assert_int_equal(file_user_version(path), 4);
+        assert_int_equal(file_user_version(path), 5);
         assert_int_equal(store_vm_get_meta(s, "old-1", &m), 0);
         assert_string_equal(m.labels, "{\"env\":\"prod\"}");
         store_close(s);
@@ -2166,7 +2168,8 @@ static void test_tokens(void **state) {
         assert_string_equal(json_string_value(json_object_get(after, "key_id")), "0123456789abcdef");
         assert_string_equal(json_string_value(json_object_get(after, "scopes")), "read,vms");
         assert_null(json_object_get(after, "hash"));
-        assert_int_equal(json_object_size(after), 4);
+        assert_string_equal(json_string_value(json_object_get(after, "datacenter")), "");
+        assert_int_equal(json_object_size(after), 5);
         json_decref(after);
 
         struct token_rec removed;
@@ -2607,16 +2610,251 @@ static void test_dns_migration_from_v3(void **state) {
         struct vm v = make_vm("keep-1", "k7m2p4", "10.0.1.5", 20000, 10);
         assert_int_equal(store_vm_insert(f->s, &v, NULL), 0);
         f->s = store_close(f->s);
-        assert_int_equal(raw_exec(f->path, "DROP TABLE dns_records; PRAGMA user_version = 3;"), SQLITE_OK);
+        assert_int_equal(raw_exec(f->path, "DROP TABLE dns_records; DROP TABLE dns_remote;"
+                                           " ALTER TABLE tokens DROP COLUMN datacenter; PRAGMA user_version = 3;"),
+                         SQLITE_OK);
         assert_int_equal(file_user_version(f->path), 3);
         char err[256] = "";
         assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
-        assert_int_equal(file_user_version(f->path), 4);
+        assert_int_equal(file_user_version(f->path), 5);
         struct vm got;
         assert_int_equal(store_vm_get(f->s, "keep-1", &got), 0);
         assert_vm_equal(&got, &v);
         struct dns_record_want w = dns_want("a.example.com", 1, "203.0.113.7");
         assert_int_equal(store_dns_sync_desired(f->s, &w, 1, 1000, NULL), 0);
+}
+
+/* ---- schema 5: tokens with a datacenter, records of other nodes ---- */
+
+static void test_token_datacenter(void **state) {
+        struct fixture *f = *state;
+        struct token_rec node = make_token("node1", "0123456789abcdef", SCOPE_DNS, 0x11);
+        strcpy(node.datacenter, "dc-lk");
+        assert_int_equal(store_token_add(f->s, &node, "unix:uid=0"), 0);
+        struct token_rec plain = make_token("plain", "1123456789abcdef", SCOPE_DNS, 0x12);
+        assert_int_equal(store_token_add(f->s, &plain, "unix:uid=0"), 0);
+        /* Not a DNS label: refused. */
+        struct token_rec bad = make_token("bad", "2123456789abcdef", SCOPE_DNS, 0x13);
+        strcpy(bad.datacenter, "DC_LK");
+        assert_int_equal(store_token_add(f->s, &bad, "t"), -EINVAL);
+        strcpy(bad.datacenter, "-dc");
+        assert_int_equal(store_token_add(f->s, &bad, "t"), -EINVAL);
+        memset(bad.datacenter, 'a', sizeof bad.datacenter); /* unterminated */
+        assert_int_equal(store_token_add(f->s, &bad, "t"), -EINVAL);
+
+        struct token_rec got;
+        assert_int_equal(store_token_get_by_key(f->s, "0123456789abcdef", &got), 0);
+        assert_string_equal(got.datacenter, "dc-lk");
+        assert_int_equal(store_token_get_by_key(f->s, "1123456789abcdef", &got), 0);
+        assert_string_equal(got.datacenter, "");
+        struct token_rec *list = NULL;
+        size_t n = 0;
+        assert_int_equal(store_token_list(f->s, &list, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(list[0].name, "node1");
+        assert_string_equal(list[0].datacenter, "dc-lk");
+        free(list);
+        json_t *after;
+        expect_audit(f->s, "token", "node1", "create", "unix:uid=0", NULL, &after);
+        assert_string_equal(json_string_value(json_object_get(after, "datacenter")), "dc-lk");
+        json_decref(after);
+        struct token_rec removed;
+        assert_int_equal(store_token_remove(f->s, "node1", "t", &removed), 0);
+        assert_string_equal(removed.datacenter, "dc-lk");
+}
+
+static struct dns_record_want remote_want(const char *name, uint16_t type, const char *content, uint32_t ttl) {
+        struct dns_record_want w;
+        memset(&w, 0, sizeof w);
+        snprintf(w.name, sizeof w.name, "%s", name);
+        w.type = type;
+        snprintf(w.content, sizeof w.content, "%s", content);
+        w.ttl = ttl;
+        return w;
+}
+
+static void test_dns_remote_put(void **state) {
+        struct fixture *f = *state;
+        int64_t head = change_head(f->s);
+        struct dns_record_want a = remote_want("web.dc-lk.example.net", DNS_TYPE_A, "203.0.113.7", 300);
+        bool changed = false;
+        assert_int_equal(store_dns_remote_put(f->s, &a, "node1", "dc-lk", "token:node1", &changed), 0);
+        assert_true(changed);
+        json_t *before, *after;
+        expect_audit(f->s, "dns", "web.dc-lk.example.net", "create", "token:node1", &before, &after);
+        assert_null(before);
+        assert_string_equal(json_string_value(json_object_get(after, "type")), "A");
+        assert_string_equal(json_string_value(json_object_get(after, "content")), "203.0.113.7");
+        assert_string_equal(json_string_value(json_object_get(after, "token")), "node1");
+        assert_string_equal(json_string_value(json_object_get(after, "datacenter")), "dc-lk");
+        assert_true(json_is_false(json_object_get(after, "proxied")));
+        assert_int_equal(json_integer_value(json_object_get(after, "ttl")), 300);
+        json_decref(after);
+
+        /* Equal: a no-op without an audit row. */
+        size_t audits = audit_count(f->s, "dns", NULL);
+        changed = true;
+        assert_int_equal(store_dns_remote_put(f->s, &a, "node1", "dc-lk", "token:node1", &changed), 0);
+        assert_false(changed);
+        assert_int_equal(audit_count(f->s, "dns", NULL), audits);
+
+        /* Another token: refused, naming the owner; nothing written. */
+        struct dns_record_want other = a;
+        strcpy(other.content, "198.51.100.1");
+        assert_int_equal(store_dns_remote_put(f->s, &other, "node2", "", "token:node2", &changed), -EPERM);
+        assert_non_null(strstr(store_errmsg(f->s), "token 'node1'"));
+        struct store_dns_remote got;
+        assert_int_equal(store_dns_remote_get(f->s, a.name, DNS_TYPE_A, &got), 0);
+        assert_string_equal(got.want.content, "203.0.113.7");
+        assert_int_equal(audit_count(f->s, "dns", NULL), audits);
+
+        /* The owner updates: audited with before and after. */
+        assert_int_equal(store_dns_remote_put(f->s, &other, "node1", "dc-lk", "token:node1", &changed), 0);
+        assert_true(changed);
+        expect_audit(f->s, "dns", "web.dc-lk.example.net", "update", "token:node1", &before, &after);
+        assert_string_equal(json_string_value(json_object_get(before, "content")), "203.0.113.7");
+        assert_string_equal(json_string_value(json_object_get(after, "content")), "198.51.100.1");
+        json_decref(before);
+        json_decref(after);
+
+        /* The operator may change it; the owner stays. */
+        other.ttl = 60;
+        other.proxied = true;
+        assert_int_equal(store_dns_remote_put(f->s, &other, NULL, "dc-lk", "unix:uid=0", &changed), 0);
+        assert_true(changed);
+        assert_int_equal(store_dns_remote_get(f->s, a.name, DNS_TYPE_A, &got), 0);
+        assert_string_equal(got.want.owner_id, "node1");
+        assert_string_equal(got.want.owner_kind, "node");
+        assert_int_equal(got.want.ttl, 60);
+        assert_true(got.want.proxied);
+        assert_true(got.created_at > 1700000000 && got.updated_at >= got.created_at);
+
+        /* A record the operator creates is the operator's: no token may touch it. */
+        struct dns_record_want op = remote_want("ops.example.net", DNS_TYPE_AAAA, "2001:db8::7", 300);
+        assert_int_equal(store_dns_remote_put(f->s, &op, NULL, "", "unix:uid=0", &changed), 0);
+        assert_int_equal(store_dns_remote_put(f->s, &op, "node1", "", "token:node1", &changed), -EPERM);
+        assert_non_null(strstr(store_errmsg(f->s), "operator"));
+
+        /* Invalid input. */
+        struct dns_record_want bad = a;
+        bad.type = 16;
+        assert_int_equal(store_dns_remote_put(f->s, &bad, "node1", "", "t", NULL), -EINVAL);
+        bad = a;
+        strcpy(bad.name, "Web.example.net");
+        assert_int_equal(store_dns_remote_put(f->s, &bad, "node1", "", "t", NULL), -EINVAL);
+        bad = a;
+        bad.content[0] = '\0';
+        assert_int_equal(store_dns_remote_put(f->s, &bad, "node1", "", "t", NULL), -EINVAL);
+        bad = a;
+        bad.ttl = 0;
+        assert_int_equal(store_dns_remote_put(f->s, &bad, "node1", "", "t", NULL), -EINVAL);
+
+        /* No change-log entries: the API kicks the DNS reconciler itself. */
+        assert_int_equal(change_head(f->s), head);
+}
+
+static void test_dns_remote_remove_and_list(void **state) {
+        struct fixture *f = *state;
+        struct dns_record_want w[3] = {
+                remote_want("b.dc-lk.example.net", DNS_TYPE_AAAA, "2001:db8::2", 300),
+                remote_want("b.dc-lk.example.net", DNS_TYPE_A, "203.0.113.2", 300),
+                remote_want("a.dc-lk.example.net", DNS_TYPE_A, "203.0.113.1", 120),
+        };
+        for (size_t i = 0; i < 3; i++)
+                assert_int_equal(store_dns_remote_put(f->s, &w[i], i == 2 ? "node2" : "node1", "dc-lk", "t", NULL), 0);
+
+        struct dns_record_want *l = NULL;
+        size_t n = 0;
+        assert_int_equal(store_dns_remote_list(f->s, &l, &n), 0);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++) {
+                assert_string_equal(l[i].owner_kind, "node");
+                if (i)
+                        assert_true(dns_record_want_compare(&l[i - 1], &l[i]) < 0);
+        }
+        assert_string_equal(l[0].name, "a.dc-lk.example.net");
+        assert_string_equal(l[0].owner_id, "node2");
+        assert_int_equal(l[0].ttl, 120);
+        assert_int_equal(l[1].type, DNS_TYPE_A);
+        assert_int_equal(l[2].type, DNS_TYPE_AAAA);
+        assert_string_equal(l[2].content, "2001:db8::2");
+        free(l);
+
+        bool removed = true;
+        /* Another token's row: refused, kept. */
+        assert_int_equal(store_dns_remote_remove(f->s, "a.dc-lk.example.net", DNS_TYPE_A, "node1", "t", &removed),
+                         -EPERM);
+        assert_non_null(strstr(store_errmsg(f->s), "node2"));
+        /* Missing: fine, nothing removed, no audit. */
+        size_t audits = audit_count(f->s, "dns", NULL);
+        assert_int_equal(store_dns_remote_remove(f->s, "zz.dc-lk.example.net", DNS_TYPE_A, "node1", "t", &removed), 0);
+        assert_false(removed);
+        assert_int_equal(audit_count(f->s, "dns", NULL), audits);
+        /* The owner's. */
+        assert_int_equal(store_dns_remote_remove(f->s, "b.dc-lk.example.net", DNS_TYPE_A, "node1", "token:node1",
+                                                 &removed),
+                         0);
+        assert_true(removed);
+        json_t *before, *after;
+        expect_audit(f->s, "dns", "b.dc-lk.example.net", "delete", "token:node1", &before, &after);
+        assert_null(after);
+        assert_string_equal(json_string_value(json_object_get(before, "type")), "A");
+        json_decref(before);
+        assert_int_equal(store_dns_remote_remove(f->s, "b.dc-lk.example.net", DNS_TYPE_A, "node1", "t", &removed), 0);
+        assert_false(removed);
+        /* The operator removes anyone's. */
+        assert_int_equal(store_dns_remote_remove(f->s, "a.dc-lk.example.net", DNS_TYPE_A, NULL, "unix:uid=0", &removed),
+                         0);
+        assert_true(removed);
+        assert_int_equal(store_dns_remote_remove(f->s, "a.dc-lk.example.net", 16, NULL, "t", &removed), -EINVAL);
+
+        struct store_dns_remote *rows = NULL;
+        assert_int_equal(store_dns_remote_rows(f->s, &rows, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(rows[0].want.name, "b.dc-lk.example.net");
+        assert_int_equal(rows[0].want.type, DNS_TYPE_AAAA);
+        assert_string_equal(rows[0].datacenter, "dc-lk");
+        free(rows);
+        struct store_dns_remote gone;
+        assert_int_equal(store_dns_remote_get(f->s, "a.dc-lk.example.net", DNS_TYPE_A, &gone), -ENOENT);
+        assert_int_equal(store_dns_remote_remove(f->s, "b.dc-lk.example.net", DNS_TYPE_AAAA, "node1", "t", &removed), 0);
+        assert_int_equal(store_dns_remote_list(f->s, &l, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(l);
+}
+
+static void test_dns_remote_migration_from_v4(void **state) {
+        struct fixture *f = *state;
+        /* A schema-4 file with a token and an outbox row in it. */
+        struct token_rec t = make_token("ci", "0123456789abcdef", SCOPE_READ, 0x21);
+        assert_int_equal(store_token_add(f->s, &t, "unix:uid=0"), 0);
+        struct dns_record_want w = dns_want("a.example.com", 1, "203.0.113.7");
+        assert_int_equal(store_dns_sync_desired(f->s, &w, 1, 1000, NULL), 0);
+        f->s = store_close(f->s);
+        assert_int_equal(raw_exec(f->path, "DROP TABLE dns_remote; ALTER TABLE tokens DROP COLUMN datacenter;"
+                                           " PRAGMA user_version = 4;"),
+                         SQLITE_OK);
+        assert_int_equal(file_user_version(f->path), 4);
+        char err[256] = "";
+        if (store_open(f->path, &f->s, err, sizeof err) < 0)
+                fail_msg("store_open of a schema-4 database: %s", err);
+        assert_int_equal(file_user_version(f->path), 5);
+        /* The old token has no datacenter; the outbox row is kept; dns_remote works. */
+        struct token_rec got;
+        assert_int_equal(store_token_get_by_key(f->s, "0123456789abcdef", &got), 0);
+        assert_string_equal(got.datacenter, "");
+        assert_int_equal(got.scopes, SCOPE_READ);
+        struct store_dns_record *l = NULL;
+        size_t n = 0;
+        assert_int_equal(store_dns_list(f->s, &l, &n), 0);
+        assert_int_equal(n, 1);
+        free(l);
+        struct dns_record_want r = remote_want("x.dc-lk.example.net", DNS_TYPE_A, "203.0.113.9", 300);
+        assert_int_equal(store_dns_remote_put(f->s, &r, "ci", "", "t", NULL), 0);
+        struct dns_record_want *rl = NULL;
+        assert_int_equal(store_dns_remote_list(f->s, &rl, &n), 0);
+        assert_int_equal(n, 1);
+        free(rl);
 }
 
 int main(void) {
@@ -2662,6 +2900,10 @@ int main(void) {
                 T(test_dns_delete_lifecycle),
                 T(test_dns_due),
                 T(test_dns_migration_from_v3),
+                T(test_token_datacenter),
+                T(test_dns_remote_put),
+                T(test_dns_remote_remove_and_list),
+                T(test_dns_remote_migration_from_v4),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
