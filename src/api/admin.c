@@ -47,11 +47,13 @@ static json_t *scopes_json(uint32_t scopes) {
 
 /* The public view of a token: never its hash. */
 static json_t *token_json(const struct token_rec *t) {
-        return json_pack("{s:s, s:o, s:o, s:o}", "name", t->name, "scopes", scopes_json(t->scopes), "created_at",
+        return json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", t->name, "scopes", scopes_json(t->scopes), "datacenter",
+                         t->datacenter[0] ? json_string(t->datacenter) : json_null(), "created_at",
                          time_json(t->created_at), "last_used_at", time_json(t->last_used_at));
 }
 
-/* Decodes {"name": NAME, "scopes": [SCOPE, ...]} strictly. Returns 0 or answers 400. */
+/* Decodes {"name": NAME, "scopes": [SCOPE, ...], "datacenter"?: DC} strictly. Returns 0 or
+ * answers 400. */
 static int token_request_decode(const struct api_request *rq, struct token_rec *ret, struct api_response *resp) {
         json_error_t jerr;
         json_t *root = rq->body && rq->len ? json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
@@ -68,13 +70,14 @@ static int token_request_decode(const struct api_request *rq, struct token_rec *
         const char *key;
         json_t *v;
         json_object_foreach(root, key, v) {
-                if (!streq(key, "name") && !streq(key, "scopes")) {
-                        api_error(resp, 400, "invalid_argument", "unknown field '%.64s' (a token has name and scopes)",
-                                  key);
+                if (!streq(key, "name") && !streq(key, "scopes") && !streq(key, "datacenter")) {
+                        api_error(resp, 400, "invalid_argument",
+                                  "unknown field '%.64s' (a token has name, scopes and datacenter)", key);
                         goto out;
                 }
         }
         json_t *name = json_object_get(root, "name"), *scopes = json_object_get(root, "scopes");
+        json_t *dc = json_object_get(root, "datacenter");
         if (!json_is_string(name) || !vm_id_valid(json_string_value(name)) ||
             strlen(json_string_value(name)) > TOKEN_NAME_MAX) {
                 api_error(resp, 400, "invalid_argument",
@@ -105,6 +108,16 @@ static int token_request_decode(const struct api_request *rq, struct token_rec *
                 api_error(resp, 400, "invalid_argument",
                           "scopes: '%s' is not a scope or is repeated (read, vms, routes, forwards, dns, admin)", bad);
                 goto out;
+        }
+        if (dc && !json_is_null(dc)) {
+                const char *d = json_is_string(dc) ? json_string_value(dc) : NULL;
+                if (!d || !dns_label_valid(d, strlen(d))) {
+                        api_error(resp, 400, "invalid_argument",
+                                  "datacenter: a DNS label (1-63 of a-z 0-9 -, not starting or ending with '-'), the "
+                                  "one datacenter whose names {NAME}.{datacenter}.{domain} the token may publish");
+                        goto out;
+                }
+                strcpy(ret->datacenter, d);
         }
         strcpy(ret->name, json_string_value(name));
         r = 0;
@@ -287,14 +300,17 @@ void api_audit(struct api_env *env, const struct api_request *rq, struct api_res
                                 return api_error(resp, 400, "invalid_argument",
                                                  "before: a positive sequence number (the 'next' of a page)");
                 } else if (streq(k, "kind")) {
-                        if (!streq(v, "vm") && !streq(v, "route") && !streq(v, "forward") && !streq(v, "token"))
+                        if (!streq(v, "vm") && !streq(v, "route") && !streq(v, "forward") && !streq(v, "token") &&
+                            !streq(v, "dns"))
                                 return api_error(resp, 400, "invalid_argument",
-                                                 "kind: one of vm, route, forward, token");
+                                                 "kind: one of vm, route, forward, token, dns");
                         kind = v;
                 } else if (streq(k, "id")) {
-                        if (!vm_id_valid(v))
+                        /* An id, or a DNS name for kind dns. */
+                        if (!vm_id_valid(v) && !dns_name_valid(v))
                                 return api_error(resp, 400, "invalid_argument",
-                                                 "id: 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or digit",
+                                                 "id: 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or "
+                                                 "digit, or a DNS name",
                                                  RESOURCE_ID_MAX);
                         id = v;
                 } else

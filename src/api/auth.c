@@ -154,7 +154,7 @@ size_t auth_tokens_count(struct auth_tokens *t) {
 }
 
 int auth_tokens_check(struct auth_tokens *t, const char *text, int64_t now, char ret_name[static TOKEN_NAME_MAX + 1],
-                      uint32_t *ret_scopes, bool *ret_touch) {
+                      char ret_datacenter[static TOKEN_DATACENTER_MAX + 1], uint32_t *ret_scopes, bool *ret_touch) {
         struct token_rec key = {0};
         if (auth_token_parse(text, key.key_id) < 0)
                 return -EINVAL;
@@ -166,6 +166,7 @@ int auth_tokens_check(struct auth_tokens *t, const char *text, int64_t now, char
         struct token_rec *rec = t->n ? bsearch(&key, t->recs, t->n, sizeof *t->recs, rec_cmp) : NULL;
         if (rec && CRYPTO_memcmp(h, rec->hash, TOKEN_HASH_LEN) == 0) {
                 strcpy(ret_name, rec->name);
+                strcpy(ret_datacenter, rec->datacenter);
                 *ret_scopes = rec->scopes;
                 *ret_touch = rec->last_used_at == 0 || now - rec->last_used_at >= AUTH_TOUCH_INTERVAL;
                 if (*ret_touch)

@@ -48,12 +48,12 @@ struct auth_tokens *auth_tokens_free(struct auth_tokens *t); /* NULL-safe, retur
  * stays). */
 int auth_tokens_set(struct auth_tokens *t, const struct token_rec *recs, size_t n);
 size_t auth_tokens_count(struct auth_tokens *t);
-/* Checks a presented token at time now (unix seconds). Returns 0 with the token's name and
- * scopes, and *ret_touch true when its last use should be written to the store (the first
+/* Checks a presented token at time now (unix seconds). Returns 0 with the token's name,
+ * datacenter restriction ("" = none) and scopes, and *ret_touch true when its last use should be written to the store (the first
  * use after AUTH_TOUCH_INTERVAL seconds; the cache then counts it as written). -EINVAL for
  * text that is not a token at all, -ENOENT for an unknown key id or a wrong secret. */
 int auth_tokens_check(struct auth_tokens *t, const char *text, int64_t now, char ret_name[static TOKEN_NAME_MAX + 1],
-                      uint32_t *ret_scopes, bool *ret_touch);
+                      char ret_datacenter[static TOKEN_DATACENTER_MAX + 1], uint32_t *ret_scopes, bool *ret_touch);
 
 /* ---- rate limits ---- */
 #define RATE_KEY_MAX 72

@@ -690,10 +690,19 @@ static void rate_limited(struct api_response *resp, unsigned wait, const char *w
         resp->retry_after = wait;
 }
 
+/* Who a TCP caller is: the texts its api_request points to. */
+struct caller {
+        char actor[AUDIT_ACTOR_MAX + 1];
+        char token_name[TOKEN_NAME_MAX + 1];
+        char token_datacenter[TOKEN_DATACENTER_MAX + 1];
+};
+
 /* A TCP request: the per-address limit, then the token (every path but /health), then the
- * per-token limit. Fills rq->actor (in actor) and rq->scopes, or answers and returns false. */
-static bool authenticate(struct api_env *env, struct MHD_Connection *c, struct api_request *rq,
-                         char actor[static AUDIT_ACTOR_MAX + 1], struct api_response *resp) {
+ * per-token limit. Fills rq->actor, rq->scopes and, for an API token, rq->token_name and
+ * rq->token_datacenter (all pointing into *who), or answers and returns false. */
+static bool authenticate(struct api_env *env, struct MHD_Connection *c, struct api_request *rq, struct caller *who,
+                         struct api_response *resp) {
+        char *actor = who->actor;
         struct api_access *a = env->access;
         char src[RATE_KEY_MAX];
         source_key(c, src);
@@ -726,7 +735,8 @@ static bool authenticate(struct api_env *env, struct MHD_Connection *c, struct a
                 strcpy(actor, "agent-token");
                 rq->scopes = AGENT_TOKEN_SCOPES;
         } else {
-                int r = auth_tokens_check(a->tokens, tok, (int64_t)time(NULL), name, &rq->scopes, &touch);
+                int r = auth_tokens_check(a->tokens, tok, (int64_t)time(NULL), name, who->token_datacenter,
+                                          &rq->scopes, &touch);
                 if (r < 0) {
                         log_debug("api: %s presented %s token", src, r == -EINVAL ? "a malformed" : "an unknown");
                         api_error(resp, 401, "unauthorized",
@@ -735,9 +745,12 @@ static bool authenticate(struct api_env *env, struct MHD_Connection *c, struct a
                         return false;
                 }
                 snprintf(actor, AUDIT_ACTOR_MAX + 1, "token:%s", name);
+                strcpy(who->token_name, name);
+                rq->token_name = who->token_name;
+                rq->token_datacenter = who->token_datacenter;
         }
         rq->actor = actor;
-        snprintf(key, sizeof key, "%s", actor);
+        snprintf(key, sizeof key, "%.*s", RATE_KEY_MAX - 1, actor); /* "token:" + 64 characters fit */
         if ((wait = rate_limiter_take(a->per_token, key, now))) {
                 rate_limited(resp, wait, actor);
                 return false;
@@ -851,7 +864,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
         track_set(l->server, req->track, true);
         struct api_response resp = {0};
-        char actor[AUDIT_ACTOR_MAX + 1];
+        struct caller who = {0};
+        char *actor = who.actor;
         struct api_request rq = {.method = method, .path = url, .rest = "", .body = req->body.data,
                                  .len = req->body.len};
         struct args_ctx args = {.rq = &rq};
@@ -873,7 +887,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                         api_dispatch(env, &rq, &resp);
                         break;
                 case LISTENER_TCP:
-                        if (authenticate(env, c, &rq, actor, &resp))
+                        if (authenticate(env, c, &rq, &who, &resp))
                                 api_dispatch(env, &rq, &resp);
                         break;
                 case LISTENER_METRICS:

@@ -36,6 +36,9 @@ enum cli_exit cmd_token_add(const struct cli *cli, const char *name) {
                 if (r < 0)
                         return cli_out_of_memory();
         }
+        if (cli->datacenter && (x = cli_set_string(request, "datacenter", cli->datacenter, "option --datacenter")) !=
+                                       CLI_EXIT_OK)
+                return x;
 
         _cleanup_(json_decrefp) json_t *root = NULL;
         x = cli_api_call(cli, "POST", "/v1/tokens", request, &root, NULL);
@@ -55,10 +58,12 @@ enum cli_exit cmd_token_add(const struct cli *cli, const char *name) {
         if (strbuf_status(&scope_text) < 0)
                 return cli_out_of_memory();
         /* stdout gets the secret alone, so TOKEN=$(edgegw token add ...) works */
+        const char *dc = cli_json_string(root, "datacenter");
         fprintf(stderr,
-                "edgegw: token '%s' created with scopes %s\n"
+                "edgegw: token '%s' created with scopes %s%s%s%s\n"
                 "edgegw: this is the only time its secret is shown (edgegwd keeps only a hash): store it now\n",
-                name, strbuf_str(&scope_text));
+                name, strbuf_str(&scope_text), dc ? " (DNS names only under datacenter " : "", dc ? dc : "",
+                dc ? ")" : "");
         puts(secret);
         return CLI_EXIT_OK;
 }
@@ -73,13 +78,14 @@ static enum cli_exit token_row(const json_t *o, struct cli_row *row, const char 
                 strbuf_printf(&row->buf, "%s%s", s ? "," : "", scope_name(json_array_get(scopes, s)));
         if (strbuf_status(&row->buf) < 0)
                 return cli_out_of_memory();
-        const char *cols[] = {name, strbuf_str(&row->buf), created, last_used ? last_used : "never"};
+        const char *dc = cli_json_string(o, "datacenter");
+        const char *cols[] = {name, strbuf_str(&row->buf), dc ? dc : "-", created, last_used ? last_used : "never"};
         memcpy(cells, cols, sizeof cols);
         return CLI_EXIT_OK;
 }
 
 enum cli_exit cmd_token_ls(const struct cli *cli, const char *arg) {
-        static const char *const header[] = {"NAME", "SCOPES", "CREATED", "LAST USED"};
+        static const char *const header[] = {"NAME", "SCOPES", "DATACENTER", "CREATED", "LAST USED"};
         _cleanup_(json_decrefp) json_t *root = NULL;
         enum cli_exit x = cli_api_call(cli, "GET", "/v1/tokens", NULL, &root, NULL);
         if (x != CLI_EXIT_OK)

@@ -122,25 +122,28 @@ static void test_cache(void **state) {
                 make_token("gone", SCOPE_READ, tc),
         };
         recs[1].last_used_at = 5000;
+        strcpy(recs[1].datacenter, "dc-lk");
         assert_int_equal(auth_tokens_set(t, recs, 3), 0);
         assert_int_equal(auth_tokens_count(t), 3);
 
-        char name[TOKEN_NAME_MAX + 1];
+        char name[TOKEN_NAME_MAX + 1], dc[TOKEN_DATACENTER_MAX + 1];
         uint32_t scopes = 0;
         bool touch = false;
-        assert_int_equal(auth_tokens_check(t, ta, 10000, name, &scopes, &touch), 0);
+        assert_int_equal(auth_tokens_check(t, ta, 10000, name, dc, &scopes, &touch), 0);
         assert_string_equal(name, "ci");
+        assert_string_equal(dc, "");
         assert_int_equal(scopes, SCOPE_READ | SCOPE_VMS);
         assert_true(touch); /* never used */
         /* Within the interval no second write; after it, one. */
-        assert_int_equal(auth_tokens_check(t, ta, 10000 + AUTH_TOUCH_INTERVAL - 1, name, &scopes, &touch), 0);
+        assert_int_equal(auth_tokens_check(t, ta, 10000 + AUTH_TOUCH_INTERVAL - 1, name, dc, &scopes, &touch), 0);
         assert_false(touch);
-        assert_int_equal(auth_tokens_check(t, ta, 10000 + AUTH_TOUCH_INTERVAL, name, &scopes, &touch), 0);
+        assert_int_equal(auth_tokens_check(t, ta, 10000 + AUTH_TOUCH_INTERVAL, name, dc, &scopes, &touch), 0);
         assert_true(touch);
 
         /* The stored last use counts: used at 5000, so 5030 writes nothing. */
-        assert_int_equal(auth_tokens_check(t, tb, 5030, name, &scopes, &touch), 0);
+        assert_int_equal(auth_tokens_check(t, tb, 5030, name, dc, &scopes, &touch), 0);
         assert_string_equal(name, "ops");
+        assert_string_equal(dc, "dc-lk"); /* the token's datacenter restriction comes with it */
         assert_int_equal(scopes, SCOPE_ADMIN);
         assert_false(touch);
 
@@ -148,21 +151,21 @@ static void test_cache(void **state) {
         char wrong[AUTH_TOKEN_LEN + 1];
         strcpy(wrong, ta);
         wrong[30] = wrong[30] == 'A' ? 'B' : 'A';
-        assert_int_equal(auth_tokens_check(t, wrong, 10000, name, &scopes, &touch), -ENOENT);
+        assert_int_equal(auth_tokens_check(t, wrong, 10000, name, dc, &scopes, &touch), -ENOENT);
         char other[AUTH_TOKEN_LEN + 1];
         struct token_rec unknown;
         assert_int_equal(auth_token_generate(other, &unknown), 0);
-        assert_int_equal(auth_tokens_check(t, other, 10000, name, &scopes, &touch), -ENOENT);
-        assert_int_equal(auth_tokens_check(t, "secret", 10000, name, &scopes, &touch), -EINVAL);
-        assert_int_equal(auth_tokens_check(t, "", 10000, name, &scopes, &touch), -EINVAL);
+        assert_int_equal(auth_tokens_check(t, other, 10000, name, dc, &scopes, &touch), -ENOENT);
+        assert_int_equal(auth_tokens_check(t, "secret", 10000, name, dc, &scopes, &touch), -EINVAL);
+        assert_int_equal(auth_tokens_check(t, "", 10000, name, dc, &scopes, &touch), -EINVAL);
 
         /* A reload without "gone" revokes it at once. */
         assert_int_equal(auth_tokens_set(t, recs, 2), 0);
-        assert_int_equal(auth_tokens_check(t, tc, 10000, name, &scopes, &touch), -ENOENT);
-        assert_int_equal(auth_tokens_check(t, tb, 10000, name, &scopes, &touch), 0);
+        assert_int_equal(auth_tokens_check(t, tc, 10000, name, dc, &scopes, &touch), -ENOENT);
+        assert_int_equal(auth_tokens_check(t, tb, 10000, name, dc, &scopes, &touch), 0);
         assert_int_equal(auth_tokens_set(t, NULL, 0), 0);
         assert_int_equal(auth_tokens_count(t), 0);
-        assert_int_equal(auth_tokens_check(t, tb, 10000, name, &scopes, &touch), -ENOENT);
+        assert_int_equal(auth_tokens_check(t, tb, 10000, name, dc, &scopes, &touch), -ENOENT);
         t = auth_tokens_free(t);
         assert_null(t);
         assert_null(auth_tokens_free(NULL));
