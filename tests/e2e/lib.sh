@@ -962,3 +962,69 @@ PY
 audit_count() {
         python3 -c 'import sqlite3, sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("SELECT count(*) FROM audit").fetchone()[0])' "$E2E_STATE/edgegw.db"
 }
+
+# ---- a second edgegwd (tests with two nodes, e.g. a central DNS node) -------------------
+
+# other_daemon_start NS CONF SOCK LOG: starts another edgegwd in namespace NS with the config
+# file CONF (written by the test; its state_dir holds SOCK) and waits (10 s) until it answers
+# on SOCK. Sets OTHER_PID. The EXIT trap kills it with its namespace; other_daemon_stop
+# stops it cleanly.
+other_daemon_start() {
+        local ns=$1 conf=$2 sock=$3 log=$4 i
+        echo "=== edgegwd start $(date +%T.%N) ===" >>"$log"
+        ip netns exec "$ns" "$EDGEGWD" --config "$conf" </dev/null >>"$log" 2>&1 &
+        OTHER_PID=$!
+        for ((i = 0; i < 100; i++)); do
+                if [[ -S $sock ]] && curl -sf -m 2 --unix-socket "$sock" http://edgegw/health >/dev/null 2>&1; then
+                        return 0
+                fi
+                if ! kill -0 "$OTHER_PID" 2>/dev/null; then
+                        wait "$OTHER_PID"
+                        echo "edgegwd ($conf) exited during start-up with status $?"
+                        tail -n 5 "$log"
+                        return 1
+                fi
+                sleep 0.1
+        done
+        echo "edgegwd ($conf) did not answer on $sock within 10 s"
+        return 1
+}
+
+# other_daemon_stop PID LOG NAME: SIGTERM; checks that it exits 0 within 15 s and that LOG
+# has no sanitizer report.
+other_daemon_stop() {
+        local pid=$1 log=$2 name=$3 i rc
+        kill -TERM "$pid" 2>/dev/null
+        for ((i = 0; i < 150; i++)); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+                check "$name edgegwd exits within 15 s of SIGTERM" false
+                kill -9 "$pid" 2>/dev/null
+        fi
+        wait "$pid"
+        rc=$?
+        check "$name edgegwd exits with status 0 after SIGTERM" eq "$rc" 0
+        check "$name edgegwd log has no sanitizer report" not grep -qE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$log"
+}
+
+# cli_at NS SOCK ARGS...: the edgegw CLI in NS against the edgegwd serving SOCK.
+cli_at() {
+        local ns=$1 sock=$2
+        shift 2
+        ip netns exec "$ns" env EDGEGW_SOCKET="$sock" timeout 30 "$EDGEGW" "$@"
+}
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds (returns 0) or
+# SECONDS pass (returns 1 and shows COMMAND's last output).
+wait_for() {
+        local secs=$1 i out
+        shift
+        for ((i = 0; i < secs * 5; i++)); do
+                out=$("$@" 2>&1) && return 0
+                sleep 0.2
+        done
+        printf '%s\n' "$out"
+        return 1
+}
