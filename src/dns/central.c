@@ -12,7 +12,9 @@
  *
  * Answers: 2xx -> OK; 409 -> CONFLICT (another node's record); 400, 401, 403, 404, 422 and
  * other 4xx -> FAILED with the central's message; 429 and 503 -> RETRY after Retry-After;
- * 5xx, timeouts, unreachable, an unreadable answer -> RETRY.
+ * 5xx, timeouts, unreachable, an unreadable answer -> RETRY. 400, 403, 409 and 422 concern
+ * the one record (row_only: a name outside the token's datacenter must not hold back the
+ * others); the rest concern the central or the token, so every row waits.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -109,6 +111,10 @@ static void central_outcome(long status, const char *body, size_t len, long retr
                                                                            ? retry_after
                                                                            : CENTRAL_RETRY_AFTER_MAX)
                                                      : 0;
+        /* The central's refusals of this record (another node's, outside the token's
+         * datacenter or the zone, a bad value) hold back no other record; a bad token, a
+         * wrong URL, an overloaded or unreachable central hold back all. */
+        out->row_only = status == 409 || status == 403 || status == 422 || status == 400;
         if (status == 409)
                 dns_provider_outcome_set(out, DNS_PROVIDER_CONFLICT, "central: %s", msg);
         else if (status == 429 || status >= 500)

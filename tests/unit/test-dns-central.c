@@ -200,17 +200,20 @@ static void test_refusals(void **state) {
                       "{\"error\":{\"code\":\"record_owned\",\"message\":\"k7m2p4.dc-lk.example.net A is published by node2\"}}"),
                  false, &out, NULL, 0);
         assert_int_equal(out.status, DNS_PROVIDER_CONFLICT);
+        assert_true(out.row_only);
         assert_string_equal(out.error, "central: k7m2p4.dc-lk.example.net A is published by node2");
 
         exchange(http("403 Forbidden", "",
                       "{\"error\":{\"code\":\"forbidden\",\"message\":\"token 'n' may publish only names under dc-x.example.net\"}}"),
                  false, &out, NULL, 0);
         assert_int_equal(out.status, DNS_PROVIDER_FAILED);
+        assert_true(out.row_only); /* this name only: the others go on */
         assert_string_equal(out.error, "central: HTTP 403: token 'n' may publish only names under dc-x.example.net");
 
         exchange(http("401 Unauthorized", "", "{\"error\":{\"code\":\"unauthorized\",\"message\":\"unknown or revoked token\"}}"),
                  false, &out, NULL, 0);
         assert_int_equal(out.status, DNS_PROVIDER_FAILED);
+        assert_false(out.row_only); /* the token: every row waits */
         assert_string_equal(out.error, "central: HTTP 401: unknown or revoked token");
 
         exchange(http("422 Unprocessable Entity", "", "not json\n\x01\r"), false, &out, NULL, 0);
@@ -232,6 +235,7 @@ static void test_transient(void **state) {
                       "{\"error\":{\"code\":\"rate_limited\",\"message\":\"too many requests; retry in 7 s\"}}"),
                  false, &out, NULL, 0);
         assert_int_equal(out.status, DNS_PROVIDER_RETRY);
+        assert_false(out.row_only);
         assert_int_equal(out.retry_after_s, 7);
         assert_non_null(strstr(out.error, "HTTP 429"));
 
