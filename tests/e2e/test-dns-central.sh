@@ -11,7 +11,8 @@
 # records, `vm rm` makes them NXDOMAIN. The central refuses names outside the token's
 # datacenter (403), tokens without the dns scope (403), another token's record (409), and
 # answers 503 while it has no [dns] provider itself; seed 000's body works with curl, and
-# is idempotent. Everything is in the central's audit; no token leaks into a log.
+# is idempotent. With the central down a VM add still succeeds and its names follow once
+# the central is back. Everything is in the central's audit; no token leaks into a log.
 source "$(dirname "$0")/lib.sh"
 
 NS_CENTRAL=$PFX-central
@@ -223,6 +224,18 @@ check "...seedvm.dc-test.example.net is NXDOMAIN" wait_for 20 is_nxdomain seedvm
 api_tcp "$NODE1" POST /api/v1/agents/dns '{"action":"delete","slug":"seedvm"}'
 check "deleting it again (datacenter from the token): 200, deleted false" \
         eq "$STATUS $(json 'd["success"], d["deleted"]' <<<"$OUT")" "200 (True, False)"
+
+# ---- the central down: the node's VMs work, its outbox waits and drains ---------------------
+other_daemon_stop "$C_PID" "$C_LOG" "the central (before the outage)"
+START=$SECONDS
+add_vm WEB2 web2 --ip 10.0.1.6
+check "central down: vm add on the node still succeeds, at once" between $((SECONDS - START)) 0 5
+step "the central edgegwd starts again" other_daemon_start "$NS_CENTRAL" "$C_CONF" "$C_SOCK" "$C_LOG"
+C_PID=$OTHER_PID
+check "central back: within 60 s Knot serves $WEB2 A $PUBLIC4" wait_for 60 has_record "$WEB2" A "$PUBLIC4"
+check "...and web's records are still there" has_record "$WEB" A "$PUBLIC4"
+run cli vm rm web2
+check "within 20 s $WEB2 is NXDOMAIN at Knot" wait_for 20 is_nxdomain "$WEB2"
 
 # ---- vm rm on the node ----------------------------------------------------------------------
 run cli vm rm web
