@@ -225,6 +225,18 @@ api_tcp "$NODE1" POST /api/v1/agents/dns '{"action":"delete","slug":"seedvm"}'
 check "deleting it again (datacenter from the token): 200, deleted false" \
         eq "$STATUS $(json 'd["success"], d["deleted"]' <<<"$OUT")" "200 (True, False)"
 
+# ---- the central's operator (unix socket) ---------------------------------------------------
+central_api POST /v1/dns/remote '{"action":"create","name":"ops.example.net","type":"A","content":"203.0.113.50"}'
+check "the central's operator publishes ops.example.net over the unix socket: owned by no token" \
+        eq "$STATUS $(json 'd["outcome"], d["record"]["token"]' <<<"$OUT")" "200 ('created', None)"
+check "...Knot serves it" wait_for 20 has_record ops.example.net A 203.0.113.50
+api_tcp "$ROAMER" POST /v1/dns/remote '{"action":"delete","name":"ops.example.net"}'
+check "a token deleting the operator's record: 409" eq "$STATUS $(message)" \
+        "409 ops.example.net A is published by this node's operator; a node may change only the records its own token published"
+central_api POST /v1/dns/remote '{"action":"delete","name":"ops.example.net"}'
+check "the operator deletes it" eq "$STATUS $(json 'd["deleted"]' <<<"$OUT")" "200 True"
+check "...NXDOMAIN" wait_for 20 is_nxdomain ops.example.net
+
 # ---- the central down: the node's VMs work, its outbox waits and drains ---------------------
 other_daemon_stop "$C_PID" "$C_LOG" "the central (before the outage)"
 START=$SECONDS
