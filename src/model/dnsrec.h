@@ -12,13 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../dns/wire.h" /* enum dns_type: DNS_TYPE_A, DNS_TYPE_AAAA */
 #include "resource.h"
 #include "vm.h"
 
 struct config;
 
-#define DNS_TYPE_A 1
-#define DNS_TYPE_AAAA 28
 #define DNS_OWNER_KIND_MAX 7
 #define DNS_OWNER_ID_MAX 64
 
