@@ -11,8 +11,9 @@
  *   nothing there -> create it, marked as ours; ours and equal -> nothing to do; ours and
  *   different -> fix it; not ours but equal -> adopt it (add our mark); not ours and
  *   different -> DNS_PROVIDER_CONFLICT, touching nothing.
- * - Ownership is marked where the provider allows: rfc2136 a TXT record at the same name
- *   ("edgegw-owner=OWNER type=A"), cloudflare the record's comment ("edgegw-owner=OWNER").
+ * - Ownership is marked where the provider allows: rfc2136 a TXT record "edgegw-owner=OWNER"
+ *   at _edgegw-a.NAME / _edgegw-aaaa.NAME, cloudflare the record's comment
+ *   ("edgegw-owner=OWNER").
  *   OWNER is dns_provider_owner() of the config. A record without our mark is never
  *   changed (except adopting an equal one) and never deleted.
  * - retract() removes our record for (name, type) and our mark; if the provider has no
@@ -54,6 +55,8 @@ struct dns_provider_outcome {
         char ref[DNS_PROVIDER_REF_MAX + 1]; /* publish: the provider's id for the record
                                              * (Cloudflare record id), "" = none */
         unsigned retry_after_s; /* the provider asked us to wait this long (429 Retry-After) */
+        bool row_only; /* the failure is this record's alone (a conflict, a lost race): the
+                        * other rows go on; otherwise RETRY and FAILED hold every row back */
 };
 
 struct dns_provider;

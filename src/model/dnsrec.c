@@ -135,3 +135,37 @@ int dns_records_desired(const struct config *c, const struct vm *vms, const stru
         *ret_n = out;
         return 0;
 }
+
+int dns_records_merge(const struct dns_record_want *a, size_t n_a, const struct dns_record_want *b, size_t n_b,
+                      const char *zone, struct dns_record_want **ret, size_t *ret_n) {
+        for (size_t i = 1; i < n_a; i++)
+                if (dns_record_want_compare(&a[i - 1], &a[i]) >= 0)
+                        return -EINVAL;
+        for (size_t i = 1; i < n_b; i++)
+                if (dns_record_want_compare(&b[i - 1], &b[i]) >= 0)
+                        return -EINVAL;
+        struct dns_record_want *out = NULL;
+        size_t n = 0;
+        if (n_a + n_b > 0 && !(out = calloc(n_a + n_b, sizeof *out)))
+                return -ENOMEM;
+        size_t i = 0, j = 0;
+        while (i < n_a || j < n_b) {
+                int c = i == n_a ? 1 : j == n_b ? -1 : dns_record_want_compare(&a[i], &b[j]);
+                if (c <= 0) {
+                        out[n++] = a[i++];
+                        if (c == 0)
+                                j++;
+                } else {
+                        if (dns_name_in_zone(b[j].name, zone))
+                                out[n++] = b[j];
+                        j++;
+                }
+        }
+        if (n == 0) {
+                free(out);
+                out = NULL;
+        }
+        *ret = out;
+        *ret_n = n;
+        return 0;
+}

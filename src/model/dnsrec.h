@@ -49,3 +49,10 @@ bool dns_name_in_zone(const char *name, const char *zone);
 int dns_records_desired(const struct config *c, const struct vm *vms, const struct vm_meta *metas, size_t n_vms,
                         const struct route_def *routes, size_t n_routes, struct dns_record_want **ret,
                         size_t *ret_n);
+
+/* The union of two sorted want lists (as dns_records_desired() returns them): a's records
+ * and those of b's inside zone that a does not already have (same name and type: a wins).
+ * *ret is a malloc'd array (NULL when *ret_n = 0). -EINVAL when a list is not sorted
+ * strictly; -ENOMEM. */
+int dns_records_merge(const struct dns_record_want *a, size_t n_a, const struct dns_record_want *b, size_t n_b,
+                      const char *zone, struct dns_record_want **ret, size_t *ret_n);

@@ -917,6 +917,50 @@ static void test_dns_validate_accepts(void **state) {
         }
 }
 
+/* Issue 5 additions: public_ip6 = "auto" with public_interface, [dns] owner, and the
+ * providers' secrets from the environment instead of a file. */
+static void test_dns_auto6_owner_secret_env(void **state) {
+        static const struct {
+                const char *text, *want;
+        } bad[] = {
+                {"[gateway]\npublic_ip6 = \"auto\"\n", "public_ip6 = \"auto\" needs public_interface"},
+                {"[gateway]\npublic_ip6 = \"automatic\"\n", "public_ip6 'automatic' is not an IPv6 address"},
+                {"[gateway]\npublic_interface = \"a/b\"\n", "public_interface 'a/b' is not an interface name"},
+                {"[gateway]\npublic_interface = \"eth0:1\"\n", "is not an interface name"},
+                {DNS_RFC2136 "zone = \"example.net\"\nowner = \"has space\"\n", "owner 'has space' is not"},
+                {DNS_GW "[dns]\nprovider = \"cloudflare\"\nzone = \"example.net\"\n",
+                 "provider cloudflare needs api_token_file (or the environment variable EDGEGW_DNS_API_TOKEN"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct config_diag d;
+                assert_int_equal(validate_with(bad[i].text, &d), -EINVAL);
+                if (!strstr(d.error, bad[i].want))
+                        fail_msg("case %zu: error '%s' does not contain '%s'", i, d.error, bad[i].want);
+        }
+        struct config_diag d = {0};
+        assert_int_equal(validate_with("[gateway]\npublic_ip6 = \"auto\"\npublic_interface = \"wan0\"\n", &d), 0);
+        assert_int_equal(validate_with(DNS_RFC2136 "zone = \"example.net\"\nowner = \"gw-2.dc-lk\"\n", &d), 0);
+
+        /* The secret's variable: only the active provider's counts; its value is not kept. */
+        struct config c;
+        assert_int_equal(parse(DNS_GW "[dns]\nprovider = \"cloudflare\"\nzone = \"example.net\"\n", &c, &d), 0);
+        char *wrong[] = {"EDGEGW_DNS_TSIG_SECRET=AAAA", NULL};
+        assert_int_equal(config_apply_env(&c, wrong, &d), 0);
+        assert_string_equal(c.dns_secret_env, "");
+        assert_int_equal(config_validate(&c, &d), -EINVAL);
+        char *empty[] = {"EDGEGW_DNS_API_TOKEN=", NULL};
+        assert_int_equal(config_apply_env(&c, empty, &d), 0);
+        assert_string_equal(c.dns_secret_env, "");
+        char *right[] = {"EDGEGW_DNS_API_TOKEN=s3cret-token", NULL};
+        assert_int_equal(config_apply_env(&c, right, &d), 0);
+        assert_string_equal(c.dns_secret_env, "EDGEGW_DNS_API_TOKEN");
+        assert_null(memmem(&c, sizeof c, "s3cret-token", 12));
+        assert_int_equal(config_validate(&c, &d), 0);
+        assert_string_equal(dns_secret_env_for("rfc2136"), "EDGEGW_DNS_TSIG_SECRET");
+        assert_string_equal(dns_secret_env_for("edgegw"), "EDGEGW_DNS_TOKEN");
+        assert_null(dns_secret_env_for(""));
+}
+
 static void test_dns_server(void **state) {
         static const struct {
                 const char *server, *addr;
@@ -1065,7 +1109,7 @@ int main(void) {
                 cmocka_unit_test(test_dns_env),
                 cmocka_unit_test(test_dns_validate_errors),
                 cmocka_unit_test(test_dns_validate_accepts),
-                cmocka_unit_test(test_dns_server),
+                cmocka_unit_test(test_dns_auto6_owner_secret_env), cmocka_unit_test(test_dns_server),
                 cmocka_unit_test(test_dns_load),
                 cmocka_unit_test(test_state_path),
         };

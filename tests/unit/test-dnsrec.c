@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,11 +171,51 @@ static void test_dedup(void **state) {
         free(w);
 }
 
+static struct dns_record_want want(const char *name, uint16_t type, const char *content, const char *kind) {
+        struct dns_record_want w = {.type = type, .ttl = 300};
+        strcpy(w.name, name);
+        strcpy(w.content, content);
+        strcpy(w.owner_kind, kind);
+        strcpy(w.owner_id, "x");
+        return w;
+}
+
+static void test_merge(void **state) {
+        (void)state;
+        struct dns_record_want a[] = {want("b.dc1.example.com", DNS_TYPE_A, "203.0.113.7", "vm"),
+                                      want("d.dc1.example.com", DNS_TYPE_A, "203.0.113.7", "vm")};
+        struct dns_record_want b[] = {want("a.dc2.example.com", DNS_TYPE_A, "198.51.100.1", "node"),
+                                      want("b.dc1.example.com", DNS_TYPE_A, "198.51.100.1", "node"),
+                                      want("b.dc1.example.com", DNS_TYPE_AAAA, "2001:db8::1", "node"),
+                                      want("c.other.org", DNS_TYPE_A, "198.51.100.1", "node")};
+        struct dns_record_want *m = NULL;
+        size_t n = 0;
+        assert_int_equal(dns_records_merge(a, 2, b, 4, "example.com", &m, &n), 0);
+        assert_int_equal(n, 4);
+        assert_string_equal(m[0].name, "a.dc2.example.com");
+        assert_string_equal(m[1].name, "b.dc1.example.com"); /* ours wins over the node's */
+        assert_string_equal(m[1].owner_kind, "vm");
+        assert_string_equal(m[1].content, "203.0.113.7");
+        assert_int_equal(m[2].type, DNS_TYPE_AAAA);
+        assert_string_equal(m[3].name, "d.dc1.example.com"); /* c.other.org is outside the zone */
+        for (size_t i = 1; i < n; i++)
+                assert_true(dns_record_want_compare(&m[i - 1], &m[i]) < 0);
+        free(m);
+        assert_int_equal(dns_records_merge(NULL, 0, NULL, 0, "example.com", &m, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(m);
+        /* unsorted input is refused */
+        assert_int_equal(dns_records_merge(b + 1, 1, b, 3, "example.com", &m, &n), 0);
+        free(m);
+        struct dns_record_want rev[] = {b[1], b[0]};
+        assert_int_equal(dns_records_merge(rev, 2, NULL, 0, "example.com", &m, &n), -EINVAL);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_zone),          cmocka_unit_test(test_vm_a_only),
                 cmocka_unit_test(test_vm_a_and_aaaa), cmocka_unit_test(test_nothing_to_publish),
-                cmocka_unit_test(test_zone_filter),   cmocka_unit_test(test_dedup),
+                cmocka_unit_test(test_zone_filter),   cmocka_unit_test(test_dedup), cmocka_unit_test(test_merge),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

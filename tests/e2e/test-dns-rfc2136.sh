@@ -1,0 +1,289 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# Issue 5, provider rfc2136, end to end: edgegwd in gw publishes its VMs' names to a real
+# Knot DNS (knotd on gw's loopback, zone example.net, TSIG hmac-sha256) through the DNS
+# reconciler, and every assertion is what `kdig` sees:
+# - vm add: A and AAAA appear (with the ownership TXT); vm rm: NXDOMAIN.
+# - a foreign record in the way is left alone (conflict in the outbox), an equal foreign
+#   record is adopted; a foreign record is never deleted.
+# - a reload with a new public_ip replaces every A record; public_ip6 = "auto" follows an
+#   IPv6 address change on public_interface (netlink) into every AAAA record.
+# - outage: knotd stopped, 50 VMs added (each add answers at once), knotd started: all 50
+#   resolve. Garbage answers (a server sending junk) leave the outbox in error, nothing lost.
+# - the TSIG secret never appears in the log.
+# e2e-timeout: 360
+# shellcheck disable=SC1091
+source "$(dirname "$0")/lib.sh"
+
+KNOT_DIR=$E2E_TMP/knot
+KNOT_PID=
+SECRET=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+DNS_PORT=5300
+
+command -v knotd >/dev/null && command -v kdig >/dev/null || die "knotd and kdig are installed (knot, knot-dnsutils)"
+topo_up || die "topology up"
+
+mkdir -p "$KNOT_DIR/db" "$KNOT_DIR/run"
+cat >"$KNOT_DIR/example.net.zone" <<'EOF'
+$ORIGIN example.net.
+$TTL 300
+@       SOA ns1.example.net. hostmaster.example.net. 1 3600 600 86400 300
+@       NS  ns1.example.net.
+ns1     A   127.0.0.1
+; records edgegw does not own
+taken.dc-test   A   192.0.2.99
+same.dc-test    A   203.0.113.1
+EOF
+cat >"$KNOT_DIR/knot.conf" <<EOF
+server:
+    rundir: "$KNOT_DIR/run"
+    listen: 127.0.0.1@$DNS_PORT
+log:
+  - target: stderr
+    any: info
+database:
+    storage: "$KNOT_DIR/db"
+key:
+  - id: edgegw-key
+    algorithm: hmac-sha256
+    secret: $SECRET
+acl:
+  - id: edgegw-update
+    key: edgegw-key
+    action: update
+zone:
+  - domain: example.net
+    storage: "$KNOT_DIR"
+    file: example.net.zone
+    acl: edgegw-update
+    zonefile-sync: -1
+    journal-content: all
+EOF
+printf 'key "edgegw-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$SECRET" >"$E2E_TMP/tsig.key"
+chmod 600 "$E2E_TMP/tsig.key"
+
+knot_start() {
+        # Not through in_ns: $! must be knotd itself (ip netns exec execs it), not a subshell.
+        ip netns exec "$NS_GW" knotd -c "$KNOT_DIR/knot.conf" </dev/null >>"$E2E_TMP/knotd.log" 2>&1 &
+        KNOT_PID=$!
+        BG_PIDS+=("$KNOT_PID")
+        local i
+        for ((i = 0; i < 50; i++)); do
+                q example.net SOA | grep -q ns1 && return 0
+                sleep 0.1
+        done
+        tail -n 20 "$E2E_TMP/knotd.log" | sed 's/^/#   knotd: /'
+        return 1
+}
+knot_stop() { kill "$KNOT_PID" 2>/dev/null && wait "$KNOT_PID" 2>/dev/null; KNOT_PID=; }
+
+# q NAME TYPE: the records knotd serves, sorted, space separated.
+q() { in_ns "$NS_GW" kdig +short +timeout=2 +retry=0 -p "$DNS_PORT" @127.0.0.1 "$1" "$2" 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//'; }
+rcode() { in_ns "$NS_GW" kdig +timeout=2 +retry=0 -p "$DNS_PORT" @127.0.0.1 "$1" "${2:-A}" | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
+# wait_q NAME TYPE WANT [SECONDS]: until knotd serves exactly WANT (default 15 s).
+wait_q() {
+        local i got
+        for ((i = 0; i < ${4:-15} * 5; i++)); do
+                got=$(q "$1" "$2")
+                [[ $got == "$3" ]] && return 0
+                sleep 0.2
+        done
+        echo "$1 $2: expected '$3', knotd serves '$got'"
+        return 1
+}
+wait_rcode() {
+        local i got
+        for ((i = 0; i < ${3:-15} * 5; i++)); do
+                got=$(rcode "$1")
+                [[ $got == "$2" ]] && return 0
+                sleep 0.2
+        done
+        echo "$1: expected $2, got $got"
+        return 1
+}
+# outbox NAME TYPE: "state|last_error" of the outbox row, read from the store.
+outbox() {
+        python3 -c 'import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+r = db.execute("SELECT state, last_error FROM dns_records WHERE name = ? AND type = ?", (sys.argv[2], int(sys.argv[3]))).fetchone()
+print("%s|%s" % r if r else "none|")' "$E2E_STATE/edgegw.db" "$1" "$2"
+}
+one_of() {
+        local v=$1 c
+        shift
+        for c in "$@"; do [[ -n $v && $v == "$c" ]] && return 0; done
+        echo "expected one of: $*; got '$v'"
+        return 1
+}
+wait_outbox_state() {
+        local i got
+        for ((i = 0; i < ${4:-15} * 5; i++)); do
+                got=$(outbox "$1" "$2")
+                [[ ${got%%|*} == "$3" ]] && return 0
+                sleep 0.2
+        done
+        echo "$1 type $2: expected state $3, outbox has '$got'"
+        return 1
+}
+
+GW_EXTRA="" # more [gateway] lines
+dns_config() {
+        CFG_EXTRA="$GW_EXTRA
+[dns]
+provider = \"rfc2136\"
+zone = \"example.net\"
+ttl = 120
+server = \"127.0.0.1:${1:-$DNS_PORT}\"
+tsig_name = \"edgegw-key\"
+tsig_secret_file = \"$E2E_TMP/tsig.key\"
+${2:-}"
+}
+
+knot_start || die "knotd serves example.net in gw"
+dns_config
+daemon_start || die "edgegwd starts with [dns] provider = rfc2136"
+
+step "vm add publishes A and AAAA with the ownership mark"
+add_vm N1 vm1 --ip 10.0.1.5
+check "vm1's A record appears in knotd" wait_q "$N1" A "$PUBLIC4"
+check "vm1's AAAA record appears in knotd" wait_q "$N1" AAAA "$PUBLIC6"
+check "the ownership marks are there (_edgegw-a / _edgegw-aaaa TXT)" \
+        eq "$(q "_edgegw-a.$N1" TXT)/$(q "_edgegw-aaaa.$N1" TXT)" '"edgegw-owner=dc-test"/"edgegw-owner=dc-test"'
+check "the record has the configured TTL" eq "$(in_ns "$NS_GW" kdig +noall +answer -p "$DNS_PORT" @127.0.0.1 "$N1" A | awk '{print $2}')" 120
+check "the outbox row is synced" wait_outbox_state "$N1" 1 synced
+
+step "foreign records: adopted when equal, left alone when not"
+run cli vm add vm2 --ip 10.0.1.6 --hostname taken.dc-test.example.net --hostname same.dc-test.example.net
+check "vm add with names held by foreign records exits 0" rc_is 0
+N2=$(cli --json vm show vm2 | json 'd["subdomain"]')
+check "vm2's own name resolves" wait_q "$N2" A "$PUBLIC4"
+check "same.dc-test (equal foreign record) is adopted: our mark is added" \
+        wait_q _edgegw-a.same.dc-test.example.net TXT '"edgegw-owner=dc-test"'
+check "taken.dc-test (different foreign record) stays 192.0.2.99" eq "$(q taken.dc-test.example.net A)" 192.0.2.99
+check "taken.dc-test gets no mark" eq "$(q _edgegw-a.taken.dc-test.example.net TXT)" ""
+check "its outbox row is in error, saying why" wait_outbox_state taken.dc-test.example.net 1 error
+check "the error names the conflict" contains "$(outbox taken.dc-test.example.net 1)" "not edgegw's"
+
+step "reload with a new public_ip: every A record follows"
+PUBLIC4_OLD=$PUBLIC4
+PUBLIC4=203.0.113.77
+ip -n "$NS_GW" addr add "$PUBLIC4/24" dev wan
+daemon_reload || die "reload"
+check "vm1's A record is replaced" wait_q "$N1" A "$PUBLIC4"
+check "vm2's A record is replaced" wait_q "$N2" A "$PUBLIC4"
+check "the adopted record (ours now) is replaced too" wait_q same.dc-test.example.net A "$PUBLIC4"
+check "the foreign record is still untouched" eq "$(q taken.dc-test.example.net A)" 192.0.2.99
+
+step "vm rm: our records go, foreign ones stay"
+run cli vm rm vm2
+check "vm rm vm2 exits 0" rc_is 0
+check "vm2's name is NXDOMAIN" wait_rcode "$N2" NXDOMAIN
+check "the adopted name is gone with it" wait_rcode same.dc-test.example.net NXDOMAIN
+check "and so are the marks" eq "$(rcode "_edgegw-a.$N2" TXT)" NXDOMAIN
+check "the foreign record is never deleted" eq "$(q taken.dc-test.example.net A)" 192.0.2.99
+check "the conflicting row leaves the outbox" wait_outbox_state taken.dc-test.example.net 1 none
+
+step "public_ip6 = auto follows the interface's address (netlink)"
+CFG_PUBLIC6_SAVE=$PUBLIC6
+PUBLIC6=auto
+GW_EXTRA='public_interface = "wan"'
+dns_config
+daemon_reload || die "reload with public_ip6 = auto"
+wait_log() {
+        local i
+        for ((i = 0; i < 50; i++)); do
+                grep -qF "$1" "$DAEMON_LOG" && return 0
+                sleep 0.2
+        done
+        echo "no '$1' in the daemon log"
+        return 1
+}
+check "after the reload the daemon reads wan's address" wait_log "public IPv6 address of wan: $CFG_PUBLIC6_SAVE"
+check "vm1's AAAA is still that address" wait_q "$N1" AAAA "$CFG_PUBLIC6_SAVE"
+ip -n "$NS_GW" addr add 2001:db8:ff::100/64 dev wan nodad
+ip -n "$NS_GW" addr del "$CFG_PUBLIC6_SAVE/64" dev wan
+check "the address change reaches the AAAA record" wait_q "$N1" AAAA 2001:db8:ff::100
+check "the daemon logged the change" grep -q "public IPv6 address of wan changed" "$DAEMON_LOG"
+PUBLIC6=2001:db8:ff::100
+
+step "outage: knotd stopped, 50 VMs added, knotd back: all 50 resolve"
+knot_stop
+slow=0
+for i in $(seq 1 50); do
+        s=$(date +%s%N)
+        cli vm add "o$i" --ip "10.0.1.$((100 + i))" >/dev/null 2>&1 || slow=$((slow + 1000))
+        (( ($(date +%s%N) - s) / 1000000 > 5000 )) && slow=$((slow + 1))
+done
+check "all 50 vm adds succeed, none waits for DNS (> 5 s)" eq "$slow" 0
+waiting_rows() {
+        python3 -c 'import sqlite3, sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("SELECT count(*) FROM dns_records WHERE owner_id LIKE ? AND state IN (?, ?)", ("o%", "pending", "error")).fetchone()[0])' "$E2E_STATE/edgegw.db"
+}
+wait_waiting_rows() {
+        local i
+        for ((i = 0; i < 150; i++)); do
+                (($(waiting_rows) == 100)) && return 0
+                sleep 0.2
+        done
+        echo "expected 100 rows waiting, the outbox has $(waiting_rows)"
+        return 1
+}
+check "the outbox holds all 100 records (A, AAAA) as pending or error: nothing lost" wait_waiting_rows
+check "none of them resolves while knotd is down" eq "$(rcode "$(cli --json vm show o1 | json 'd["subdomain"]')")" ""
+knot_start || die "knotd restarts"
+names=()
+for i in $(seq 1 50); do names+=("$(cli --json vm show "o$i" | json 'd["subdomain"]')"); done
+unresolved() {
+        local n c=0
+        for n in "${names[@]}"; do [[ $(q "$n" A) == "$PUBLIC4" ]] || c=$((c + 1)); done
+        echo "$c"
+}
+wait_all() {
+        local i u
+        for ((i = 0; i < 90; i++)); do
+                u=$(unresolved)
+                ((u == 0)) && return 0
+                sleep 1
+        done
+        echo "$u of 50 names still do not resolve after 90 s"
+        return 1
+}
+check "after knotd is back all 50 names resolve (within 90 s: the backoff is at most that)" wait_all
+
+step "garbage from the server: rows wait in error, then drain"
+# A UDP "server" answering every packet with junk.
+in_ns "$NS_GW" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 5399))
+while True:
+    d, a = s.recvfrom(4096)
+    s.sendto(d[:2] + b"\xff" * 7, a)
+' &
+BG_PIDS+=($!)
+dns_config 5399
+daemon_reload || die "reload to the junk server"
+add_vm NJ junk1 --ip 10.0.1.200
+junk_errors() {
+        python3 -c 'import sqlite3, sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("SELECT count(*) FROM dns_records WHERE state = ? AND last_error LIKE ?", ("error", "%malformed%")).fetchone()[0])' "$E2E_STATE/edgegw.db"
+}
+wait_junk() {
+        local i
+        for ((i = 0; i < 100; i++)); do
+                (($(junk_errors) > 0)) && return 0
+                sleep 0.2
+        done
+        echo "no row in error with 'malformed'"
+        return 1
+}
+check "junk answers put the row tried in error, saying 'malformed'" wait_junk
+check "junk1's row is not synced (it waits: pending or error)" \
+        one_of "$(outbox "$NJ" 1 | cut -d'|' -f1)" pending error
+dns_config
+daemon_reload || die "reload back to knotd"
+check "back on knotd, the row drains and the name resolves" wait_q "$NJ" A "$PUBLIC4" 60
+
+step "secrets"
+check "the TSIG secret never appears in the daemon log" not grep -qF "$SECRET" "$DAEMON_LOG"
+
+finish
