@@ -515,6 +515,7 @@ static int cf_list_records(struct cf_provider *p, const struct dns_record_want *
                 if (page >= CF_MAX_PAGES) {
                         dns_provider_outcome_set(out, DNS_PROVIDER_FAILED, "list records: more than %d pages of %s %s",
                                                  CF_MAX_PAGES, w->name, type);
+                        out->row_only = true;
                         return -1;
                 }
         }
@@ -554,7 +555,13 @@ static int cf_write_record(struct cf_provider *p, const char *what, const char *
                 dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "%s: out of memory", what);
                 return -1;
         }
-        return cf_call(p, what, method, path, body, a, out);
+        int r = cf_call(p, what, method, path, body, a, out);
+        /* The API refused this record (validation, a name it will not take): the others may
+         * still go through. */
+        if (r < 0 && out->status == DNS_PROVIDER_FAILED && a->http >= 400 && a->http < 500 && a->http != 401 &&
+            a->http != 403)
+                out->row_only = true;
+        return r;
 }
 
 /* Deletes our record id; one that is gone already counts as deleted. */
@@ -569,8 +576,10 @@ static int cf_delete(struct cf_provider *p, const char *id, struct dns_provider_
 
 /* A zone id that went stale (zone re-created) shows as a refusal: look it up again next time. */
 static void cf_after(struct cf_provider *p, struct dns_provider_outcome *out) {
-        if (out->status == DNS_PROVIDER_FAILED)
+        if (out->status == DNS_PROVIDER_FAILED && !out->row_only)
                 p->zone_id[0] = '\0';
+        if (out->status == DNS_PROVIDER_CONFLICT)
+                out->row_only = true;
         /* Belt and braces: nothing we return may carry the token, even if an answer echoed it. */
         if (p->token_len && strstr(out->error, p->token))
                 snprintf(out->error, sizeof out->error, "(message withheld: it contained the API token)");
@@ -579,8 +588,8 @@ static void cf_after(struct cf_provider *p, struct dns_provider_outcome *out) {
 }
 
 static void outcome_ok(struct dns_provider_outcome *out, const char *ref, const char *note) {
-        out->status = DNS_PROVIDER_OK;
-        out->error[0] = '\0';
+        /* A step on the way (a duplicate already gone) may have left a failure behind. */
+        *out = (struct dns_provider_outcome){.status = DNS_PROVIDER_OK};
         snprintf(out->ref, sizeof out->ref, "%s", ref);
         snprintf(out->note, sizeof out->note, "%s", note);
 }
@@ -623,8 +632,7 @@ static void cf_publish_do(struct cf_provider *p, const struct dns_record_want *w
                 char more[48] = "";
                 if (n_foreign > 1)
                         snprintf(more, sizeof more, " (and %zu more)", n_foreign - 1);
-                dns_provider_outcome_set(out, DNS_PROVIDER_CONFLICT,
-                                         "%s %s: record %s (%s) is not ours (comment '%.40s')%s; left alone", w->name, type,
+                dns_provider_outcome_set(out, DNS_PROVIDER_CONFLICT, "record %s (%s) is not ours (comment '%.40s')%s; left alone",
                                          foreign->id, foreign->content, foreign->comment, more);
                 sanitize(out->error);
                 cf_list_done(&l);
@@ -641,9 +649,11 @@ static void cf_publish_do(struct cf_provider *p, const struct dns_record_want *w
                 if (!b || cf_write_record(p, "adopt record", "PATCH", adopt->id, b, &a, out) < 0) {
                         if (!b)
                                 dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "adopt record: out of memory");
-                        else if (a.http == 404 && first_error_code(a.env) == 81044)
+                        else if (a.http == 404 && first_error_code(a.env) == 81044) {
                                 dns_provider_outcome_set(out, DNS_PROVIDER_RETRY,
                                                          "adopt record: %s went away meanwhile", adopt->id);
+                                out->row_only = true;
+                        }
                         cf_answer_done(&a);
                         cf_list_done(&l);
                         return;
@@ -661,9 +671,11 @@ static void cf_publish_do(struct cf_provider *p, const struct dns_record_want *w
                         if (!b || cf_write_record(p, "fix record", "PATCH", keep->id, b, &a, out) < 0) {
                                 if (!b)
                                         dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "fix record: out of memory");
-                                else if (a.http == 404 && first_error_code(a.env) == 81044)
+                                else if (a.http == 404 && first_error_code(a.env) == 81044) {
                                         dns_provider_outcome_set(out, DNS_PROVIDER_RETRY,
                                                                  "fix record: %s went away meanwhile", keep->id);
+                                        out->row_only = true;
+                                }
                                 cf_answer_done(&a);
                                 cf_list_done(&l);
                                 return;
@@ -676,10 +688,12 @@ static void cf_publish_do(struct cf_provider *p, const struct dns_record_want *w
                 if (!b || cf_write_record(p, "create record", "POST", NULL, b, &a, out) < 0) {
                         if (!b)
                                 dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "create record: out of memory");
-                        else if (first_error_code(a.env) == 81057 || first_error_code(a.env) == 81058)
+                        else if (first_error_code(a.env) == 81057 || first_error_code(a.env) == 81058) {
                                 /* Someone created it between our look and our write: look again. */
                                 dns_provider_outcome_set(out, DNS_PROVIDER_RETRY,
                                                          "create record: an identical record appeared meanwhile");
+                                out->row_only = true;
+                        }
                         cf_answer_done(&a);
                         cf_list_done(&l);
                         return;

@@ -8,11 +8,10 @@
  *
  * TTL defaults to [dns] ttl, proxied is [dns] proxied, REF is the hint an earlier publish
  * returned ("" or absent = none). Prints one line
- *   status=ok|retry|conflict|failed ref=REF retry_after=N elapsed_ms=N note="..." error="..."
+ *   status=ok|retry|conflict|failed ref=REF retry_after=N row_only=0|1 elapsed_ms=N note="..." error="..."
  * (a '"' or '\' inside note and error is escaped with '\') and exits 0 for ok, 1 for any
  * other outcome or when the config or the provider cannot be opened, 2 on bad usage.
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +43,8 @@ static long long now_ms(void) {
 }
 
 static int report(const struct dns_provider_outcome *o, long long elapsed_ms) {
-        printf("status=%s ref=%s retry_after=%u elapsed_ms=%lld", dns_provider_status_to_string(o->status), o->ref,
-               o->retry_after_s, elapsed_ms);
+        printf("status=%s ref=%s retry_after=%u row_only=%d elapsed_ms=%lld", dns_provider_status_to_string(o->status),
+               o->ref, o->retry_after_s, o->row_only, elapsed_ms);
         print_quoted("note", o->note);
         print_quoted("error", o->status == DNS_PROVIDER_OK ? "" : o->error);
         putchar('\n');
@@ -56,7 +55,7 @@ static int report(const struct dns_provider_outcome *o, long long elapsed_ms) {
 static int report_open_error(const char *what, const char *error) {
         char text[600];
         snprintf(text, sizeof text, "%s: %s", what, error);
-        printf("status=failed ref= retry_after=0 elapsed_ms=0 note=\"\"");
+        printf("status=failed ref= retry_after=0 row_only=0 elapsed_ms=0 note=\"\"");
         print_quoted("error", text);
         putchar('\n');
         return 1;

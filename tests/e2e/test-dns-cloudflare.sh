@@ -11,7 +11,11 @@
 # or read-only token -> failed with Cloudflare's message, 429 -> retry after Retry-After,
 # 5xx, garbage, a reset and a timeout -> retry within the 10 s bound. The token never shows
 # in the probe's output. The fake's own self-test runs first, as one check.
-# shellcheck disable=SC1091
+# Then through edgegwd (the DNS reconciler): vm add publishes A and AAAA, a foreign equal
+# record is adopted and a different one left alone (conflict in the outbox), a 503 outage
+# does not slow a vm add and the record arrives when it ends, vm rm removes ours only.
+# e2e-timeout: 300
+# shellcheck disable=SC1091,SC2034  # lib.sh is sourced; CFG_EXTRA is read by lib.sh
 source "$(dirname "$0")/lib.sh"
 
 PROBE=$BUILD/dns-provider-probe
@@ -36,9 +40,13 @@ printf '%s\n' "$RO_TOKEN" >"$E2E_TMP/ro-token"
 printf '%s\n' "$WRONG_TOKEN" >"$E2E_TMP/wrong-token"
 chmod 600 "$E2E_TMP"/*token*
 
+# fake_start NS: the fake in namespace NS on 127.0.0.1 (a free port: CF_PORT); `fake` then talks to it.
+FAKE_NS=
 fake_start() {
+        FAKE_NS=$1
         rm -f "$E2E_TMP/cf.port"
-        in_ns "$NS_CF" python3 "$FAKE" --listen 127.0.0.1:0 --token-file "$E2E_TMP/token" --read-token "$RO_TOKEN" \
+        # Not through in_ns: $! must be the fake itself (ip netns exec execs it).
+        ip netns exec "$FAKE_NS" python3 "$FAKE" --listen 127.0.0.1:0 --token-file "$E2E_TMP/token" --read-token "$RO_TOKEN" \
                 --zone example.net --zone other.org --port-file "$E2E_TMP/cf.port" </dev/null >>"$E2E_TMP/fake.log" 2>&1 &
         BG_PIDS+=($!)
         local i
@@ -51,7 +59,7 @@ fake_start() {
 }
 
 # fake METHOD PATH [BODY]: one request to the fake's control endpoints.
-fake() { in_ns "$NS_CF" curl -sS -m 10 -X "$1" ${3:+--data-binary "$3"} "http://127.0.0.1:$CF_PORT$2"; }
+fake() { in_ns "$FAKE_NS" curl -sS -m 10 -X "$1" ${3:+--data-binary "$3"} "http://127.0.0.1:$CF_PORT$2"; }
 fault() { fake POST /_fake/fault "$1" >/dev/null; }
 
 # cf_conf FILE [DNS-LINES [URL-SUFFIX]]: a config with provider cloudflare against the fake
@@ -106,7 +114,7 @@ one_of() {
         return 1
 }
 
-fake_start || die "the Cloudflare fake listens in $NS_CF"
+fake_start "$NS_CF" || die "the Cloudflare fake listens in $NS_CF"
 log "fake on 127.0.0.1:$CF_PORT in $NS_CF"
 C=$E2E_TMP/cf.conf
 cf_conf "$C"
@@ -170,7 +178,7 @@ seed '{"zone": "example.net", "type": "A", "name": "taken.dc-test.example.net", 
 TAKEN_ID=$(rec_ids taken.dc-test.example.net | tr -d "[]'")
 w=$(writes)
 probe "$C" publish taken.dc-test.example.net A 203.0.113.1
-check "an unowned different record: conflict (exit 1)" eq "$(field status)/$RC" conflict/1
+check "an unowned different record: conflict (exit 1), this row only" eq "$(field status)/$RC/$(field row_only)" conflict/1/1
 check "the conflict names the record id and its content" contains "$(error_text)" "$TAKEN_ID (198.51.100.9)"
 check "the foreign record is untouched and nothing was written" \
         eq "$(recs taken.dc-test.example.net)/$(writes)" "198.51.100.9|hand-made|false|120/$w"
@@ -264,15 +272,15 @@ probe "$E2E_TMP/nozone.conf" publish vm1.dc-test.example.com A 203.0.113.1
 check "a zone the account does not have: failed, says zone not found" \
         eq "$(field status)/$(error_text | grep -c 'zone example.com not found')" failed/1
 probe "$C" publish bad.dc-test.example.net A 203.0.113.1 30
-check "a ttl Cloudflare refuses: failed with the error_chain surfaced" eq "$(field status)" failed
+check "a ttl Cloudflare refuses: failed (this row only) with the error_chain surfaced" eq "$(field status)/$(field row_only)" failed/1
 check "the message has code 1004 and the chain's 9021" contains "$(error_text)" "1004 DNS Validation Error (9021 Invalid TTL"
 
 # ---- faults ------------------------------------------------------------------------------------
 
 fault '{"mode": "401"}'
 probe "$C" publish f.dc-test.example.net A 203.0.113.1
-check "401: failed, token rejected with Cloudflare's code and message" \
-        eq "$(field status)/$(error_text | grep -c 'token rejected: 10000 Authentication error')" failed/1
+check "401: failed (every row), token rejected with Cloudflare's code and message" \
+        eq "$(field status)/$(field row_only)/$(error_text | grep -c 'token rejected: 10000 Authentication error')" failed/0/1
 fault '{"mode": "403", "path": "dns_records"}'
 probe "$C" publish f.dc-test.example.net A 203.0.113.1
 check "403 on the listing: failed, token rejected: 9109" \
@@ -284,7 +292,7 @@ check "429: the message has code 971" contains "$(error_text)" "971"
 for m in 500 502 503; do
         fault "{\"mode\": \"$m\", \"path\": \"dns_records\"}"
         probe "$C" publish f.dc-test.example.net A 203.0.113.1
-        check "$m: retry" eq "$(field status)/$(error_text | grep -c "HTTP $m")" retry/1
+        check "$m: retry (every row)" eq "$(field status)/$(field row_only)/$(error_text | grep -c "HTTP $m")" retry/0/1
 done
 fault '{"mode": "503", "method": "POST"}'
 probe "$C" publish f.dc-test.example.net A 203.0.113.1
@@ -312,5 +320,93 @@ check "after the faults: publish is ok and a no-op" eq "$(field status)/$(note_t
 # ---- the secret ------------------------------------------------------------------------------
 
 check "the probe's output never contains a token" not grep -qF -e "$TOKEN" -e "$RO_TOKEN" -e "$WRONG_TOKEN" "$PROBE_LOG"
+
+# ---- through edgegwd: the DNS reconciler drives the provider ---------------------------------
+
+step "topology up" topo_up
+step "a fresh fake in gw" fake_start "$NS_GW"
+log "fake on 127.0.0.1:$CF_PORT in $NS_GW"
+CFG_EXTRA="[dns]
+provider = \"cloudflare\"
+zone = \"example.net\"
+ttl = 120
+api_url = \"http://127.0.0.1:$CF_PORT/client/v4\"
+api_token_file = \"$E2E_TMP/token\""
+step "edgegwd starts with [dns] provider = cloudflare" daemon_start
+
+# wait_recs NAME TYPE WANT [SECONDS]: until the fake has exactly WANT (recs' format) for NAME.
+wait_recs() {
+        local i got
+        for ((i = 0; i < ${4:-15} * 5; i++)); do
+                got=$(recs "$1" "$2")
+                [[ $got == "$3" ]] && return 0
+                sleep 0.2
+        done
+        echo "$1 $2: expected '$3', the fake has '$got'"
+        return 1
+}
+# outbox NAME TYPE: "state|last_error|provider_ref" of the outbox row ("none||" when there is none).
+outbox() {
+        python3 -c 'import sqlite3, sys
+db = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+r = db.execute("SELECT state, last_error, provider_ref FROM dns_records WHERE name = ? AND type = ?", (sys.argv[2], int(sys.argv[3]))).fetchone()
+print("%s|%s|%s" % r if r else "none||")' "$E2E_STATE/edgegw.db" "$1" "$2"
+}
+# wait_outbox NAME TYPE PATTERN [SECONDS]: until the row's "state|last_error|ref" matches PATTERN (a glob).
+wait_outbox() {
+        local i got
+        for ((i = 0; i < ${4:-15} * 5; i++)); do
+                got=$(outbox "$1" "$2")
+                # shellcheck disable=SC2053
+                [[ $got == $3 ]] && return 0
+                sleep 0.2
+        done
+        echo "$1 type $2: expected '$3', the outbox has '$got'"
+        return 1
+}
+
+add_vm D1 vm1 --ip 10.0.1.5
+check "vm add: vm1's A record appears in the fake, ours, ttl 120" wait_recs "$D1" A "$PUBLIC4|$MARK|false|120"
+check "and its AAAA record" wait_recs "$D1" AAAA "$PUBLIC6|$MARK|false|120"
+check "the outbox row is synced with the record's id as provider_ref" \
+        wait_outbox "$D1" 1 "synced||$(rec_ids "$D1" | tr -d "[]'")"
+
+seed '{"zone": "example.net", "type": "A", "name": "taken.dc-test.example.net", "content": "192.0.2.99", "ttl": 300, "comment": "hand-made"}'
+seed "{\"zone\": \"example.net\", \"type\": \"A\", \"name\": \"same.dc-test.example.net\", \"content\": \"$PUBLIC4\", \"ttl\": 300}"
+run cli vm add vm2 --ip 10.0.1.6 --hostname taken.dc-test.example.net --hostname same.dc-test.example.net
+check "vm add with names held by foreign records exits 0" rc_is 0
+D2=$(cli --json vm show vm2 | json 'd["subdomain"]')
+check "vm2's own name is published" wait_recs "$D2" A "$PUBLIC4|$MARK|false|120"
+check "same.dc-test (an equal foreign record) is adopted: our comment, our ttl" \
+        wait_recs same.dc-test.example.net A "$PUBLIC4|$MARK|false|120"
+check "taken.dc-test (a different foreign record) is left alone" \
+        eq "$(recs taken.dc-test.example.net)" "192.0.2.99|hand-made|false|300"
+check "its outbox row is in error: conflict, naming the record" wait_outbox taken.dc-test.example.net 1 "error|conflict: *192.0.2.99*"
+check "the daemon logged the adoption" grep -q "same.dc-test.example.net A: adopted record" "$DAEMON_LOG"
+
+# An outage: Cloudflare answers 503 to everything. The VM add answers at once; the record
+# follows when the API is back.
+fault '{"mode": "503", "count": -1}'
+t0=$(date +%s%N)
+add_vm D3 vm3 --ip 10.0.1.7
+check "with the API answering 503, vm add still answers at once (< 2 s)" between $((($(date +%s%N) - t0) / 1000000)) 0 2000
+check "the outbox row waits in error, saying HTTP 503" wait_outbox "$D3" 1 "error|retry: *HTTP 503*"
+check "nothing reached the zone meanwhile" eq "$(recs "$D3")" ""
+fake DELETE /_fake/fault >/dev/null
+check "once the fault clears, vm3's record arrives (within 45 s: the backoff)" wait_recs "$D3" A "$PUBLIC4|$MARK|false|120" 45
+check "and its row is synced" wait_outbox "$D3" 1 "synced||*"
+
+run cli vm rm vm1
+check "vm rm vm1 exits 0" rc_is 0
+check "vm1's A record is gone from the fake" wait_recs "$D1" A ""
+check "and its AAAA record" wait_recs "$D1" AAAA ""
+run cli vm rm vm2
+check "vm rm vm2 exits 0" rc_is 0
+check "vm2's record is gone" wait_recs "$D2" A ""
+check "the adopted record (ours now) is gone with it" wait_recs same.dc-test.example.net A ""
+check "the foreign record is never deleted" eq "$(recs taken.dc-test.example.net)" "192.0.2.99|hand-made|false|300"
+check "the conflicting row leaves the outbox" wait_outbox taken.dc-test.example.net 1 "none||"
+check "vm3's record stays" eq "$(recs "$D3")" "$PUBLIC4|$MARK|false|120"
+check "the token never appears in the daemon log" not grep -qF "$TOKEN" "$DAEMON_LOG"
 
 finish
