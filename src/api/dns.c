@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "core/util.h"
+#include "daemon/dnssync.h"
 #include "handlers.h"
 #include "store/store.h"
 #include "vmjson.h"
@@ -28,10 +29,12 @@ static int records_read(struct api_env *env, struct store_dns_record **ret, size
         return r;
 }
 
-/* 200 {"records": [...]} with the rows of recs[0..n) that f lets through; when none pass
- * and not_found_name is set, 404 naming it instead. */
-static void records_answer(const struct store_dns_record *recs, size_t n, const struct dns_record_filter *f,
-                           const char *not_found_name, struct api_response *resp) {
+/* 200 {"records": [...], "provider"} with the rows of recs[0..n) that f lets through and the
+ * DNS reconciler's provider (null when none is configured); when none pass and
+ * not_found_name is set, 404 naming it instead. */
+static void records_answer(struct api_env *env, const struct store_dns_record *recs, size_t n,
+                           const struct dns_record_filter *f, const char *not_found_name,
+                           struct api_response *resp) {
         int64_t now = (int64_t)time(NULL);
         json_t *arr = json_array();
         if (!arr)
@@ -49,8 +52,13 @@ static void records_answer(const struct store_dns_record *recs, size_t n, const 
                 json_decref(arr);
                 return api_error(resp, 404, "not_found", "no DNS record named '%s'", not_found_name);
         }
+        /* The provider tells an empty list apart: nothing wanted, or DNS not configured. */
+        struct dnssync_status ds = {0};
+        if (env->dns)
+                dnssync_get_status(env->dns, &ds);
         resp->status = 200;
-        resp->body = json_pack("{s:o}", "records", arr);
+        resp->body = json_pack("{s:o, s:s?}", "records", arr, "provider",
+                               ds.enabled && ds.provider[0] ? ds.provider : NULL);
         if (!resp->body)
                 api_error(resp, 500, "internal", "out of memory");
 }
@@ -72,7 +80,7 @@ static void records_list(struct api_env *env, const struct api_request *rq, stru
         size_t n = 0;
         if (records_read(env, &recs, &n, resp) < 0)
                 return;
-        records_answer(recs, n, &f, NULL, resp);
+        records_answer(env, recs, n, &f, NULL, resp);
 }
 
 /* GET /v1/dns/records/NAME: the rows of one name (an A and/or an AAAA), 404 when none. */
@@ -90,7 +98,7 @@ static void records_show(struct api_env *env, const struct api_request *rq, cons
         size_t n = 0;
         if (records_read(env, &recs, &n, resp) < 0)
                 return;
-        records_answer(recs, n, &f, f.name, resp);
+        records_answer(env, recs, n, &f, f.name, resp);
 }
 
 void api_dns(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
