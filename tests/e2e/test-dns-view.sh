@@ -166,15 +166,16 @@ check "dns ls --json prints the API's records" eq "$(json 'd["records"]' <<<"$OU
 # ---- status and scopes ---------------------------------------------------------------------
 run cli status
 check "a record in error does not make status fail (exit 0)" rc_is 0
+declare -A TOKENS
 for scope in read dns vms; do
         run cli --json token add "t-$scope" --scope "$scope"
-        declare "TOKEN_$scope=$(json 'd["token"]' <<<"$OUT")"
+        TOKENS[$scope]=$(json 'd["token"]' <<<"$OUT")
 done
-api_tcp "$TOKEN_read" GET /v1/dns/records
+api_tcp "${TOKENS[read]}" GET /v1/dns/records
 check "over TCP a read token lists the records (200)" status_is 200
-api_tcp "$TOKEN_dns" GET "/v1/dns/records?state=error"
+api_tcp "${TOKENS[dns]}" GET "/v1/dns/records?state=error"
 check "...so does a dns token" eq "$STATUS $(json 'len(d["records"])' <<<"$OUT")" "200 1"
-api_tcp "$TOKEN_vms" GET /v1/dns/records
+api_tcp "${TOKENS[vms]}" GET /v1/dns/records
 check "...a vms-only token gets 403" status_is 403
 
 finish
