@@ -30,6 +30,7 @@
 #include "core/hashmap.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "daemon/dnssync.h"
 #include "daemon/reconcile.h"
 #include "metrics.h"
 #include "nft/nft.h"
@@ -263,6 +264,24 @@ static void status_json(struct api_env *env, struct api_response *resp) {
         struct tm tm;
         if (st.last_run && gmtime_r(&st.last_run, &tm))
                 strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        /* The DNS reconciler has a section of its own, without "ok": a provider in trouble is
+         * not the gateway failing (ports and names work; the records follow when it is back). */
+        struct dnssync_status ds = {0};
+        if (env->dns)
+                dnssync_get_status(env->dns, &ds);
+        char dns_when[32] = "";
+        if (ds.last_pass && gmtime_r(&ds.last_pass, &tm))
+                strftime(dns_when, sizeof dns_when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_t *dns = !ds.enabled
+                              ? json_pack("{s:b}", "enabled", false)
+                              : json_pack("{s:b, s:s, s:s?, s:I, s:I, s:I, s:s?, s:s?, s:{s:I, s:I, s:I, s:I}}",
+                                          "enabled", true, "provider", ds.provider, "public_ip6",
+                                          ds.public_ip6[0] ? ds.public_ip6 : NULL, "passes", (json_int_t)ds.passes,
+                                          "pushes", (json_int_t)ds.pushes, "failures", (json_int_t)ds.failures,
+                                          "last_pass", dns_when[0] ? dns_when : NULL,
+                                          "last_error", ds.last_error[0] ? ds.last_error : NULL, "records",
+                                          "pending", (json_int_t)ds.pending, "synced", (json_int_t)ds.synced, "error",
+                                          (json_int_t)ds.error, "deleting", (json_int_t)ds.deleting);
         resp->status = 200;
         if (st.userspace) {
                 /* No nft in this mode: the reconciler feeds the proxy's forward listeners. */
@@ -280,6 +299,7 @@ static void status_json(struct api_env *env, struct api_response *resp) {
                         json_object_set_new(fw, "limit", json_integer((json_int_t)proxy_forward_capacity(env->proxy)));
                 }
                 status_add_parts(resp->body, &st);
+                json_object_set_new(resp->body, "dns", dns);
                 return;
         }
         resp->body = json_pack("{s:s, s:{s:{s:I, s:I, s:s?, s:b, s:s?, s:f, s:s, s:I}}}", "version", EDGEGW_VERSION,
@@ -288,6 +308,7 @@ static void status_json(struct api_env *env, struct api_response *resp) {
                                st.last_error[0] ? st.last_error : NULL, "duration_ms", st.last_duration_ms, "mode",
                                st.last_full ? "full" : "incremental", "vms", (json_int_t)st.vms);
         status_add_parts(resp->body, &st);
+        json_object_set_new(resp->body, "dns", dns);
         if (resp->body && env->proxy) {
                 struct proxy_stats ps;
                 proxy_get_stats(env->proxy, &ps);

@@ -203,6 +203,121 @@ json_t *vm_to_json(const struct vm *vm, const struct vm_meta *meta, const struct
         return o;
 }
 
+/* ---- the DNS outbox ---- */
+
+int dns_record_name_parse(const char *text, char ret[static DNS_NAME_MAX + 1]) {
+        char name[DNS_NAME_MAX + 2];
+        size_t n = strlen(text);
+        if (n > 0 && text[n - 1] == '.')
+                n--;
+        if (n == 0 || n > DNS_NAME_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                name[i] = (char)(text[i] >= 'A' && text[i] <= 'Z' ? text[i] - 'A' + 'a' : text[i]);
+        name[n] = '\0';
+        if (!dns_name_valid(name))
+                return -EINVAL;
+        memcpy(ret, name, n + 1);
+        return 0;
+}
+
+static const char *const owner_kinds[] = {"vm", "route", "node"};
+
+/* "KIND:ID" into f; false when the kind is unknown or the id empty, too long or not
+ * printable ASCII. */
+static bool owner_parse(const char *text, struct dns_record_filter *f) {
+        const char *colon = strchr(text, ':');
+        if (!colon)
+                return false;
+        size_t kl = (size_t)(colon - text), il = strlen(colon + 1);
+        bool known = false;
+        for (size_t i = 0; i < ELEMENTSOF(owner_kinds); i++)
+                known = known || (strlen(owner_kinds[i]) == kl && strncmp(text, owner_kinds[i], kl) == 0);
+        if (!known || il == 0 || il > DNS_OWNER_ID_MAX)
+                return false;
+        for (const char *p = colon + 1; *p; p++)
+                if (*p <= ' ' || *p > '~')
+                        return false;
+        memcpy(f->owner_kind, text, kl);
+        f->owner_kind[kl] = '\0';
+        memcpy(f->owner_id, colon + 1, il + 1);
+        return true;
+}
+
+int dns_record_filter_parse(const char *const *keys, const char *const *values, size_t n_args,
+                            struct dns_record_filter *ret, char err[static API_ERROR_MAX]) {
+        struct dns_record_filter f = {.state = -1};
+        bool seen_state = false, seen_owner = false, seen_name = false;
+        char shown[72];
+        for (size_t i = 0; i < n_args; i++) {
+                const char *key = keys[i], *value = values[i] ? values[i] : "";
+                api_sanitize(value, shown, sizeof shown);
+                if (streq(key, "state")) {
+                        enum store_dns_state st;
+                        if (seen_state || store_dns_state_from_string(value, &st) < 0) {
+                                snprintf(err, API_ERROR_MAX,
+                                         "query 'state': %s'%s' is not a state (pending, synced, error, deleting)",
+                                         seen_state ? "repeated; " : "", shown);
+                                return -EINVAL;
+                        }
+                        f.state = (int)st;
+                        seen_state = true;
+                } else if (streq(key, "owner")) {
+                        if (seen_owner || !owner_parse(value, &f)) {
+                                snprintf(err, API_ERROR_MAX,
+                                         "query 'owner': %s'%s' is not KIND:ID (KIND vm, route or node; e.g. vm:web-1)",
+                                         seen_owner ? "repeated; " : "", shown);
+                                return -EINVAL;
+                        }
+                        seen_owner = true;
+                } else if (streq(key, "name")) {
+                        if (seen_name || dns_record_name_parse(value, f.name) < 0) {
+                                snprintf(err, API_ERROR_MAX, "query 'name': %s'%s' is not a DNS name",
+                                         seen_name ? "repeated; " : "", shown);
+                                return -EINVAL;
+                        }
+                        seen_name = true;
+                } else {
+                        api_sanitize(key, shown, sizeof shown);
+                        snprintf(err, API_ERROR_MAX, "unknown query argument '%s' (allowed: state, owner, name)",
+                                 shown);
+                        return -EINVAL;
+                }
+        }
+        *ret = f;
+        return 0;
+}
+
+bool dns_record_filter_match(const struct dns_record_filter *f, const struct store_dns_record *r) {
+        return (f->state < 0 || (int)r->state == f->state) &&
+               (!f->owner_kind[0] || (streq(f->owner_kind, r->want.owner_kind) && streq(f->owner_id, r->want.owner_id))) &&
+               (!f->name[0] || streq(f->name, r->want.name));
+}
+
+const char *dns_record_type_to_string(uint16_t type) {
+        return type == DNS_TYPE_A ? "A" : type == DNS_TYPE_AAAA ? "AAAA" : NULL;
+}
+
+json_t *dns_record_to_json(const struct store_dns_record *r, int64_t now, bool brief) {
+        const char *type = dns_record_type_to_string(r->want.type);
+        const char *state = store_dns_state_to_string(r->state);
+        char retry_text[API_TIME_MAX], updated[API_TIME_MAX];
+        if (!type || !state)
+                return NULL;
+        bool waiting = r->state != STORE_DNS_SYNCED && r->next_retry_at > now;
+        const char *retry = waiting ? api_time_format(r->next_retry_at, retry_text) : NULL;
+        const char *error = r->last_error[0] ? r->last_error : NULL;
+        if (brief)
+                return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "name", r->want.name, "type", type, "content",
+                                 r->want.content, "state", state, "last_error", error, "next_retry_at", retry);
+        return json_pack("{s:s, s:s, s:s, s:I, s:b, s:{s:s, s:s}, s:s, s:I, s:s?, s:s?, s:s?, s:s}", "name",
+                         r->want.name, "type", type, "content", r->want.content, "ttl", (json_int_t)r->want.ttl,
+                         "proxied", r->want.proxied, "owner", "kind", r->want.owner_kind, "id", r->want.owner_id,
+                         "state", state, "attempts", (json_int_t)r->attempts, "last_error", error, "next_retry_at",
+                         retry, "provider_ref", r->provider_ref[0] ? r->provider_ref : NULL, "updated_at",
+                         api_time_format(r->updated_at, updated));
+}
+
 json_t *api_error_json(const char *code, const char *message) {
         return json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", message);
 }

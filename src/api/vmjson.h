@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * JSON codecs of the VM resource: decoding a create or replace request (bytes from the
- * network: strict, every problem named, fuzzed) and encoding a VM as the API's object. Pure;
- * the field decoders it shares with the other resources live in resjson.c.
+ * network: strict, every problem named, fuzzed) and encoding a VM as the API's object,
+ * including its DNS records; and, beside them, the rows of the DNS outbox as
+ * /v1/dns/records shows them (the query filters and the row object). Pure; the field
+ * decoders it shares with the other resources live in resjson.c.
  */
 #pragma once
 
@@ -13,6 +15,7 @@
 
 #include "../model/resource.h"
 #include "../model/vm.h"
+#include "../store/store.h"
 
 #define API_ERROR_MAX 256
 
@@ -68,6 +71,42 @@ struct vm_traffic {
  * meta does not encode (labels text that is not an object, n_hostnames too large). */
 json_t *vm_to_json(const struct vm *vm, const struct vm_meta *meta, const struct vm_traffic *traffic,
                    const char *datacenter, const char *domain);
+
+/* ---- the DNS outbox (issue 5) ---- */
+
+/* What GET /v1/dns/records lists: every row, or only those of one state, owner or name
+ * (all that are given must match). */
+struct dns_record_filter {
+        int state; /* enum store_dns_state, or -1 = any */
+        char owner_kind[DNS_OWNER_KIND_MAX + 1]; /* "vm", "route" or "node"; "" = any owner */
+        char owner_id[DNS_OWNER_ID_MAX + 1];
+        char name[DNS_NAME_MAX + 1]; /* lower case, no trailing dot; "" = any name */
+};
+
+/* Parses a DNS name as a caller may write it (any case, one trailing dot allowed) into its
+ * stored form: lower case, without the dot, dns_name_valid(). Returns 0 or -EINVAL. */
+int dns_record_name_parse(const char *text, char ret[static DNS_NAME_MAX + 1]);
+
+/* The query of GET /v1/dns/records, n_args (key, value) pairs: "state" (pending, synced,
+ * error, deleting), "owner" (KIND:ID, KIND one of vm, route, node) and "name" (a DNS name),
+ * each at most once. Anything else, a repeated key or a bad value is -EINVAL with err
+ * naming it and what is allowed (*ret untouched). */
+int dns_record_filter_parse(const char *const *keys, const char *const *values, size_t n_args,
+                            struct dns_record_filter *ret, char err[static API_ERROR_MAX]);
+
+/* Whether row r passes filter f. */
+bool dns_record_filter_match(const struct dns_record_filter *f, const struct store_dns_record *r);
+
+/* "A" or "AAAA" for DNS_TYPE_A / DNS_TYPE_AAAA; NULL otherwise. */
+const char *dns_record_type_to_string(uint16_t type);
+
+/* One outbox row as /v1/dns/records shows it (docs/api.md): name, type, content, ttl,
+ * proxied, owner {kind, id}, state, attempts, last_error (null when none), next_retry_at
+ * (null unless the row waits: not synced and not due before a time after now),
+ * provider_ref (null when unknown), updated_at. When brief, only name, type, content,
+ * state, last_error and next_retry_at (a VM's "dns" list). Returns a new reference, or
+ * NULL on ENOMEM or for a type or state out of range. */
+json_t *dns_record_to_json(const struct store_dns_record *r, int64_t now, bool brief);
 
 /* {"error": {"code": code, "message": message}}; new reference or NULL. */
 json_t *api_error_json(const char *code, const char *message);

@@ -268,6 +268,22 @@ static enum cli_exit print_status(const json_t *root, json_t *parts) {
         return cli_print_table(cells, n + 1, N_COLS);
 }
 
+/* "dns:       rfc2136, 12 synced, 1 error (last: ...)" under the table; nothing from a
+ * daemon without DNS. The DNS provider's trouble never changes the exit code: ports and
+ * names work without it, and the records follow when it is back. */
+static enum cli_exit print_dns_status(const json_t *root) {
+        const json_t *dns = json_object_get(root, "dns");
+        if (!dns)
+                return CLI_EXIT_OK;
+        _cleanup_strbuf_ struct strbuf line = {};
+        if (cli_dns_status_format(dns, &line) < 0)
+                return cli_bad_response("'dns' is not an object with 'enabled'");
+        if (strbuf_status(&line) < 0)
+                return cli_out_of_memory();
+        cli_print_field("dns", strbuf_str(&line));
+        return CLI_EXIT_OK;
+}
+
 enum cli_exit cmd_status(const struct cli *cli, const char *arg) {
         _cleanup_(json_decrefp) json_t *root = NULL;
         enum cli_exit x = cli_api_call(cli, "GET", "/v1/status", NULL, &root, NULL);
@@ -287,6 +303,8 @@ enum cli_exit cmd_status(const struct cli *cli, const char *arg) {
         }
 
         x = cli->json ? cli_print_json(root) : print_status(root, parts);
+        if (x == CLI_EXIT_OK && !cli->json)
+                x = print_dns_status(root);
         if (x != CLI_EXIT_OK)
                 return x;
         if (n_failed > 0) {

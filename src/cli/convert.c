@@ -371,6 +371,78 @@ int cli_time_parse(const char *text, int64_t *ret) {
         return 0;
 }
 
+void cli_time_short(const char *text, int64_t now, char *out, size_t out_size) {
+        int64_t t;
+        const char *clock = strchr(text, 'T');
+        if (cli_time_parse(text, &t) == 0 && t - now < 86400 && now - t < 86400 && clock)
+                snprintf(out, out_size, "%s", clock + 1);
+        else
+                snprintf(out, out_size, "%s", text);
+}
+
+/* A string member, or NULL when absent, null or not a string. */
+static const char *json_member_string(const json_t *o, const char *key) {
+        return json_string_value(json_object_get(o, key));
+}
+
+int cli_dns_state_format(const json_t *record, int64_t now, struct strbuf *out) {
+        const char *state = json_member_string(record, "state");
+        const char *error = json_member_string(record, "last_error");
+        const char *retry = json_member_string(record, "next_retry_at");
+        if (!state)
+                return -EINVAL;
+        strbuf_append(out, state);
+        if (!error && !retry)
+                return 0;
+        strbuf_append(out, " (");
+        if (error)
+                strbuf_append(out, error);
+        if (retry) {
+                char when[48];
+                cli_time_short(retry, now, when, sizeof when);
+                strbuf_printf(out, "%snext try %s", error ? "; " : "", when);
+        }
+        strbuf_append(out, ")");
+        return 0;
+}
+
+int cli_dns_record_format(const json_t *record, int64_t now, struct strbuf *out) {
+        const char *name = json_member_string(record, "name"), *type = json_member_string(record, "type");
+        const char *content = json_member_string(record, "content");
+        if (!name || !type || !content || !json_member_string(record, "state"))
+                return -EINVAL;
+        strbuf_printf(out, "%s %s %s ", name, type, content);
+        return cli_dns_state_format(record, now, out);
+}
+
+int cli_dns_status_format(const json_t *dns, struct strbuf *out) {
+        static const char *const states[] = {"pending", "synced", "error", "deleting"};
+        const json_t *enabled = json_object_get(dns, "enabled");
+        if (!json_is_boolean(enabled))
+                return -EINVAL;
+        if (json_is_false(enabled)) {
+                strbuf_append(out, "not configured");
+                return 0;
+        }
+        const char *provider = json_member_string(dns, "provider");
+        const char *error = json_member_string(dns, "last_error");
+        const json_t *records = json_object_get(dns, "records");
+        strbuf_append(out, provider ? provider : "(provider unknown)");
+        bool any = false;
+        for (size_t i = 0; i < ELEMENTSOF(states); i++) {
+                const json_t *n = json_object_get(records, states[i]);
+                if (!json_is_integer(n) || json_integer_value(n) <= 0)
+                        continue;
+                strbuf_printf(out, ", %" JSON_INTEGER_FORMAT " %s", json_integer_value(n), states[i]);
+                any = true;
+        }
+        if (!any)
+                strbuf_append(out, ", no records");
+        if (error)
+                strbuf_printf(out, " (last: %s)", error);
+        return 0;
+}
+
 void cli_table_render(const char *const *cells, size_t n_rows, size_t n_cols, struct strbuf *out) {
         size_t width[CLI_TABLE_COLS_MAX] = {};
         if (n_cols == 0 || n_cols > CLI_TABLE_COLS_MAX)

@@ -89,6 +89,28 @@ void cli_span_format(int64_t seconds, char *out, size_t out_size);
  * accepted and dropped), into unix seconds. Returns 0 or -EINVAL. */
 int cli_time_parse(const char *text, int64_t *ret);
 
+/* A time of the API ("2026-11-22T12:00:05Z") as short as is clear at time now: the time of
+ * day ("12:00:05Z") when it lies within a day of now, else the text as it is. Into out
+ * (size out_size); text that is not an API time is copied as it is. */
+void cli_time_short(const char *text, int64_t now, char *out, size_t out_size);
+
+/* The state of a DNS record object (of GET /v1/dns/records, or a VM's "dns") for people:
+ * "synced", "pending", "deleting", or with the last error and the next try when there are
+ * any: "error (timeout; next try 12:00:05Z)" (cli_time_short). Returns 0, or -EINVAL when
+ * the object has no "state" string (nothing appended). */
+int cli_dns_state_format(const json_t *record, int64_t now, struct strbuf *out);
+
+/* A DNS record object as one line, "NAME TYPE CONTENT STATE" (the state as above), e.g.
+ * "k7m2p4.dc1.example.net A 203.0.113.10 synced". Returns 0, or -EINVAL when name, type,
+ * content or state is missing (nothing appended). */
+int cli_dns_record_format(const json_t *record, int64_t now, struct strbuf *out);
+
+/* The "dns" object of /v1/status as one line: "not configured" when not enabled, else the
+ * provider and its rows by state ("rfc2136, 12 synced, 1 error", "no records" when none),
+ * then " (last: ERROR)" when the last provider call failed. Returns 0, or -EINVAL when
+ * dns is not an object with a boolean "enabled" (nothing appended). */
+int cli_dns_status_format(const json_t *dns, struct strbuf *out);
+
 /* Renders rows of cells as a table: columns separated by two spaces and padded to the
  * widest cell (bytes: the API's ids, names and addresses are ASCII), the last column not
  * padded, one line per row. cells holds n_rows * n_cols strings, row-major; the first row

@@ -271,6 +271,30 @@ enum cli_exit cmd_vm_ls(const struct cli *cli, const char *arg) {
         return cli_print_list(cli, "vms", "VMs", header, ELEMENTSOF(header), vm_row);
 }
 
+/* "dns:       NAME TYPE CONTENT STATE" per record of the VM's "dns" list, "dns: none" for
+ * an empty one; nothing when the daemon sends no list. */
+static enum cli_exit print_dns(const json_t *vm) {
+        const json_t *dns = json_object_get(vm, "dns");
+        if (!dns)
+                return CLI_EXIT_OK;
+        if (!json_is_array(dns))
+                return cli_bad_response("'dns' is not an array");
+        if (json_array_size(dns) == 0)
+                cli_print_field("dns", "none");
+        int64_t now = (int64_t)time(NULL);
+        size_t i;
+        const json_t *rec;
+        json_array_foreach(dns, i, rec) {
+                _cleanup_strbuf_ struct strbuf line = {};
+                if (cli_dns_record_format(rec, now, &line) < 0)
+                        return cli_bad_response("a DNS record of the VM without name, type, content or state");
+                if (strbuf_status(&line) < 0)
+                        return cli_out_of_memory();
+                cli_print_field("dns", strbuf_str(&line));
+        }
+        return CLI_EXIT_OK;
+}
+
 enum cli_exit cmd_vm_show(const struct cli *cli, const char *id) {
         _cleanup_(json_decrefp) json_t *root = NULL;
         enum cli_exit x = cli_api_item(cli, "GET", "vms", id, &root);
@@ -290,6 +314,8 @@ enum cli_exit cmd_vm_show(const struct cli *cli, const char *id) {
         if (updated)
                 cli_print_field("updated", updated);
         x = print_vm_fields(root, true);
+        if (x == CLI_EXIT_OK)
+                x = print_dns(root);
         if (x != CLI_EXIT_OK)
                 return x;
         x = print_details(&v);

@@ -172,6 +172,7 @@ struct worker {
         uint32_t provider_failures; /* consecutive */
         bool need_sync;
         bool auto6; /* the configuration says public_ip6 = "auto" */
+        bool republish; /* a new provider: every row again, if it is not the one the outbox was published to */
 };
 
 /* The wanted records from the store: the VMs (with their extra names), the routes, and
@@ -244,11 +245,69 @@ static void record_error(struct worker *w, const char *text) {
         pthread_mutex_unlock(&w->d->lock);
 }
 
+/* A new provider (or server, zone, key) has none of what the old one was given: every row
+ * is published again (looking first, so what is already there costs a read). */
+static void republish_all(struct worker *w) {
+        struct store_dns_record *rows = NULL;
+        size_t n = 0;
+        if (store_dns_list(w->store, &rows, &n) < 0) {
+                log_warning("dns: cannot read the outbox: %s", store_errmsg(w->store));
+                return;
+        }
+        int64_t now = now_s();
+        for (size_t i = 0; i < n; i++)
+                if (rows[i].state == STORE_DNS_SYNCED || rows[i].state == STORE_DNS_ERROR)
+                        (void)store_dns_mark(w->store, rows[i].want.name, rows[i].want.type, STORE_DNS_PENDING, NULL,
+                                             now, NULL);
+        free(rows);
+}
+
+/* Whether the records in the outbox were published somewhere else than where this
+ * configuration publishes: STATE_DIR/dns-provider remembers (provider, zone, where, owner)
+ * across restarts; it is rewritten when it differs. */
+static bool provider_identity_changed(struct worker *w) {
+        const struct config *c = &w->config;
+        char owner[DNS_PROVIDER_OWNER_MAX + 1], want[1024], have[1024] = "", path[PATH_MAX + 32];
+        dns_provider_owner(c, owner);
+        const char *where = streq(c->dns_provider, "rfc2136")      ? c->dns_server
+                            : streq(c->dns_provider, "cloudflare") ? c->dns_api_url
+                                                                   : c->dns_url;
+        snprintf(want, sizeof want, "%s\n%s\n%s\n%s\n", c->dns_provider, c->dns_zone, where, owner);
+        snprintf(path, sizeof path, "%s", w->d->db_path);
+        char *slash = strrchr(path, '/');
+        snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0), "dns-provider");
+        FILE *f = fopen(path, "re");
+        if (f) {
+                size_t n = fread(have, 1, sizeof have - 1, f);
+                have[n] = '\0';
+                fclose(f);
+        }
+        if (streq(have, want))
+                return false;
+        char tmp[PATH_MAX + 40];
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        f = fopen(tmp, "we");
+        bool ok = f && fputs(want, f) >= 0;
+        if (f && fclose(f) != 0)
+                ok = false;
+        if (!ok || rename(tmp, path) < 0)
+                log_warning("dns: cannot write %s: %m", path);
+        return have[0] != '\0'; /* no file: a first start, the outbox is empty or ours */
+}
+
 /* One row to the provider. Returns false when the provider is to be held back. */
 static bool push_one(struct worker *w, const struct store_dns_record *row) {
         struct dns_provider_outcome out = {0};
         bool retract = row->state == STORE_DNS_DELETING;
         const char *type = dns_type_to_string(row->want.type) ?: "?";
+        if (retract && !dns_name_in_zone(row->want.name, w->config.dns_zone)) {
+                /* Published in a zone we are no longer configured for: the provider cannot
+                 * reach it any more; say so once and let the row go. */
+                log_warning("dns: %s %s is outside the zone %s now: not retracted, remove it by hand if it is still "
+                            "published", row->want.name, type, w->config.dns_zone);
+                (void)store_dns_mark_seen(w->store, row, STORE_DNS_SYNCED, NULL, 0, NULL);
+                return true;
+        }
         if (retract)
                 w->provider->ops->retract(w->provider, &row->want, row->provider_ref, &out);
         else
@@ -367,6 +426,7 @@ static void take_config(struct worker *w) {
                 d->provider_changed = false;
                 w->blocked_until = 0;
                 w->provider_failures = 0;
+                w->republish = true;
         }
         pthread_mutex_unlock(&d->lock);
         if (w->auto6)
@@ -410,6 +470,11 @@ static void *thread_main(void *arg) {
                 }
 
                 if (w.provider) {
+                        if (w.republish && provider_identity_changed(&w)) {
+                                log_info("dns: the provider changed: publishing every record again");
+                                republish_all(&w);
+                        }
+                        w.republish = false;
                         if (w.need_sync || now_s() >= next_periodic) {
                                 w.need_sync = false;
                                 next_periodic = now_s() + PERIODIC_S;

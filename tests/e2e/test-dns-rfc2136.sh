@@ -251,6 +251,11 @@ wait_all() {
 check "after knotd is back all 50 names resolve (within 90 s: the backoff is at most that)" wait_all
 
 step "garbage from the server: rows wait in error, then drain"
+# Behind edgegw's back, o1's A record is deleted from knotd: a provider switch (to the junk
+# server and back) publishes every record again, so it comes back.
+printf 'server 127.0.0.1 %s\nzone example.net\nupdate delete %s A\nsend\n' "$DNS_PORT" "${names[0]}" |
+        in_ns "$NS_GW" knsupdate -y "hmac-sha256:edgegw-key:$SECRET" >/dev/null 2>&1
+check "o1's A record was deleted by hand" eq "$(q "${names[0]}" A)" ""
 # A UDP "server" answering every packet with junk.
 in_ns "$NS_GW" python3 -c '
 import socket
@@ -282,6 +287,8 @@ check "junk1's row is not synced (it waits: pending or error)" \
 dns_config
 daemon_reload || die "reload back to knotd"
 check "back on knotd, the row drains and the name resolves" wait_q "$NJ" A "$PUBLIC4" 60
+check "the provider switch re-published every record: o1's A is back" wait_q "${names[0]}" A "$PUBLIC4" 60
+check "the log says why" grep -q "the provider changed: publishing every record again" "$DAEMON_LOG"
 
 step "secrets"
 check "the TSIG secret never appears in the daemon log" not grep -qF "$SECRET" "$DAEMON_LOG"

@@ -3,7 +3,8 @@
  * Unit tests of the CLI's pure conversions (src/cli/convert.c): durations for --ttl,
  * K=V labels and label selectors, comma lists, IP[:PORT] targets, base URLs, percent-
  * encoding of ids and query values, the exit code for each HTTP status, and the formats
- * the human output uses (labels, targets, sizes, spans, timestamps, tables).
+ * the human output uses (labels, targets, sizes, spans, timestamps, tables, DNS records and
+ * the DNS status line).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -301,6 +302,98 @@ static void test_table(void **state) {
         assert_string_equal(strbuf_str(&b), "");
 }
 
+static void test_time_short(void **state) {
+        const int64_t now = 1795341600; /* 2026-11-22T10:00:00Z */
+        char s[64];
+        cli_time_short("2026-11-22T12:00:05Z", now, s, sizeof s);
+        assert_string_equal(s, "12:00:05Z");
+        cli_time_short("2026-11-23T09:59:59Z", now, s, sizeof s);
+        assert_string_equal(s, "09:59:59Z");
+        cli_time_short("2026-11-21T10:00:01Z", now, s, sizeof s);
+        assert_string_equal(s, "10:00:01Z");
+        cli_time_short("2026-11-23T10:00:00Z", now, s, sizeof s); /* a day or more away: the date too */
+        assert_string_equal(s, "2026-11-23T10:00:00Z");
+        cli_time_short("soon", now, s, sizeof s);
+        assert_string_equal(s, "soon");
+}
+
+static void test_dns_formats(void **state) {
+        const int64_t now = 1795341600;
+        _cleanup_strbuf_ struct strbuf b = {};
+        json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:n, s:n}", "name", "k7m2p4.dc1.example.net", "type", "A",
+                              "content", "203.0.113.10", "state", "synced", "last_error", "next_retry_at");
+        assert_int_equal(cli_dns_record_format(r, now, &b), 0);
+        assert_string_equal(strbuf_str(&b), "k7m2p4.dc1.example.net A 203.0.113.10 synced");
+
+        json_object_set_new(r, "state", json_string("error"));
+        json_object_set_new(r, "last_error", json_string("timeout"));
+        json_object_set_new(r, "next_retry_at", json_string("2026-11-22T12:00:05Z"));
+        strbuf_reset(&b);
+        assert_int_equal(cli_dns_record_format(r, now, &b), 0);
+        assert_string_equal(strbuf_str(&b), "k7m2p4.dc1.example.net A 203.0.113.10 error (timeout; next try 12:00:05Z)");
+
+        strbuf_reset(&b);
+        json_object_set_new(r, "state", json_string("pending"));
+        json_object_set_new(r, "last_error", json_null());
+        assert_int_equal(cli_dns_state_format(r, now, &b), 0);
+        assert_string_equal(strbuf_str(&b), "pending (next try 12:00:05Z)");
+
+        strbuf_reset(&b);
+        json_object_set_new(r, "state", json_string("deleting"));
+        json_object_set_new(r, "last_error", json_string("SERVFAIL"));
+        json_object_del(r, "next_retry_at");
+        assert_int_equal(cli_dns_state_format(r, now, &b), 0);
+        assert_string_equal(strbuf_str(&b), "deleting (SERVFAIL)");
+
+        /* Without a name (or a state) nothing is appended. */
+        strbuf_reset(&b);
+        json_object_del(r, "name");
+        assert_int_equal(cli_dns_record_format(r, now, &b), -EINVAL);
+        assert_int_equal(b.len, 0);
+        json_object_del(r, "state");
+        assert_int_equal(cli_dns_state_format(r, now, &b), -EINVAL);
+        assert_int_equal(cli_dns_state_format(NULL, now, &b), -EINVAL);
+        assert_int_equal(b.len, 0);
+        json_decref(r);
+}
+
+static void test_dns_status_format(void **state) {
+        _cleanup_strbuf_ struct strbuf b = {};
+        json_t *d = json_pack("{s:b}", "enabled", 0);
+        assert_int_equal(cli_dns_status_format(d, &b), 0);
+        assert_string_equal(strbuf_str(&b), "not configured");
+        json_decref(d);
+
+        d = json_pack("{s:b, s:s, s:s, s:{s:i, s:i, s:i, s:i}}", "enabled", 1, "provider", "rfc2136", "last_error",
+                      "timeout talking to 127.0.0.1:53", "records", "pending", 0, "synced", 12, "error", 1, "deleting",
+                      0);
+        strbuf_reset(&b);
+        assert_int_equal(cli_dns_status_format(d, &b), 0);
+        assert_string_equal(strbuf_str(&b), "rfc2136, 12 synced, 1 error (last: timeout talking to 127.0.0.1:53)");
+        json_decref(d);
+
+        d = json_pack("{s:b, s:s, s:n, s:{s:i, s:i, s:i, s:i}}", "enabled", 1, "provider", "cloudflare",
+                      "last_error", "records", "pending", 0, "synced", 0, "error", 0, "deleting", 0);
+        strbuf_reset(&b);
+        assert_int_equal(cli_dns_status_format(d, &b), 0);
+        assert_string_equal(strbuf_str(&b), "cloudflare, no records");
+        json_decref(d);
+
+        d = json_pack("{s:b, s:s, s:{s:i, s:i}}", "enabled", 1, "provider", "edgegw", "records", "pending", 3,
+                      "deleting", 2);
+        strbuf_reset(&b);
+        assert_int_equal(cli_dns_status_format(d, &b), 0);
+        assert_string_equal(strbuf_str(&b), "edgegw, 3 pending, 2 deleting");
+        json_decref(d);
+
+        strbuf_reset(&b);
+        d = json_pack("{s:s}", "enabled", "yes");
+        assert_int_equal(cli_dns_status_format(d, &b), -EINVAL);
+        assert_int_equal(cli_dns_status_format(NULL, &b), -EINVAL);
+        assert_int_equal(b.len, 0);
+        json_decref(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exit_for_status),
@@ -316,6 +409,9 @@ int main(void) {
                 cmocka_unit_test(test_formats),
                 cmocka_unit_test(test_time_parse),
                 cmocka_unit_test(test_table),
+                cmocka_unit_test(test_time_short),
+                cmocka_unit_test(test_dns_formats),
+                cmocka_unit_test(test_dns_status_format),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

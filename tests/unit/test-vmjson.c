@@ -3,7 +3,8 @@
  * Unit tests of the VM JSON codecs: tables of create-request bodies (the required fields,
  * the optional proxy options, then host names, labels and expiry) with the status and the
  * words of the error each must give, the id of a PUT, and every field of the VM object for a
- * fixed VM with and without metadata and traffic.
+ * fixed VM with and without metadata and traffic; then the DNS outbox's query filters and
+ * row objects (/v1/dns/records and a VM's "dns" list).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -811,6 +812,182 @@ static void test_api_error_json(void **state) {
         json_decref(e);
 }
 
+/* ---- the DNS outbox ---- */
+
+static struct store_dns_record dns_row(const char *name, uint16_t type, const char *owner_kind,
+                                       const char *owner_id, enum store_dns_state st) {
+        struct store_dns_record r = {.want = {.type = type, .ttl = 300}, .state = st};
+        strcpy(r.want.name, name);
+        strcpy(r.want.content, type == DNS_TYPE_A ? "203.0.113.10" : "2001:db8::10");
+        strcpy(r.want.owner_kind, owner_kind);
+        strcpy(r.want.owner_id, owner_id);
+        r.updated_at = 1795341600; /* 2026-11-22T10:00:00Z */
+        return r;
+}
+
+static int filter_parse(const char *k1, const char *v1, const char *k2, const char *v2,
+                        struct dns_record_filter *f, char err[static API_ERROR_MAX]) {
+        const char *keys[] = {k1, k2}, *values[] = {v1, v2};
+        return dns_record_filter_parse(keys, values, k2 ? 2 : k1 ? 1 : 0, f, err);
+}
+
+static void test_dns_name_parse(void **state) {
+        char name[DNS_NAME_MAX + 1];
+        assert_int_equal(dns_record_name_parse("k7m2p4.dc1.example.net", name), 0);
+        assert_string_equal(name, "k7m2p4.dc1.example.net");
+        assert_int_equal(dns_record_name_parse("Shop.Example.ORG.", name), 0);
+        assert_string_equal(name, "shop.example.org");
+        strcpy(name, "untouched");
+        const char *bad[] = {"", ".", "a..b", "-a.example", "a b", "*.example.org", "a/b", "a.example..", "ä.example"};
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(dns_record_name_parse(bad[i], name), -EINVAL);
+        char long_name[DNS_NAME_MAX + 3];
+        memset(long_name, 'a', sizeof long_name - 1);
+        long_name[sizeof long_name - 1] = '\0';
+        for (size_t i = 63; i < sizeof long_name - 1; i += 64)
+                long_name[i] = '.';
+        assert_int_equal(dns_record_name_parse(long_name, name), -EINVAL);
+        assert_string_equal(name, "untouched");
+}
+
+static void test_dns_filter_parse(void **state) {
+        struct dns_record_filter f;
+        char err[API_ERROR_MAX];
+        assert_int_equal(filter_parse(NULL, NULL, NULL, NULL, &f, err), 0);
+        assert_int_equal(f.state, -1);
+        assert_string_equal(f.owner_kind, "");
+        assert_string_equal(f.name, "");
+
+        assert_int_equal(filter_parse("state", "error", "owner", "vm:web-1", &f, err), 0);
+        assert_int_equal(f.state, STORE_DNS_ERROR);
+        assert_string_equal(f.owner_kind, "vm");
+        assert_string_equal(f.owner_id, "web-1");
+        assert_int_equal(filter_parse("name", "K7M2P4.dc1.example.net.", "owner", "node:dc-lk-1", &f, err), 0);
+        assert_string_equal(f.name, "k7m2p4.dc1.example.net");
+        assert_string_equal(f.owner_kind, "node");
+        assert_int_equal(filter_parse("owner", "route:lab:x", NULL, NULL, &f, err), 0); /* the id may hold ':' */
+        assert_string_equal(f.owner_id, "lab:x");
+
+        const struct {
+                const char *key, *value, *key2, *value2, *words;
+        } bad[] = {
+                {"state", "broken", NULL, NULL, "query 'state': 'broken' is not a state (pending, synced, error"},
+                {"state", "", NULL, NULL, "query 'state'"},
+                {"state", "ERROR", NULL, NULL, "'ERROR' is not a state"},
+                {"state", "error", "state", "synced", "repeated"},
+                {"owner", "vm", NULL, NULL, "query 'owner': 'vm' is not KIND:ID"},
+                {"owner", "vm:", NULL, NULL, "is not KIND:ID"},
+                {"owner", "forward:x", NULL, NULL, "KIND vm, route or node"},
+                {"owner", ":x", NULL, NULL, "is not KIND:ID"},
+                {"owner", "vm:a b", NULL, NULL, "is not KIND:ID"},
+                {"owner", "vm:a", "owner", "vm:b", "repeated"},
+                {"name", "not a name", NULL, NULL, "query 'name': 'not a name' is not a DNS name"},
+                {"name", "", NULL, NULL, "is not a DNS name"},
+                {"type", "A", NULL, NULL, "unknown query argument 'type' (allowed: state, owner, name)"},
+                {"limit", "10", NULL, NULL, "unknown query argument 'limit'"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                f.state = 42;
+                err[0] = '\0';
+                assert_int_equal(filter_parse(bad[i].key, bad[i].value, bad[i].key2, bad[i].value2, &f, err), -EINVAL);
+                if (!strstr(err, bad[i].words))
+                        fail_msg("case %zu: '%s' not in '%s'", i, bad[i].words, err);
+                assert_int_equal(f.state, 42); /* untouched */
+        }
+        /* An owner id longer than any stored one is refused, not cut. */
+        char owner[DNS_OWNER_ID_MAX + 8] = "vm:";
+        memset(owner + 3, 'a', DNS_OWNER_ID_MAX + 1);
+        owner[DNS_OWNER_ID_MAX + 4] = '\0';
+        assert_int_equal(filter_parse("owner", owner, NULL, NULL, &f, err), -EINVAL);
+        owner[DNS_OWNER_ID_MAX + 3] = '\0';
+        assert_int_equal(filter_parse("owner", owner, NULL, NULL, &f, err), 0);
+}
+
+static void test_dns_filter_match(void **state) {
+        struct store_dns_record a = dns_row("a.dc1.example.net", DNS_TYPE_A, "vm", "web-1", STORE_DNS_SYNCED);
+        struct store_dns_record b = dns_row("b.dc1.example.net", DNS_TYPE_AAAA, "route", "web-1", STORE_DNS_ERROR);
+        struct dns_record_filter f;
+        char err[API_ERROR_MAX];
+        assert_int_equal(filter_parse(NULL, NULL, NULL, NULL, &f, err), 0);
+        assert_true(dns_record_filter_match(&f, &a) && dns_record_filter_match(&f, &b));
+        assert_int_equal(filter_parse("state", "error", NULL, NULL, &f, err), 0);
+        assert_false(dns_record_filter_match(&f, &a));
+        assert_true(dns_record_filter_match(&f, &b));
+        /* The owner is kind and id: a route with a VM's id is not the VM's. */
+        assert_int_equal(filter_parse("owner", "vm:web-1", NULL, NULL, &f, err), 0);
+        assert_true(dns_record_filter_match(&f, &a));
+        assert_false(dns_record_filter_match(&f, &b));
+        assert_int_equal(filter_parse("owner", "vm:web-10", NULL, NULL, &f, err), 0);
+        assert_false(dns_record_filter_match(&f, &a));
+        assert_int_equal(filter_parse("name", "B.dc1.example.net", "state", "error", &f, err), 0);
+        assert_false(dns_record_filter_match(&f, &a));
+        assert_true(dns_record_filter_match(&f, &b));
+        assert_int_equal(filter_parse("name", "b.dc1.example.net", "state", "synced", &f, err), 0);
+        assert_false(dns_record_filter_match(&f, &b));
+}
+
+static void test_dns_record_to_json(void **state) {
+        const int64_t now = 1795341600;
+        struct store_dns_record r = dns_row("k7m2p4.dc1.example.net", DNS_TYPE_A, "vm", "web-1", STORE_DNS_SYNCED);
+        r.want.proxied = true;
+        strcpy(r.provider_ref, "372e67954025e0ba6aaa6d586b9e0b59");
+        r.next_retry_at = now + 5; /* a synced row never waits */
+        json_t *o = dns_record_to_json(&r, now, false);
+        assert_non_null(o);
+        char *text = json_dumps(o, JSON_COMPACT);
+        assert_string_equal(text, "{\"name\":\"k7m2p4.dc1.example.net\",\"type\":\"A\",\"content\":\"203.0.113.10\","
+                                  "\"ttl\":300,\"proxied\":true,\"owner\":{\"kind\":\"vm\",\"id\":\"web-1\"},"
+                                  "\"state\":\"synced\",\"attempts\":0,\"last_error\":null,\"next_retry_at\":null,"
+                                  "\"provider_ref\":\"372e67954025e0ba6aaa6d586b9e0b59\","
+                                  "\"updated_at\":\"2026-11-22T10:00:00Z\"}");
+        free(text);
+        json_decref(o);
+
+        /* An error waiting for its retry: the message and the time; no provider reference. */
+        r = dns_row("k7m2p4.dc1.example.net", DNS_TYPE_AAAA, "vm", "web-1", STORE_DNS_ERROR);
+        strcpy(r.last_error, "timeout talking to 127.0.0.1:53");
+        r.attempts = 3;
+        r.next_retry_at = now + 5;
+        o = dns_record_to_json(&r, now, false);
+        assert_non_null(o);
+        assert_string_equal(json_string_value(json_object_get(o, "type")), "AAAA");
+        assert_string_equal(json_string_value(json_object_get(o, "content")), "2001:db8::10");
+        assert_string_equal(json_string_value(json_object_get(o, "state")), "error");
+        assert_string_equal(json_string_value(json_object_get(o, "last_error")), "timeout talking to 127.0.0.1:53");
+        assert_string_equal(json_string_value(json_object_get(o, "next_retry_at")), "2026-11-22T10:00:05Z");
+        assert_int_equal(json_integer_value(json_object_get(o, "attempts")), 3);
+        assert_true(json_is_null(json_object_get(o, "provider_ref")));
+        assert_true(json_is_false(json_object_get(o, "proxied")));
+        json_decref(o);
+
+        /* Due now (or overdue): not waiting, so no time. */
+        r.next_retry_at = now;
+        o = dns_record_to_json(&r, now, false);
+        assert_true(json_is_null(json_object_get(o, "next_retry_at")));
+        json_decref(o);
+
+        /* The brief form of a VM's "dns" list. */
+        r.next_retry_at = now + 65;
+        o = dns_record_to_json(&r, now, true);
+        assert_non_null(o);
+        text = json_dumps(o, JSON_COMPACT);
+        assert_string_equal(text, "{\"name\":\"k7m2p4.dc1.example.net\",\"type\":\"AAAA\",\"content\":\"2001:db8::10\","
+                                  "\"state\":\"error\",\"last_error\":\"timeout talking to 127.0.0.1:53\","
+                                  "\"next_retry_at\":\"2026-11-22T10:01:05Z\"}");
+        free(text);
+        json_decref(o);
+
+        /* Values no store writes are not passed off as something else. */
+        r.want.type = 5;
+        assert_null(dns_record_to_json(&r, now, false));
+        r.want.type = DNS_TYPE_A;
+        r.state = (enum store_dns_state)9;
+        assert_null(dns_record_to_json(&r, now, true));
+        assert_string_equal(dns_record_type_to_string(DNS_TYPE_A), "A");
+        assert_string_equal(dns_record_type_to_string(DNS_TYPE_AAAA), "AAAA");
+        assert_null(dns_record_type_to_string(16));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_decode_table),
@@ -827,6 +1004,10 @@ int main(void) {
                 cmocka_unit_test(test_vm_to_json_meta),
                 cmocka_unit_test(test_decode_encode_agree),
                 cmocka_unit_test(test_api_error_json),
+                cmocka_unit_test(test_dns_name_parse),
+                cmocka_unit_test(test_dns_filter_parse),
+                cmocka_unit_test(test_dns_filter_match),
+                cmocka_unit_test(test_dns_record_to_json),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
