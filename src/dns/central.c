@@ -14,7 +14,8 @@
  * other 4xx -> FAILED with the central's message; 429 and 503 -> RETRY after Retry-After;
  * 5xx, timeouts, unreachable, an unreadable answer -> RETRY. 400, 403, 409 and 422 concern
  * the one record (row_only: a name outside the token's datacenter must not hold back the
- * others); the rest concern the central or the token, so every row waits.
+ * others); the rest concern the central or the token, so every row waits. A delete refused
+ * with 403, 409 or 422 succeeds: the central holds no record of ours under that name.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -106,6 +107,16 @@ static void central_outcome(long status, const char *body, size_t len, long retr
                 return;
         }
         central_message(body, len, msg, sizeof msg);
+        /* A delete the central refuses for this name (another token's record, a name outside
+         * our token's datacenter or the zone) leaves nothing of ours behind: such a record
+         * could never have been ours. The contract: not ours -> left alone, retract succeeds. */
+        if (retract && (status == 409 || status == 403 || status == 422)) {
+                out->status = DNS_PROVIDER_OK;
+                out->error[0] = '\0';
+                snprintf(out->note, sizeof out->note, "not ours at the central, left alone (HTTP %ld: %.150s)", status,
+                         msg);
+                return;
+        }
         if (status == 429 || status == 503)
                 out->retry_after_s = retry_after > 0 ? (unsigned)(retry_after < CENTRAL_RETRY_AFTER_MAX
                                                                            ? retry_after

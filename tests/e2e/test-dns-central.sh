@@ -179,6 +179,28 @@ check "central GET /v1/dns/remote lists web's A and AAAA, owned by token node1" 
         "[('$WEB', 'A', '$PUBLIC4', 'node1', 'dc-test'), ('$WEB', 'AAAA', '$PUBLIC6', 'node1', 'dc-test')]"
 check "...both synced at the central's provider" wait_for 10 remote_states_are "['synced', 'synced']"
 
+# node_row NAME TYPE: the node's outbox row for NAME/TYPE as "STATE|ERROR" (edgegw dns ls).
+node_row() {
+        cli --json dns ls | json "[r['state'] + '|' + (r['last_error'] or '') for r in d['records'] if r['name'] == '$1' and r['type'] == '$2']"
+}
+check "the node's dns ls: web's A synced" wait_for 10 eval "[[ \$(node_row $WEB A) == \"['synced|']\" ]]"
+
+# A route whose name is outside the token's datacenter: that row fails alone with the
+# central's message; the VM records go on; removing the route clears the row.
+run cli route add shop --hostname shop.example.net --target 10.0.1.6:443
+check "route add shop (shop.example.net, outside dc-test) on the node" rc_is 0
+check "...its row fails with the central's 403 message" wait_for 20 eval \
+        "[[ \$(node_row shop.example.net A) == *\"error|failed: central: HTTP 403: token 'node1' may publish only names under dc-test.example.net; shop.example.net is not\"* ]]"
+check "...and Knot has no shop.example.net" is_nxdomain shop.example.net
+add_vm WEB3 web3 --ip 10.0.1.7
+check "a VM added meanwhile is published all the same (the refusal holds back no other record)" \
+        wait_for 20 has_record "$WEB3" A "$PUBLIC4"
+run cli route rm shop
+check "route rm shop: the refused row leaves the node's outbox (nothing of ours at the central)" \
+        wait_for 20 eval "[[ \$(node_row shop.example.net A) == '[]' ]]"
+run cli vm rm web3
+check "vm rm web3: NXDOMAIN" wait_for 20 is_nxdomain "$WEB3"
+
 # ---- what the central refuses ---------------------------------------------------------------
 api_tcp "$NODE1" POST /api/v1/agents/dns '{"action":"create","name":"web.dc-other.example.net","type":"A","content":"203.0.113.1"}'
 check "node1's token writing a name in another datacenter: 403" status_is 403

@@ -194,6 +194,28 @@ static void test_retract(void **state) {
         assert_string_equal(out.note, "");
 }
 
+static void test_retract_refused(void **state) {
+        /* Refused deletes leave nothing of ours: the row is done, with a note. */
+        struct dns_provider_outcome out;
+        exchange(http("409 Conflict", "",
+                      "{\"error\":{\"code\":\"record_owned\",\"message\":\"x A is published by token 'node2'\"}}"),
+                 true, &out, NULL, 0);
+        assert_int_equal(out.status, DNS_PROVIDER_OK);
+        assert_string_equal(out.note, "not ours at the central, left alone (HTTP 409: x A is published by token 'node2')");
+        exchange(http("403 Forbidden", "", "{\"error\":{\"code\":\"forbidden\",\"message\":\"outside dc-lk\"}}"), true,
+                 &out, NULL, 0);
+        assert_int_equal(out.status, DNS_PROVIDER_OK);
+        exchange(http("422 Unprocessable Entity", "", "{\"error\":{\"code\":\"invalid_record\",\"message\":\"zone\"}}"),
+                 true, &out, NULL, 0);
+        assert_int_equal(out.status, DNS_PROVIDER_OK);
+        /* ...but not a bad token or an unreachable central. */
+        exchange(http("401 Unauthorized", "", "{\"error\":{\"code\":\"unauthorized\",\"message\":\"revoked\"}}"), true,
+                 &out, NULL, 0);
+        assert_int_equal(out.status, DNS_PROVIDER_FAILED);
+        exchange(http("502 Bad Gateway", "", ""), true, &out, NULL, 0);
+        assert_int_equal(out.status, DNS_PROVIDER_RETRY);
+}
+
 static void test_refusals(void **state) {
         struct dns_provider_outcome out;
         exchange(http("409 Conflict", "",
@@ -324,6 +346,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_publish_request, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_retract, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_retract_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_transient, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused_connection, setup, teardown),
