@@ -2240,9 +2240,11 @@ static int dns_remote_record(struct store *s, const char *actor, const char *act
 
 /* The -EPERM of a write to another owner's row, naming the owner in the error text. */
 static int dns_remote_owned_elsewhere(struct store *s, const struct store_dns_remote *have) {
-        snprintf(s->errmsg, sizeof s->errmsg, "%.150s %s is published by %s%.64s%s", have->want.name,
-                 have->want.type == DNS_TYPE_A ? "A" : "AAAA", have->want.owner_id[0] ? "token '" : "this node's operator",
-                 have->want.owner_id, have->want.owner_id[0] ? "'" : "");
+        char who[DNS_OWNER_ID_MAX + 16] = "this node's operator";
+        if (have->want.owner_id[0])
+                snprintf(who, sizeof who, "token '%.64s'", have->want.owner_id);
+        snprintf(s->errmsg, sizeof s->errmsg, "%.150s %s is published by %.80s", have->want.name,
+                 have->want.type == DNS_TYPE_A ? "A" : "AAAA", who);
         return -EPERM;
 }
 
