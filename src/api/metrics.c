@@ -168,12 +168,30 @@ static void render_reconcile(const struct metrics_input *in, struct strbuf *out)
                 sample(out, "edgegw_reconcile_ok", "part", in->parts[i].name, NULL, NULL, in->parts[i].last_ok);
 }
 
+static void render_dns(const struct metrics_input *in, struct strbuf *out) {
+        const struct dnssync_status *d = in->dns && in->dns->enabled ? in->dns : NULL;
+        family(out, "edgegw_dns_records", "gauge", "DNS records in the outbox, by state.");
+        if (d) {
+                const struct {
+                        const char *state;
+                        size_t n;
+                } st[] = {{"pending", d->pending}, {"synced", d->synced}, {"error", d->error}, {"deleting", d->deleting}};
+                for (size_t i = 0; i < ELEMENTSOF(st); i++)
+                        sample(out, "edgegw_dns_records", "state", st[i].state, NULL, NULL, st[i].n);
+        }
+        counter(out, "edgegw_dns_pushes_total", "Provider calls that published or retracted a record.", d, d ? d->pushes : 0);
+        counter(out, "edgegw_dns_failures_total", "Provider calls that failed.", d, d ? d->failures : 0);
+        gauge(out, "edgegw_dns_last_pass_timestamp_seconds", "Unix time of the DNS reconciler's last pass (0 = never).",
+              d, d && d->last_pass > 0 ? (uint64_t)d->last_pass : 0);
+}
+
 int metrics_render(const struct metrics_input *in, struct strbuf *out) {
         family(out, "edgegw_build_info", "gauge", "Always 1; the version label says which edgegw runs.");
         sample(out, "edgegw_build_info", "version", in->version ? in->version : "", NULL, NULL, 1);
         render_store(in, out);
         render_proxy(in, out);
         render_reconcile(in, out);
+        render_dns(in, out);
         family(out, "edgegw_api_requests_total", "counter", "API requests answered, by HTTP status code.");
         for (size_t i = 0; in->api_requests && i < METRICS_CODES; i++)
                 if (in->api_requests[i]) {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/strbuf.h"
+#include "daemon/dnssync.h"
 #include "daemon/reconcile.h"
 #include "model/vm.h"
 #include "proxy/proxy.h"
@@ -43,6 +44,7 @@ struct metrics_input {
         const struct reconciler_part_status *parts;
         size_t n_parts;
         const uint64_t *api_requests; /* [METRICS_CODES], count of answers with status METRICS_CODE_MIN + i; may be NULL */
+        const struct dnssync_status *dns; /* NULL or !enabled = no DNS provider */
 };
 
 /* Appends the exposition of in to out. Returns 0 or -ENOMEM. */

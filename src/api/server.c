@@ -497,6 +497,9 @@ static void metrics_answer(struct api_env *env, struct api_response *resp) {
         for (size_t i = 0; i < METRICS_CODES; i++)
                 codes[i] = atomic_load_explicit(&env->access->requests[i], memory_order_relaxed);
         in.api_requests = codes;
+        struct dnssync_status dns;
+        dnssync_get_status(env->dns, &dns);
+        in.dns = &dns;
 
         _cleanup_strbuf_ struct strbuf text = {0};
         int r = metrics_render(&in, &text);

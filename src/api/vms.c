@@ -476,10 +476,8 @@ static void vm_show(struct api_env *env, const struct api_request *rq, const cha
         int r = store_vm_get(env->store, id, &vm);
         if (r == 0)
                 r = store_vm_get_meta(env->store, id, &meta);
-        /* The whole outbox, filtered below: the store has no query by name or owner yet, so
-         * this costs O(rows) (some 60 ms at 10,000 VMs) until it has one. */
         if (r == 0)
-                r = store_dns_list(env->store, &recs, &n_recs);
+                r = store_dns_list_owner(env->store, "vm", id, &recs, &n_recs);
         if (r == -ENOENT)
                 api_error(resp, 404, "not_found", "no VM with id '%s'", id);
         else if (r < 0)

@@ -1960,6 +1960,22 @@ int store_dns_list(struct store *s, struct store_dns_record **ret, size_t *ret_n
         return r;
 }
 
+int store_dns_list_owner(struct store *s, const char *kind, const char *id, struct store_dns_record **ret,
+                         size_t *ret_n) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = stmt(s, "SELECT " DNS_COLUMNS " FROM dns_records WHERE owner_kind = ?1 AND owner_id = ?2 ORDER BY name, type",
+                     &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, kind, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+        void *a = NULL;
+        r = collect(s, st, sizeof **ret, dns_from_row, &a, ret_n);
+        if (r >= 0)
+                *ret = a;
+        return r;
+}
+
 static int dns_upsert(struct store *s, const struct dns_record_want *w, int64_t now) {
         sqlite3_stmt *st;
         /* provider_ref stays: the reconciler updates the provider's record in place. */

@@ -311,5 +311,8 @@ int store_dns_remote_rows(struct store *s, struct store_dns_remote **ret, size_t
  * operator's), sorted by (name, type) (malloc'd array, NULL when none). The DNS reconciler
  * merges them into the outbox after this node's own records. */
 int store_dns_remote_list(struct store *s, struct dns_record_want **ret, size_t *ret_n);
+/* The rows one owner (kind "vm", "route", "node"; its id) wants, by (name, type). */
+int store_dns_list_owner(struct store *s, const char *kind, const char *id, struct store_dns_record **ret,
+                         size_t *ret_n);
 /* Every row, by (name, type) (malloc'd array, NULL when none). */
 int store_dns_list(struct store *s, struct store_dns_record **ret, size_t *ret_n);

@@ -152,6 +152,16 @@ check "the ownership marks are there (_edgegw-a / _edgegw-aaaa TXT)" \
         eq "$(q "_edgegw-a.$N1" TXT)/$(q "_edgegw-aaaa.$N1" TXT)" '"edgegw-owner=dc-test"/"edgegw-owner=dc-test"'
 check "the record has the configured TTL" eq "$(in_ns "$NS_GW" kdig +noall +answer -p "$DNS_PORT" @127.0.0.1 "$N1" A | awk '{print $2}')" 120
 check "the outbox row is synced" wait_outbox_state "$N1" 1 synced
+check "the AAAA row too" wait_outbox_state "$N1" 28 synced
+run cli dns ls
+check "edgegw dns ls lists vm1's A record as synced" contains "$OUT" "$N1"
+check "... with its state" grep -Eq "^$N1 +A +$PUBLIC4 +synced" <<<"$OUT"
+run cli vm show vm1
+check "vm show has a dns line for the A record" grep -Eq "dns: +$N1 A $PUBLIC4 synced" <<<"$OUT"
+run cli status
+check "edgegw status sums the records up" grep -Eq "dns: +rfc2136, 2 synced" <<<"$OUT"
+api GET /metrics
+check "/metrics counts the synced records" contains "$OUT" 'edgegw_dns_records{state="synced"} 2'
 
 step "foreign records: adopted when equal, left alone when not"
 run cli vm add vm2 --ip 10.0.1.6 --hostname taken.dc-test.example.net --hostname same.dc-test.example.net

@@ -185,6 +185,31 @@ static void test_render_empty(void **state) {
         assert_null(strstr(t, "\nedgegw_vms "));
         assert_null(strstr(t, "\nedgegw_proxy_accepted_total "));
         assert_null(strstr(t, "\nedgegw_port_blocks_free "));
+        ASSERT_LINE(t, "# TYPE edgegw_dns_records gauge");
+        assert_null(strstr(t, "\nedgegw_dns_records{"));
+        assert_null(strstr(t, "\nedgegw_dns_pushes_total "));
+}
+
+static void test_render_dns(void **state) {
+        struct dnssync_status d = {.enabled = true, .pending = 3, .synced = 40, .error = 2, .deleting = 1,
+                                   .pushes = 77, .failures = 5, .last_pass = 1700000000};
+        struct metrics_input in = {.dns = &d};
+        _cleanup_strbuf_ struct strbuf b = {0};
+        assert_int_equal(metrics_render(&in, &b), 0);
+        const char *t = strbuf_str(&b);
+        check_exposition(t);
+        ASSERT_LINE(t, "edgegw_dns_records{state=\"pending\"} 3");
+        ASSERT_LINE(t, "edgegw_dns_records{state=\"synced\"} 40");
+        ASSERT_LINE(t, "edgegw_dns_records{state=\"error\"} 2");
+        ASSERT_LINE(t, "edgegw_dns_records{state=\"deleting\"} 1");
+        ASSERT_LINE(t, "edgegw_dns_pushes_total 77");
+        ASSERT_LINE(t, "edgegw_dns_failures_total 5");
+        ASSERT_LINE(t, "edgegw_dns_last_pass_timestamp_seconds 1700000000");
+        /* A provider that is not enabled shows no samples. */
+        d.enabled = false;
+        _cleanup_strbuf_ struct strbuf b2 = {0};
+        assert_int_equal(metrics_render(&in, &b2), 0);
+        assert_null(strstr(strbuf_str(&b2), "\nedgegw_dns_records{"));
 }
 
 static void test_render_escapes_names(void **state) {
@@ -206,6 +231,7 @@ int main(void) {
                 cmocka_unit_test(test_label_escape),
                 cmocka_unit_test(test_render_full),
                 cmocka_unit_test(test_render_empty),
+                cmocka_unit_test(test_render_dns),
                 cmocka_unit_test(test_render_escapes_names),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2604,6 +2604,66 @@ static void test_dns_due(void **state) {
         free(d);
 }
 
+/* store_dns_mark_seen() stores a result only for the row as it was pushed;
+ * store_dns_list_owner() returns one owner's rows. */
+static void test_dns_mark_seen_and_owner(void **state) {
+        struct fixture *f = *state;
+        struct dns_record_want w[2] = {dns_want("a.example.com", 1, "203.0.113.7"),
+                                       dns_want("b.example.com", 1, "203.0.113.7")};
+        strcpy(w[1].owner_id, "db");
+        assert_int_equal(store_dns_sync_desired(f->s, w, 2, 1000, NULL), 0);
+        struct store_dns_record *d = NULL;
+        size_t n = 0;
+        assert_int_equal(store_dns_due(f->s, 1000, 10, &d, &n), 0);
+        assert_int_equal(n, 2);
+        struct store_dns_record seen = d[streq(d[0].want.name, "a.example.com") ? 0 : 1]; /* a, 203.0.113.7 */
+        free(d);
+
+        /* The content changed while the old one was being pushed: the result is stale. */
+        struct dns_record_want w2[2] = {w[0], w[1]};
+        strcpy(w2[0].content, "203.0.113.8");
+        assert_int_equal(store_dns_sync_desired(f->s, w2, 2, 1001, NULL), 0);
+        assert_int_equal(store_dns_mark_seen(f->s, &seen, STORE_DNS_SYNCED, NULL, 0, "ref"), -ESTALE);
+        assert_int_equal(store_dns_due(f->s, 1001, 10, &d, &n), 0);
+        assert_int_equal(n, 2); /* still pending, with the new content */
+        size_t ia = streq(d[0].want.name, "a.example.com") ? 0 : 1;
+        assert_string_equal(d[ia].want.content, "203.0.113.8");
+        seen = d[ia];
+        free(d);
+        assert_int_equal(store_dns_mark_seen(f->s, &seen, STORE_DNS_ERROR, "timeout", 2000, NULL), 0);
+        assert_int_equal(store_dns_due(f->s, 1001, 10, &d, &n), 0);
+        assert_int_equal(n, 1);
+        free(d);
+
+        /* A row being deleted and wanted again meanwhile: the removal's result is stale. */
+        assert_int_equal(store_dns_sync_desired(f->s, w2, 1, 1002, NULL), 0); /* b no longer wanted */
+        assert_int_equal(store_dns_due(f->s, 1002, 10, &d, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(d[0].state, STORE_DNS_DELETING);
+        seen = d[0];
+        free(d);
+        assert_int_equal(store_dns_sync_desired(f->s, w2, 2, 1003, NULL), 0); /* wanted again */
+        assert_int_equal(store_dns_mark_seen(f->s, &seen, STORE_DNS_SYNCED, NULL, 0, NULL), -ESTALE);
+        assert_int_equal(store_dns_list(f->s, &d, &n), 0);
+        assert_int_equal(n, 2); /* the row stays, pending */
+        assert_int_equal(d[1].state, STORE_DNS_PENDING);
+        free(d);
+        /* ... and a confirmed removal deletes the row. */
+        assert_int_equal(store_dns_sync_desired(f->s, w2, 1, 1004, NULL), 0);
+        assert_int_equal(store_dns_due(f->s, 1004, 10, &d, &n), 0);
+        seen = d[0];
+        free(d);
+        assert_int_equal(store_dns_mark_seen(f->s, &seen, STORE_DNS_SYNCED, NULL, 0, NULL), 0);
+
+        assert_int_equal(store_dns_list_owner(f->s, "vm", "web", &d, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(d[0].want.name, "a.example.com");
+        free(d);
+        assert_int_equal(store_dns_list_owner(f->s, "vm", "db", &d, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(d);
+}
+
 static void test_dns_migration_from_v3(void **state) {
         struct fixture *f = *state;
         /* A schema-3 file: the fixture's store, rolled back to version 3 by hand with data in it. */
@@ -2899,6 +2959,7 @@ int main(void) {
                 T(test_dns_sync_idempotent),
                 T(test_dns_delete_lifecycle),
                 T(test_dns_due),
+                T(test_dns_mark_seen_and_owner),
                 T(test_dns_migration_from_v3),
                 T(test_token_datacenter),
                 T(test_dns_remote_put),
