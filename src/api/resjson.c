@@ -596,7 +596,8 @@ static enum api_decode_status mode_decode(const json_t *v, char err[static API_E
 enum api_decode_status route_request_decode(const char *body, size_t len, const char *path_id, struct route_def *ret,
                                             char err[static API_ERROR_MAX]) {
         static const char *const fields[] = {"id",   "hostname",         "target_ip", "target_port", "mode",
-                                             "proxy_protocol", "http_passthrough", "http_port", "allow",  "labels"};
+                                             "proxy_protocol", "http_passthrough", "http_port", "allow",  "labels",
+                                             "dns"};
         _cleanup_(json_decrefp) json_t *root = json_body_load(body, len, err);
         if (!root)
                 return API_DECODE_INVALID_JSON;
@@ -614,6 +615,7 @@ enum api_decode_status route_request_decode(const char *body, size_t len, const 
         if (!json_proxy_protocol_decode(json_object_get(root, "proxy_protocol"), &r.proxy_protocol, err) ||
             !json_bool_decode(json_object_get(root, "http_passthrough"), "'http_passthrough'", &r.http_passthrough,
                               err) ||
+            !json_bool_decode(json_object_get(root, "dns"), "'dns'", &r.dns, err) ||
             !optional_port(root, "http_port", &r.http_port, err) ||
             !json_allow_decode(json_object_get(root, "allow"), r.allow, &r.n_allow, err) ||
             !json_labels_decode(json_object_get(root, "labels"), r.labels, err))
@@ -649,10 +651,10 @@ json_t *route_to_json(const struct route_def *r) {
         json_t *allow = json_allow_encode(r->allow, r->n_allow);
         if (!allow)
                 return NULL;
-        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:i, s:o}", "id", r->id, "hostname", r->hostname,
-                              "target_ip", ip_addr_format(&r->ip, ip), "target_port", r->port, "mode", "passthrough",
-                              "proxy_protocol", proxy, "http_passthrough", r->http_passthrough, "http_port",
-                              r->http_port, "allow", allow);
+        json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:b, s:i, s:o, s:b}", "id", r->id, "hostname",
+                              r->hostname, "target_ip", ip_addr_format(&r->ip, ip), "target_port", r->port, "mode",
+                              "passthrough", "proxy_protocol", proxy, "http_passthrough", r->http_passthrough,
+                              "http_port", r->http_port, "allow", allow, "dns", r->dns);
         return add_common(o, r->labels, r->origin, r->created_at, r->updated_at, r->version);
 }
 

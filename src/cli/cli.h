@@ -36,6 +36,7 @@ enum cli_option {
         OPT_KIND = 1u << 13,
         OPT_ID = 1u << 14,
         OPT_DATACENTER = 1u << 15,
+        OPT_DNS = 1u << 16,
 };
 
 /* The values of a repeatable option, in order; the array is owned, the strings borrowed. */
@@ -64,6 +65,7 @@ struct cli {
         const char *audit_id;
         const char *datacenter; /* token add: the one datacenter a dns token may publish in */
         bool http_passthrough;
+        bool dns; /* route add/set --dns: publish a DNS record for the route's name */
         struct cli_strings hostnames, labels, allow, scopes;
         uint32_t given; /* enum cli_option bits of the options on the command line */
         bool json;

@@ -38,6 +38,7 @@ static const char usage_text[] =
         "Routes (a host name -> a target through the SNI proxy, TLS passed through):\n"
         "  route add ID --hostname NAME --target IP[:PORT] [--proxy-protocol none|v1|v2]\n"
         "         [--http-passthrough] [--http-port N] [--allow CIDR[,CIDR...]]... [--label K=V]...\n"
+        "         [--dns]      --dns: publish an A/AAAA record for the name ([dns] in the config)\n"
         "  route set ID ...    the same options: create or replace (PUT)\n"
         "  route ls [--label K[=V]]...\n"
         "  route show ID\n"
@@ -147,12 +148,14 @@ static const struct option_def {
         {"--kind", OPTION_VALUE, OPT_KIND, offsetof(struct cli, kind)},
         {"--id", OPTION_VALUE, OPT_ID, offsetof(struct cli, audit_id)},
         {"--datacenter", OPTION_VALUE, OPT_DATACENTER, offsetof(struct cli, datacenter)},
+        {"--dns", OPTION_FLAG, OPT_DNS, offsetof(struct cli, dns)},
 };
 
 #define VM_OPTIONS \
         (OPT_IP | OPT_HOSTNAME | OPT_LABEL | OPT_TTL | OPT_PROXY_PROTOCOL | OPT_HTTP_PASSTHROUGH | OPT_ALLOW)
 #define ROUTE_OPTIONS \
-        (OPT_HOSTNAME | OPT_TARGET | OPT_PROXY_PROTOCOL | OPT_HTTP_PASSTHROUGH | OPT_HTTP_PORT | OPT_ALLOW | OPT_LABEL)
+        (OPT_HOSTNAME | OPT_TARGET | OPT_PROXY_PROTOCOL | OPT_HTTP_PASSTHROUGH | OPT_HTTP_PORT | OPT_ALLOW | OPT_LABEL | \
+         OPT_DNS)
 #define FORWARD_OPTIONS (OPT_PORT | OPT_PROTO | OPT_TARGET | OPT_LABEL)
 
 static const struct command {

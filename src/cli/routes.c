@@ -41,6 +41,8 @@ static enum cli_exit route_request(const struct cli *cli, const char *id, json_t
                 return cli_out_of_memory();
         if (cli->http_passthrough && json_object_set_new(request, "http_passthrough", json_true()) < 0)
                 return cli_out_of_memory();
+        if (cli->dns && json_object_set_new(request, "dns", json_true()) < 0)
+                return cli_out_of_memory();
         if (cli->http_port) {
                 uint64_t n;
                 if (cli_number_parse(cli->http_port, 1, 65535, &n) < 0)
@@ -139,6 +141,8 @@ enum cli_exit cmd_route_show(const struct cli *cli, const char *id) {
         cli_print_field("hostname", hostname);
         cli_print_field("target", target);
         cli_print_optional_field(root, "mode", "mode");
+        cli_print_field("dns", json_is_true(json_object_get(root, "dns")) ? "a record is published for the name"
+                                                                         : "no record (route add --dns asks for one)");
         cli_print_common_fields(root, strbuf_str(&labels));
         return cli_print_https_options(root, "route");
 }

@@ -116,7 +116,8 @@ int dns_records_desired(const struct config *c, const struct vm *vms, const stru
                         r = add_name(&b, metas[i].hostnames[j], "vm", vms[i].id);
         }
         for (size_t i = 0; r >= 0 && i < n_routes; i++)
-                r = add_name(&b, routes[i].hostname, "route", routes[i].id);
+                if (routes[i].dns)
+                        r = add_name(&b, routes[i].hostname, "route", routes[i].id);
         if (r < 0) {
                 free(b.a);
                 return r;

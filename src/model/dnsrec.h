@@ -40,8 +40,8 @@ bool dns_record_want_equal(const struct dns_record_want *a, const struct dns_rec
 bool dns_name_in_zone(const char *name, const char *zone);
 
 /* The records c asks for: for each of the n_vms VMs (metas, parallel to vms, may be NULL)
- * its {slug}.{datacenter}.{domain} and extra host names, for each route its host name
- * unless it is a wildcard; each name gets an A (c->public_ip) and/or AAAA (c->public_ip6)
+ * its {slug}.{datacenter}.{domain} and extra host names, for each route that asks for one
+ * (route_def.dns) its host name unless it is a wildcard; each name gets an A (c->public_ip) and/or AAAA (c->public_ip6)
  * record as config_dns_records() says, with c->dns_ttl and c->dns_proxied. Names outside
  * c->dns_zone are skipped. The result is sorted by (name, type) and has one record per
  * (name, type): when two owners claim one, a VM wins over a route, then the smaller id.

@@ -76,6 +76,7 @@ struct route_def {
         uint16_t http_port; /* plain-HTTP passthrough target; default 80 */
         uint8_t proxy_protocol; /* enum vm_proxy_protocol */
         bool http_passthrough;
+        bool dns; /* publish an A/AAAA record for hostname (issue 5); off unless asked for */
         uint8_t n_allow;
         struct ip_cidr allow[VM_ALLOW_MAX];
         uint8_t origin; /* enum resource_origin */

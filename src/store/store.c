@@ -198,6 +198,8 @@ static const char *const migrations[] = {
         "  PRIMARY KEY (name, type)"
         ");"
         "CREATE INDEX dns_remote_token ON dns_remote (token);",
+        /* 6 (issue 5): a route publishes a DNS record only when it asks for one. */
+        "ALTER TABLE routes ADD COLUMN dns INTEGER NOT NULL DEFAULT 0 CHECK (dns IN (0, 1));",
 };
 
 int store_schema_version(void) {
@@ -559,6 +561,7 @@ static const char vm_image_sql[] =
 static const char route_image_sql[] =
         "SELECT json_object('id', id, 'hostname', hostname, 'ip', ip, 'port', port, 'http_port', http_port,"
         " 'proxy_protocol', proxy_protocol, 'http_passthrough', " JSON_BOOL("http_passthrough") ","
+        " 'dns', " JSON_BOOL("dns") ","
         " 'allow', " JSON_ALLOW("allow") ", 'origin', origin, 'agent_target_url', agent_target_url,"
         " 'agent_entrypoint', agent_entrypoint, 'agent_certresolver', agent_certresolver, 'labels', json(labels),"
         " 'created_at', created_at, 'updated_at', updated_at, 'version', version) FROM routes WHERE id = ?";
@@ -1320,7 +1323,7 @@ int store_port_owner(struct store *s, uint16_t port, enum proto proto, struct st
 
 #define ROUTE_COLUMNS                                                                                             \
         "id, hostname, ip, port, http_port, proxy_protocol, http_passthrough, allow, origin, agent_target_url,"  \
-        " agent_entrypoint, agent_certresolver, labels, created_at, updated_at, version"
+        " agent_entrypoint, agent_certresolver, labels, created_at, updated_at, version, dns"
 
 static int route_from_row(struct store *s, sqlite3_stmt *st, void *ret) {
         struct route_def r;
@@ -1348,6 +1351,7 @@ static int route_from_row(struct store *s, sqlite3_stmt *st, void *ret) {
         r.created_at = sqlite3_column_int64(st, 13);
         r.updated_at = sqlite3_column_int64(st, 14);
         r.version = sqlite3_column_int64(st, 15);
+        r.dns = sqlite3_column_int(st, 16) != 0;
         *(struct route_def *)ret = r;
         return 0;
 }
@@ -1360,7 +1364,7 @@ static bool route_storable(const struct route_def *r) {
                TERMINATED(r->agent_entrypoint) && TERMINATED(r->agent_certresolver) && labels_storable(r->labels);
 }
 
-/* Binds ?1..?13 of the route insert/update statements. */
+/* Binds ?1..?13 and ?15 of the route insert/update statements. */
 static void route_bind(sqlite3_stmt *st, const struct route_def *r) {
         char ip[IP_ADDR_STRLEN], allow[ALLOW_TEXT_MAX];
         allow_format(r->allow, r->n_allow, allow);
@@ -1377,13 +1381,14 @@ static void route_bind(sqlite3_stmt *st, const struct route_def *r) {
         sqlite3_bind_text(st, 11, r->agent_entrypoint, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 12, r->agent_certresolver, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 13, r->labels, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 15, r->dns ? 1 : 0);
 }
 
 static int route_write_create(struct store *s, const void *def, int64_t now) {
         sqlite3_stmt *st;
         int r = stmt(s,
                      "INSERT INTO routes (" ROUTE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-                     " ?14, ?14, 1)",
+                     " ?14, ?14, 1, ?15)",
                      &st);
         if (r < 0)
                 return r;
@@ -1397,7 +1402,7 @@ static int route_write_update(struct store *s, const void *def) {
         int r = stmt(s,
                      "UPDATE routes SET hostname = ?2, ip = ?3, port = ?4, http_port = ?5, proxy_protocol = ?6,"
                      " http_passthrough = ?7, allow = ?8, origin = ?9, agent_target_url = ?10, agent_entrypoint = ?11,"
-                     " agent_certresolver = ?12, labels = ?13 WHERE id = ?1",
+                     " agent_certresolver = ?12, labels = ?13, dns = ?15 WHERE id = ?1",
                      &st);
         if (r < 0)
                 return r;

@@ -187,7 +187,7 @@ check "the node's dns ls: web's A synced" wait_for 10 eval "[[ \$(node_row $WEB 
 
 # A route whose name is outside the token's datacenter: that row fails alone with the
 # central's message; the VM records go on; removing the route clears the row.
-run cli route add shop --hostname shop.example.net --target 10.0.1.6:443
+run cli route add shop --hostname shop.example.net --target 10.0.1.6:443 --dns
 check "route add shop (shop.example.net, outside dc-test) on the node" rc_is 0
 check "...its row fails with the central's 403 message" wait_for 20 eval \
         "[[ \$(node_row shop.example.net A) == *\"error|failed: central: HTTP 403: token 'node1' may publish only names under dc-test.example.net; shop.example.net is not\"* ]]"

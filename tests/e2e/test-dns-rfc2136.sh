@@ -194,6 +194,18 @@ check "and so are the marks" eq "$(rcode "_edgegw-a.$N2" TXT)" NXDOMAIN
 check "the foreign record is never deleted" eq "$(q taken.dc-test.example.net A)" 192.0.2.99
 check "the conflicting row leaves the outbox" wait_outbox_state taken.dc-test.example.net 1 none
 
+step "routes: a record only for a route that asks for one"
+run cli route add r-dns --hostname app.dc-test.example.net --target 10.0.1.5 --dns
+check "route add --dns exits 0" rc_is 0
+run cli route add r-quiet --hostname quiet.dc-test.example.net --target 10.0.1.5
+check "route add without --dns exits 0" rc_is 0
+check "the --dns route's name resolves" wait_q app.dc-test.example.net A "$PUBLIC4"
+check "the route without --dns gets no record" eq "$(outbox quiet.dc-test.example.net 1)" "none|"
+check "... and knotd has none" eq "$(rcode quiet.dc-test.example.net)" NXDOMAIN
+run cli route rm r-dns
+check "route rm: its name is NXDOMAIN" wait_rcode app.dc-test.example.net NXDOMAIN
+run cli route rm r-quiet
+
 step "public_ip6 = auto follows the interface's address (netlink)"
 CFG_PUBLIC6_SAVE=$PUBLIC6
 PUBLIC6=auto

@@ -119,9 +119,14 @@ static void test_zone_filter(void **state) {
         m.n_hostnames = 2;
         strcpy(m.hostnames[0], "app.dc1.example.com");
         strcpy(m.hostnames[1], "www.other.org");
-        struct route_def r[3];
-        for (int i = 0; i < 3; i++)
+        struct route_def r[4];
+        for (int i = 0; i < 4; i++) {
                 route_def_init(&r[i]);
+                r[i].dns = true;
+        }
+        strcpy(r[3].id, "r3");
+        strcpy(r[3].hostname, "quiet.dc1.example.com");
+        r[3].dns = false; /* did not ask for a record */
         strcpy(r[0].id, "r0");
         strcpy(r[0].hostname, "api.dc1.example.com");
         strcpy(r[1].id, "r1");
@@ -130,7 +135,7 @@ static void test_zone_filter(void **state) {
         strcpy(r[2].hostname, "example.com"); /* outside dc1.example.com */
         struct dns_record_want *w = NULL;
         size_t n = 0;
-        assert_int_equal(dns_records_desired(&c, &v, &m, 1, r, 3, &w, &n), 0);
+        assert_int_equal(dns_records_desired(&c, &v, &m, 1, r, 4, &w, &n), 0);
         assert_int_equal(n, 3);
         assert_string_equal(w[0].name, "abcd.dc1.example.com");
         assert_string_equal(w[1].name, "api.dc1.example.com");
@@ -150,6 +155,7 @@ static void test_dedup(void **state) {
         struct route_def r[2];
         route_def_init(&r[0]);
         route_def_init(&r[1]);
+        r[0].dns = r[1].dns = true;
         strcpy(r[0].id, "b");
         strcpy(r[0].hostname, "abcd.dc1.example.com"); /* same as the VM's name: the VM wins */
         strcpy(r[1].id, "a");

@@ -288,8 +288,9 @@ static void test_route_to_json(void **state) {
         assert_non_null(o);
         static const char *const fields[] = {"id",        "hostname", "target_ip", "target_port", "mode",
                                              "proxy_protocol", "http_passthrough", "http_port", "allow", "labels",
-                                             "origin",    "created_at", "updated_at", "version"};
+                                             "origin",    "created_at", "updated_at", "version", "dns"};
         assert_fields(o, fields, ELEMENTSOF(fields));
+        assert_true(json_is_false(json_object_get(o, "dns")));
         assert_string_equal(get_string(o, "id"), "home-lab");
         assert_string_equal(get_string(o, "hostname"), "*.lab.example.net");
         assert_string_equal(get_string(o, "target_ip"), "10.30.0.200");
@@ -328,10 +329,12 @@ static void test_route_to_json(void **state) {
 static void test_route_round_trip(void **state) {
         static const char body[] = "{\"id\":\"r\",\"hostname\":\"a.example\",\"target_ip\":\"10.0.0.9\","
                                    "\"target_port\":9443,\"proxy_protocol\":\"v2\",\"http_passthrough\":true,"
-                                   "\"http_port\":8080,\"allow\":[\"::/0\"],\"labels\":{\"b\":\"2\",\"a\":\"1\"}}";
+                                   "\"http_port\":8080,\"allow\":[\"::/0\"],\"labels\":{\"b\":\"2\",\"a\":\"1\"},"
+                                   "\"dns\":true}";
         struct route_def r, back;
         char err[API_ERROR_MAX];
         assert_int_equal(route_request_decode(body, strlen(body), NULL, &r, err), API_DECODE_OK);
+        assert_true(r.dns);
         json_t *o = route_to_json(&r);
         assert_non_null(o);
         json_object_del(o, "origin");

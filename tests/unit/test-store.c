@@ -805,7 +805,7 @@ static void test_migration_from_v1(void **state) {
         if (store_open(path, &s, err, sizeof err) < 0)
                 fail_msg("store_open of a schema-1 database: %s", err);
         assert_int_equal(file_user_version(path), store_schema_version());
-        assert_int_equal(store_schema_version(), 5);
+        assert_int_equal(store_schema_version(), 6);
 
         /* The VMs are all there, with the defaults. */
         struct vm old1 = make_vm("old-1", "k7m2p4", "10.0.1.5", 20000, 10);
@@ -844,7 +844,7 @@ static void test_migration_from_v1(void **state) {
         /* Opening again does not migrate again. */
         assert_int_equal(store_open(path, &s, err, sizeof err), 0);
         assert_int_equal(vm_count(s), 3);
-        assert_int_equal(file_user_version(path), 5);
+        assert_int_equal(file_user_version(path), 6);
         store_close(s);
 }
 
@@ -1106,7 +1106,7 @@ static void test_migration_from_v2(void **state) {
         char err[256] = "";
         if (store_open(path, &s, err, sizeof err) < 0)
                 fail_msg("store_open of a schema-2 database: %s", err);
-        assert_int_equal(file_user_version(path), 5);
+        assert_int_equal(file_user_version(path), 6);
 
         /* The VMs read as before, with default metadata: no labels, names or expiry, version 1,
          * updated when created. */
@@ -1156,7 +1156,7 @@ static void test_migration_from_v2(void **state) {
         /* Opening again does not migrate again. */
         assert_int_equal(store_open(path, &s, err, sizeof err), 0);
         assert_int_equal(vm_count(s), 2);
-        assert_int_equal(file_user_version(path), 5);
+        assert_int_equal(file_user_version(path), 6);
         assert_int_equal(store_vm_get_meta(s, "old-1", &m), 0);
         assert_string_equal(m.labels, "{\"env\":\"prod\"}");
         store_close(s);
@@ -2671,12 +2671,13 @@ static void test_dns_migration_from_v3(void **state) {
         assert_int_equal(store_vm_insert(f->s, &v, NULL), 0);
         f->s = store_close(f->s);
         assert_int_equal(raw_exec(f->path, "DROP TABLE dns_records; DROP TABLE dns_remote;"
-                                           " ALTER TABLE tokens DROP COLUMN datacenter; PRAGMA user_version = 3;"),
+                                           " ALTER TABLE tokens DROP COLUMN datacenter; ALTER TABLE routes DROP COLUMN dns;"
+                                           " PRAGMA user_version = 3;"),
                          SQLITE_OK);
         assert_int_equal(file_user_version(f->path), 3);
         char err[256] = "";
         assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
-        assert_int_equal(file_user_version(f->path), 5);
+        assert_int_equal(file_user_version(f->path), 6);
         struct vm got;
         assert_int_equal(store_vm_get(f->s, "keep-1", &got), 0);
         assert_vm_equal(&got, &v);
@@ -2892,13 +2893,13 @@ static void test_dns_remote_migration_from_v4(void **state) {
         assert_int_equal(store_dns_sync_desired(f->s, &w, 1, 1000, NULL), 0);
         f->s = store_close(f->s);
         assert_int_equal(raw_exec(f->path, "DROP TABLE dns_remote; ALTER TABLE tokens DROP COLUMN datacenter;"
-                                           " PRAGMA user_version = 4;"),
+                                           " ALTER TABLE routes DROP COLUMN dns; PRAGMA user_version = 4;"),
                          SQLITE_OK);
         assert_int_equal(file_user_version(f->path), 4);
         char err[256] = "";
         if (store_open(f->path, &f->s, err, sizeof err) < 0)
                 fail_msg("store_open of a schema-4 database: %s", err);
-        assert_int_equal(file_user_version(f->path), 5);
+        assert_int_equal(file_user_version(f->path), 6);
         /* The old token has no datacenter; the outbox row is kept; dns_remote works. */
         struct token_rec got;
         assert_int_equal(store_token_get_by_key(f->s, "0123456789abcdef", &got), 0);
