@@ -396,6 +396,23 @@ static char *query_escape(struct cf_provider *p, const char *value) {
         return copy;
 }
 
+/* GET path, whose answer's "result" must be a list: returns it (owned by *a, which the
+ * caller releases with cf_answer_done()), or NULL with out set and *a released. */
+static json_t *cf_get_list(struct cf_provider *p, const char *what, const char *path, struct cf_answer *a,
+                           struct dns_provider_outcome *out) {
+        if (cf_call(p, what, "GET", path, NULL, a, out) < 0) {
+                cf_answer_done(a);
+                return NULL;
+        }
+        json_t *result = json_object_get(a->env, "result");
+        if (!json_is_array(result)) {
+                cf_answer_done(a);
+                dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "%s: answer without a result list", what);
+                return NULL;
+        }
+        return result;
+}
+
 static int cf_zone_id(struct cf_provider *p, struct dns_provider_outcome *out) {
         if (p->zone_id[0])
                 return 0;
@@ -406,16 +423,9 @@ static int cf_zone_id(struct cf_provider *p, struct dns_provider_outcome *out) {
                 return -1;
         }
         struct cf_answer a;
-        if (cf_call(p, "zone lookup", "GET", path, NULL, &a, out) < 0) {
-                cf_answer_done(&a);
+        json_t *result = cf_get_list(p, "zone lookup", path, &a, out), *z;
+        if (!result)
                 return -1;
-        }
-        json_t *result = json_object_get(a.env, "result"), *z;
-        if (!json_is_array(result)) {
-                cf_answer_done(&a);
-                dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "zone lookup: answer without a result list");
-                return -1;
-        }
         size_t i;
         json_array_foreach(result, i, z) {
                 const char *zname = json_string_value(json_object_get(z, "name"));
@@ -461,16 +471,9 @@ static int cf_list_records(struct cf_provider *p, const struct dns_record_want *
                         return -1;
                 }
                 struct cf_answer a;
-                if (cf_call(p, "list records", "GET", path, NULL, &a, out) < 0) {
-                        cf_answer_done(&a);
+                json_t *result = cf_get_list(p, "list records", path, &a, out), *r;
+                if (!result)
                         return -1;
-                }
-                json_t *result = json_object_get(a.env, "result"), *r;
-                if (!json_is_array(result)) {
-                        cf_answer_done(&a);
-                        dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "list records: answer without a result list");
-                        return -1;
-                }
                 size_t i;
                 json_array_foreach(result, i, r) {
                         const char *id = json_string_value(json_object_get(r, "id"));

@@ -14,6 +14,7 @@
 # is idempotent. With the central down a VM add still succeeds and its names follow once
 # the central is back. Everything is in the central's audit; no token leaks into a log.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/knot.sh"
 
 NS_CENTRAL=$PFX-central
 CENTRAL_IP=10.9.0.2
@@ -25,10 +26,9 @@ C_SOCK=$C_STATE/edgegw.sock
 C_LOG=$C_DIR/edgegwd.log
 C_PID=
 KNOT_DIR=$C_DIR/knot
-SECRET=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+SECRET=$KNOT_SECRET
 
-command -v knotd >/dev/null && command -v kdig >/dev/null || die "knotd and kdig are installed (knot, knot-dnsutils)"
-mkdir -p "$C_STATE" "$KNOT_DIR/db" "$KNOT_DIR/run"
+mkdir -p "$C_STATE"
 
 # ---- the central node's namespace: Knot on its loopback ------------------------------------
 step "topology up" topo_up
@@ -37,40 +37,8 @@ step "veth gw <-> central" eval "ip -n $NS_GW link add ctr type veth peer name e
         ip -n $NS_GW addr add 10.9.0.1/24 dev ctr && ip -n $NS_GW link set ctr up &&
         ip -n $NS_CENTRAL addr add $CENTRAL_IP/24 dev eth0 && ip -n $NS_CENTRAL link set eth0 up"
 
-cat >"$KNOT_DIR/example.net.zone" <<'EOF'
-$ORIGIN example.net.
-$TTL 300
-@       SOA ns1.example.net. hostmaster.example.net. 1 3600 600 86400 300
-@       NS  ns1.example.net.
-ns1     A   127.0.0.1
-EOF
-cat >"$KNOT_DIR/knot.conf" <<EOF
-server:
-    rundir: "$KNOT_DIR/run"
-    listen: 127.0.0.1@53
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "$KNOT_DIR/db"
-key:
-  - id: edgegw-key
-    algorithm: hmac-sha256
-    secret: $SECRET
-acl:
-  - id: edgegw-update
-    key: edgegw-key
-    action: update
-zone:
-  - domain: example.net
-    storage: "$KNOT_DIR"
-    file: example.net.zone
-    acl: edgegw-update
-    zonefile-sync: -1
-    journal-content: changes
-EOF
-printf 'key "edgegw-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$SECRET" >"$C_DIR/tsig.key"
-chmod 600 "$C_DIR/tsig.key"
+knot_setup "$KNOT_DIR" 53 || die "knot set up"
+cp "$KNOT_DIR/tsig.key" "$C_DIR/tsig.key"
 
 kdig_short() { in_ns "$NS_CENTRAL" kdig +short +timeout=2 +retry=0 @127.0.0.1 "$1" "${2:-A}" | sort | tr '\n' ' ' | sed 's/ $//'; }
 kdig_rcode() { in_ns "$NS_CENTRAL" kdig +timeout=2 +retry=0 @127.0.0.1 "$1" "${2:-A}" | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
@@ -79,9 +47,7 @@ has_record() { eq "$(kdig_short "$1" "$2")" "$3"; }
 rcode_is() { eq "$(kdig_rcode "$1" "$2")" "$3"; }
 is_nxdomain() { eq "$(kdig_rcode "$1")" NXDOMAIN; }
 
-in_ns "$NS_CENTRAL" knotd -c "$KNOT_DIR/knot.conf" </dev/null >>"$C_DIR/knotd.log" 2>&1 &
-BG_PIDS+=($!)
-step "knotd serves example.net in $NS_CENTRAL" wait_for 5 rcode_is example.net SOA NOERROR
+step "knotd serves example.net in $NS_CENTRAL" knot_start "$NS_CENTRAL" "$KNOT_DIR" 53
 
 # central_config [DNS]: the central's config, with its [dns] section when DNS is "dns".
 central_config() {

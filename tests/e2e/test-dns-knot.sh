@@ -10,51 +10,18 @@
 # and the DNS reconciler (issue 5) are not involved yet.
 # shellcheck disable=SC1091
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/knot.sh"
 
 PROBE=$BUILD/dns-probe
 NS_DNS=$PFX-dns
 KNOT_DIR=$E2E_TMP/knot
-KNOT_PID=
-SECRET=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+SECRET=$KNOT_SECRET
 WRONG_SECRET=/////////////////////////////////////////w==
 
-command -v knotd >/dev/null && command -v kdig >/dev/null || die "knotd and kdig are installed (knot, knot-dnsutils)"
 [[ -x $PROBE ]] || die "$PROBE is built"
 ns_add "$NS_DNS" || die "namespace $NS_DNS created"
 
-mkdir -p "$KNOT_DIR/db" "$KNOT_DIR/run"
-cat >"$KNOT_DIR/example.net.zone" <<'EOF'
-$ORIGIN example.net.
-$TTL 300
-@       SOA ns1.example.net. hostmaster.example.net. 1 3600 600 86400 300
-@       NS  ns1.example.net.
-ns1     A   127.0.0.1
-EOF
-cat >"$KNOT_DIR/knot.conf" <<EOF
-server:
-    rundir: "$KNOT_DIR/run"
-    listen: 127.0.0.1@53
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "$KNOT_DIR/db"
-key:
-  - id: edgegw-key
-    algorithm: hmac-sha256
-    secret: $SECRET
-acl:
-  - id: edgegw-update
-    key: edgegw-key
-    action: update
-zone:
-  - domain: example.net
-    storage: "$KNOT_DIR"
-    file: example.net.zone
-    acl: edgegw-update
-    zonefile-sync: -1
-    journal-content: changes
-EOF
+knot_setup "$KNOT_DIR" 53 || die "knot set up"
 # The key as Knot's keymgr prints it, and a BIND-style file with the right name but a
 # wrong secret.
 # (keymgr -t starts with a comment line that repeats the secret: the reader must skip it.)
@@ -62,19 +29,6 @@ printf '# hmac-sha256:edgegw-key:%s\nkey:\n  - id: edgegw-key\n    algorithm: hm
 printf 'key "edgegw-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$WRONG_SECRET" >"$E2E_TMP/wrongsecret.key"
 printf 'key "other-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$SECRET" >"$E2E_TMP/othername.key"
 chmod 600 "$E2E_TMP"/*.key
-
-knot_start() {
-        ip netns exec "$NS_DNS" knotd -c "$KNOT_DIR/knot.conf" </dev/null >>"$E2E_TMP/knotd.log" 2>&1 &
-        KNOT_PID=$!
-        BG_PIDS+=("$KNOT_PID")
-        local i
-        for ((i = 0; i < 50; i++)); do
-                in_ns "$NS_DNS" kdig +short +timeout=1 +retry=0 @127.0.0.1 example.net SOA 2>/dev/null | grep -q ns1 && return 0
-                sleep 0.1
-        done
-        tail -n 20 "$E2E_TMP/knotd.log" | sed 's/^/#   knotd: /'
-        return 1
-}
 
 probe() { run in_ns "$NS_DNS" "$PROBE" --server 127.0.0.1:53 --timeout 1000 "$@"; }
 field() { sed -n "s/^$1=//p" <<<"$OUT" | head -n 1; }
@@ -90,7 +44,7 @@ one_of() {
 kdig_a() { in_ns "$NS_DNS" kdig +short +timeout=2 +retry=0 @127.0.0.1 "$1" A | sort | tr '\n' ' ' | sed 's/ $//'; }
 kdig_rcode() { in_ns "$NS_DNS" kdig +timeout=2 +retry=0 @127.0.0.1 "$1" "${2:-A}" | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
 
-knot_start || die "knotd serves example.net in $NS_DNS"
+knot_start "$NS_DNS" "$KNOT_DIR" 53 || die "knotd serves example.net in $NS_DNS"
 check "knotd serves example.net" eq "$(kdig_rcode example.net SOA)" NOERROR
 
 # A signed query through the client: the answer's TSIG verifies.

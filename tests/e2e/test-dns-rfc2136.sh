@@ -16,67 +16,16 @@
 # shellcheck disable=SC1091
 source "$(dirname "$0")/lib.sh"
 
+source "$(dirname "$0")/knot.sh"
+
 KNOT_DIR=$E2E_TMP/knot
-KNOT_PID=
-SECRET=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+SECRET=$KNOT_SECRET
 DNS_PORT=5300
 
-command -v knotd >/dev/null && command -v kdig >/dev/null || die "knotd and kdig are installed (knot, knot-dnsutils)"
 topo_up || die "topology up"
-
-mkdir -p "$KNOT_DIR/db" "$KNOT_DIR/run"
-cat >"$KNOT_DIR/example.net.zone" <<'EOF'
-$ORIGIN example.net.
-$TTL 300
-@       SOA ns1.example.net. hostmaster.example.net. 1 3600 600 86400 300
-@       NS  ns1.example.net.
-ns1     A   127.0.0.1
-; records edgegw does not own
+knot_setup "$KNOT_DIR" "$DNS_PORT" '; records edgegw does not own
 taken.dc-test   A   192.0.2.99
-same.dc-test    A   203.0.113.1
-EOF
-cat >"$KNOT_DIR/knot.conf" <<EOF
-server:
-    rundir: "$KNOT_DIR/run"
-    listen: 127.0.0.1@$DNS_PORT
-log:
-  - target: stderr
-    any: info
-database:
-    storage: "$KNOT_DIR/db"
-key:
-  - id: edgegw-key
-    algorithm: hmac-sha256
-    secret: $SECRET
-acl:
-  - id: edgegw-update
-    key: edgegw-key
-    action: update
-zone:
-  - domain: example.net
-    storage: "$KNOT_DIR"
-    file: example.net.zone
-    acl: edgegw-update
-    zonefile-sync: -1
-    journal-content: all
-EOF
-printf 'key "edgegw-key" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$SECRET" >"$E2E_TMP/tsig.key"
-chmod 600 "$E2E_TMP/tsig.key"
-
-knot_start() {
-        # Not through in_ns: $! must be knotd itself (ip netns exec execs it), not a subshell.
-        ip netns exec "$NS_GW" knotd -c "$KNOT_DIR/knot.conf" </dev/null >>"$E2E_TMP/knotd.log" 2>&1 &
-        KNOT_PID=$!
-        BG_PIDS+=("$KNOT_PID")
-        local i
-        for ((i = 0; i < 50; i++)); do
-                q example.net SOA | grep -q ns1 && return 0
-                sleep 0.1
-        done
-        tail -n 20 "$E2E_TMP/knotd.log" | sed 's/^/#   knotd: /'
-        return 1
-}
-knot_stop() { kill "$KNOT_PID" 2>/dev/null && wait "$KNOT_PID" 2>/dev/null; KNOT_PID=; }
+same.dc-test    A   203.0.113.1' || die "knot set up"
 
 # q NAME TYPE: the records knotd serves, sorted, space separated.
 q() { in_ns "$NS_GW" kdig +short +timeout=2 +retry=0 -p "$DNS_PORT" @127.0.0.1 "$1" "$2" 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//'; }
@@ -136,11 +85,11 @@ zone = \"example.net\"
 ttl = 120
 server = \"127.0.0.1:${1:-$DNS_PORT}\"
 tsig_name = \"edgegw-key\"
-tsig_secret_file = \"$E2E_TMP/tsig.key\"
+tsig_secret_file = \"$KNOT_DIR/tsig.key\"
 ${2:-}"
 }
 
-knot_start || die "knotd serves example.net in gw"
+knot_start "$NS_GW" "$KNOT_DIR" "$DNS_PORT" || die "knotd serves example.net in gw"
 dns_config
 daemon_start || die "edgegwd starts with [dns] provider = rfc2136"
 
@@ -252,7 +201,7 @@ wait_waiting_rows() {
 }
 check "the outbox holds all 100 records (A, AAAA) as pending or error: nothing lost" wait_waiting_rows
 check "none of them resolves while knotd is down" eq "$(rcode "$(cli --json vm show o1 | json 'd["subdomain"]')")" ""
-knot_start || die "knotd restarts"
+knot_start "$NS_GW" "$KNOT_DIR" "$DNS_PORT" || die "knotd restarts"
 names=()
 for i in $(seq 1 50); do names+=("$(cli --json vm show "o$i" | json 'd["subdomain"]')"); done
 unresolved() {
