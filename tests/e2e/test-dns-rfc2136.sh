@@ -29,7 +29,7 @@ same.dc-test    A   203.0.113.1' || die "knot set up"
 
 # q NAME TYPE: the records knotd serves, sorted, space separated.
 q() { in_ns "$NS_GW" kdig +short +timeout=2 +retry=0 -p "$DNS_PORT" @127.0.0.1 "$1" "$2" 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//'; }
-rcode() { in_ns "$NS_GW" kdig +timeout=2 +retry=0 -p "$DNS_PORT" @127.0.0.1 "$1" "${2:-A}" | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
+rcode() { in_ns "$NS_GW" kdig +timeout=2 +retry=0 -p "$DNS_PORT" @127.0.0.1 "$1" "${2:-A}" 2>/dev/null | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
 # wait_q NAME TYPE WANT [SECONDS]: until knotd serves exactly WANT (default 15 s).
 wait_q() {
         local i got
