@@ -44,6 +44,9 @@ struct config_key {
 #define API_UINT_KEY(name, field, lo, hi) {"api", name, KEY_UINT, offsetof(struct config, field), sizeof(((struct config *)0)->field), lo, hi}
 /* [dns] keys likewise: dns_<key>, EDGEGW_DNS_<KEY> ("url" and "ttl" alone mean nothing). */
 #define DNS_KEY(name, type, lo, hi) {"dns", #name, type, offsetof(struct config, dns_##name), sizeof(((struct config *)0)->dns_##name), lo, hi}
+/* [dhcp] and [outbound] keys likewise: dhcp_<key> / outbound_<key>. */
+#define DHCP_KEY(name) {"dhcp", #name, KEY_STRING, offsetof(struct config, dhcp_##name), sizeof(((struct config *)0)->dhcp_##name), 0, 0}
+#define OUTBOUND_KEY(name) {"outbound", #name, KEY_STRING, offsetof(struct config, outbound_##name), sizeof(((struct config *)0)->outbound_##name), 0, 0}
 
 static const struct config_key config_keys[] = {
         STR_KEY("gateway", datacenter),
@@ -97,6 +100,19 @@ static const struct config_key config_keys[] = {
         DNS_KEY(url, KEY_STRING, 0, 0),
         DNS_KEY(token_file, KEY_STRING, 0, 0),
         DNS_KEY(owner, KEY_STRING, 0, 0),
+        DHCP_KEY(interface),
+        DHCP_KEY(listen_ip),
+        DHCP_KEY(subnet),
+        DHCP_KEY(subnet_mask),
+        DHCP_KEY(pool_start),
+        DHCP_KEY(pool_end),
+        DHCP_KEY(gateway),
+        DHCP_KEY(dns),
+        DHCP_KEY(domain),
+        DHCP_KEY(lease_time),
+        DHCP_KEY(unknown_clients),
+        OUTBOUND_KEY(ip),
+        OUTBOUND_KEY(interface),
         STR_KEY("daemon", log_level),
         UINT_KEY("daemon", resync_interval, 0, 86400),
 };
@@ -152,6 +168,9 @@ void config_defaults(struct config *c) {
         strcpy(c->log_level, "info");
         strcpy(c->dns_tsig_algorithm, "hmac-sha256");
         strcpy(c->dns_api_url, CONFIG_DNS_API_URL_DEFAULT);
+        strcpy(c->dhcp_domain, "vps.local");
+        strcpy(c->dhcp_lease_time, "12h");
+        strcpy(c->dhcp_unknown_clients, "allow");
 }
 
 static const struct config_key *key_find(const char *section, const char *name, size_t name_len) {
@@ -356,27 +375,59 @@ const char *dns_secret_env_for(const char *provider) {
                                                : NULL;
 }
 
+/* The environment name of key k with the given prefix ("EDGEGW_" or the seed's "GATEWAY_"):
+ * [gateway] keys are PREFIX<KEY>, the others PREFIX<SECTION>_<KEY>. */
+static void env_name(const struct config_key *k, const char *prefix, char out[static 64]) {
+        static const char *const sectioned[] = {"api", "dns", "dhcp", "outbound"};
+        bool with_section = false;
+        for (size_t i = 0; i < ELEMENTSOF(sectioned); i++)
+                with_section = with_section || streq(k->section, sectioned[i]);
+        if (with_section)
+                snprintf(out, 64, "%s%s_%s", prefix, k->section, k->name);
+        else
+                snprintf(out, 64, "%s%s", prefix, k->name);
+        for (char *p = out; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+}
+
+/* Applies the variable name=value of envp to key k, if present. Returns 1 if it was, 0 if
+ * not, -EINVAL with diag set if its value is refused. */
+static int env_apply_one(struct config *c, const struct config_key *k, const char *name, char *const *envp,
+                         struct config_diag *diag) {
+        size_t n = strlen(name);
+        int found = 0;
+        for (char *const *e = envp; e && *e; e++) {
+                if (strncmp(*e, name, n) != 0 || (*e)[n] != '=')
+                        continue;
+                /* Strings are taken as they stand; integers and booleans are parsed. */
+                const char *problem = key_store(c, k, *e + n + 1, k->type == KEY_STRING);
+                if (problem) {
+                        char r[48];
+                        return diag_error(diag, "environment %s: %s%s", name, problem, range_text(k, r, sizeof r));
+                }
+                found = 1;
+        }
+        return found;
+}
+
 int config_apply_env(struct config *c, char *const *envp, struct config_diag *diag) {
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++) {
                 const struct config_key *k = &config_keys[i];
                 if (k->type == KEY_IGNORED)
                         continue;
                 char name[64];
-                strcpy(name, streq(k->section, "api") ? "EDGEGW_API_" : streq(k->section, "dns") ? "EDGEGW_DNS_" : "EDGEGW_");
-                size_t n = strlen(name);
-                for (const char *s = k->name; *s && n + 1 < sizeof name; s++)
-                        name[n++] = (char)toupper((unsigned char)*s);
-                name[n] = '\0';
-                for (char *const *e = envp; e && *e; e++) {
-                        if (strncmp(*e, name, n) != 0 || (*e)[n] != '=')
-                                continue;
-                        /* Strings are taken as they stand; integers and booleans are parsed. */
-                        const char *problem = key_store(c, k, *e + n + 1, k->type == KEY_STRING);
-                        if (problem) {
-                                char r[48];
-                                return diag_error(diag, "environment %s: %s%s", name, problem, range_text(k, r, sizeof r));
-                        }
+                /* The seed's vps-gateway names (GATEWAY_DHCP_POOL_START, GATEWAY_OUTBOUND_IP)
+                 * first, so EDGEGW_ wins when both are set. */
+                if (streq(k->section, "dhcp") || streq(k->section, "outbound")) {
+                        env_name(k, "GATEWAY_", name);
+                        int r = env_apply_one(c, k, name, envp, diag);
+                        if (r < 0)
+                                return r;
                 }
+                env_name(k, "EDGEGW_", name);
+                int r = env_apply_one(c, k, name, envp, diag);
+                if (r < 0)
+                        return r;
         }
         /* The DNS providers' secrets may come from the environment instead of a file; only the
          * variable's name is kept here, the provider reads the value itself. */
@@ -607,6 +658,104 @@ static int validate_dns(const struct config *c, struct config_diag *diag) {
         return 0;
 }
 
+/* An IPv4 address in host order, from key's text; false if it is not one. */
+static bool ipv4_of(const char *text, uint32_t *ret) {
+        struct ip_addr a;
+        if (ip_addr_parse(text, &a) < 0 || a.family != AF_INET)
+                return false;
+        *ret = (uint32_t)a.bytes[0] << 24 | (uint32_t)a.bytes[1] << 16 | (uint32_t)a.bytes[2] << 8 | a.bytes[3];
+        return true;
+}
+
+/* dnsmasq's lease time: seconds (at least 120), or a number with s, m, h, d; or "infinite". */
+static bool lease_time_valid(const char *t) {
+        if (streq(t, "infinite"))
+                return true;
+        size_t digits = strspn(t, "0123456789");
+        if (digits == 0 || digits > 7 || (t[digits] && (strchr("smhd", t[digits]) == NULL || t[digits + 1])))
+                return false;
+        unsigned long v = strtoul(t, NULL, 10), mult = 1;
+        switch (t[digits]) {
+        case 'm': mult = 60; break;
+        case 'h': mult = 3600; break;
+        case 'd': mult = 86400; break;
+        }
+        return v * mult >= 120;
+}
+
+static int validate_dhcp(const struct config *c, struct config_diag *diag) {
+        static const struct {
+                const char *key;
+                size_t offset;
+        } addrs[] = {
+                {"subnet", offsetof(struct config, dhcp_subnet)},
+                {"subnet_mask", offsetof(struct config, dhcp_subnet_mask)},
+                {"pool_start", offsetof(struct config, dhcp_pool_start)},
+                {"pool_end", offsetof(struct config, dhcp_pool_end)},
+                {"gateway", offsetof(struct config, dhcp_gateway)},
+                {"listen_ip", offsetof(struct config, dhcp_listen_ip)},
+        };
+        uint32_t v[ELEMENTSOF(addrs)] = {0};
+        for (size_t i = 0; i < ELEMENTSOF(addrs); i++) {
+                const char *text = (const char *)c + addrs[i].offset;
+                if (text[0] && !ipv4_of(text, &v[i]))
+                        return diag_error(diag, "dhcp: %s '%s' is not an IPv4 address", addrs[i].key, text);
+                if (!text[0] && c->dhcp_interface[0] && i < 5)
+                        return diag_error(diag, "dhcp: interface %s is set, so %s is needed too (subnet, subnet_mask, "
+                                          "pool_start, pool_end, gateway)", c->dhcp_interface, addrs[i].key);
+        }
+        if (c->dhcp_interface[0] && !ifname_valid(c->dhcp_interface))
+                return diag_error(diag, "dhcp: interface '%s' is not an interface name", c->dhcp_interface);
+        if (!streq(c->dhcp_unknown_clients, "allow") && !streq(c->dhcp_unknown_clients, "deny"))
+                return diag_error(diag, "dhcp: unknown_clients '%s' is not allow or deny", c->dhcp_unknown_clients);
+        if (!lease_time_valid(c->dhcp_lease_time))
+                return diag_error(diag, "dhcp: lease_time '%s' is not a duration of at least 2 minutes (3600, 45m, 12h, "
+                                  "7d) or \"infinite\"", c->dhcp_lease_time);
+        if (!dns_name_valid(c->dhcp_domain))
+                return diag_error(diag, "dhcp: domain '%s' is not a DNS name", c->dhcp_domain);
+        char copy[sizeof c->dhcp_dns], *save = NULL;
+        strcpy(copy, c->dhcp_dns);
+        for (char *t = strtok_r(copy, " ,", &save); t; t = strtok_r(NULL, " ,", &save)) {
+                struct ip_addr a;
+                if (ip_addr_parse(t, &a) < 0)
+                        return diag_error(diag, "dhcp: dns '%s' is not an IP address (upstream resolvers, comma-separated)",
+                                          t);
+        }
+        if (c->dhcp_interface[0]) {
+                uint32_t net = v[0], mask = v[1], start = v[2], end = v[3], gw = v[4];
+                if (mask == 0 || (~mask & (~mask + 1)) != 0)
+                        return diag_error(diag, "dhcp: subnet_mask %s is not a netmask (contiguous ones, e.g. "
+                                          "255.255.255.0)", c->dhcp_subnet_mask);
+                if ((net & mask) != net)
+                        return diag_error(diag, "dhcp: subnet %s is not the network address of mask %s (that is "
+                                          "%u.%u.%u.%u)", c->dhcp_subnet, c->dhcp_subnet_mask, (net & mask) >> 24,
+                                          (net & mask) >> 16 & 255, (net & mask) >> 8 & 255, net & mask & 255);
+                uint32_t bcast = net | ~mask;
+                if ((start & mask) != net || (end & mask) != net || start == net || end == bcast)
+                        return diag_error(diag, "dhcp: the pool %s-%s is not inside %s/%s (without its network and "
+                                          "broadcast addresses)", c->dhcp_pool_start, c->dhcp_pool_end, c->dhcp_subnet,
+                                          c->dhcp_subnet_mask);
+                if (start > end)
+                        return diag_error(diag, "dhcp: pool_start %s is above pool_end %s", c->dhcp_pool_start,
+                                          c->dhcp_pool_end);
+                if ((gw & mask) != net)
+                        return diag_error(diag, "dhcp: gateway %s is not inside %s/%s", c->dhcp_gateway, c->dhcp_subnet,
+                                          c->dhcp_subnet_mask);
+                if (c->dhcp_listen_ip[0] && (v[5] & mask) != net)
+                        return diag_error(diag, "dhcp: listen_ip %s is not inside %s/%s", c->dhcp_listen_ip,
+                                          c->dhcp_subnet, c->dhcp_subnet_mask);
+                if (gw >= start && gw <= end)
+                        diag_warning(diag, "dhcp: gateway %s is inside the pool %s-%s: it is never handed out",
+                                     c->dhcp_gateway, c->dhcp_pool_start, c->dhcp_pool_end);
+        }
+        uint32_t ob;
+        if (c->outbound_ip[0] && !ipv4_of(c->outbound_ip, &ob))
+                return diag_error(diag, "outbound: ip '%s' is not an IPv4 address", c->outbound_ip);
+        if (c->outbound_interface[0] && !ifname_valid(c->outbound_interface))
+                return diag_error(diag, "outbound: interface '%s' is not an interface name", c->outbound_interface);
+        return 0;
+}
+
 int config_validate(const struct config *c, struct config_diag *diag) {
         if (!dns_label_valid(c->datacenter, strlen(c->datacenter)))
                 return diag_error(diag, "datacenter '%s' is not a DNS label (lower-case letters, digits, '-')",
@@ -690,7 +839,10 @@ int config_validate(const struct config *c, struct config_diag *diag) {
         if (!streq(c->log_level, "error") && !streq(c->log_level, "warning") && !streq(c->log_level, "info") &&
             !streq(c->log_level, "debug"))
                 return diag_error(diag, "log_level '%s' is not one of error, warning, info, debug", c->log_level);
-        return validate_dns(c, diag);
+        int r = validate_dns(c, diag);
+        if (r < 0)
+                return r;
+        return validate_dhcp(c, diag);
 }
 
 /* The first line of agent_token_file (surrounding white space removed) into c->agent_token. */

@@ -76,6 +76,21 @@ struct config {
         char dns_secret_env[32]; /* not a key: the name of the environment variable that holds the
                                   * active provider's secret instead of its file ("" = none);
                                   * EDGEGW_DNS_TSIG_SECRET, EDGEGW_DNS_API_TOKEN or EDGEGW_DNS_TOKEN */
+        /* [dhcp] (issue 6): keys stored as dhcp_<key>, read from EDGEGW_DHCP_<KEY> or the seed's
+         * GATEWAY_DHCP_<KEY> (EDGEGW_ wins when both are set). interface "" = DHCP off. */
+        char dhcp_interface[16]; /* the VMs' bridge (or the interface on it) dnsmasq serves */
+        char dhcp_listen_ip[16]; /* the gateway's address on it ("" = dhcp_gateway) */
+        char dhcp_subnet[16]; /* IPv4 network address, e.g. 10.15.3.0 */
+        char dhcp_subnet_mask[16]; /* dotted mask, e.g. 255.255.255.0 */
+        char dhcp_pool_start[16], dhcp_pool_end[16]; /* inside the subnet, start <= end */
+        char dhcp_gateway[16]; /* the router the VMs are told about (option 3) */
+        char dhcp_dns[256]; /* upstream resolvers, comma-separated addresses ("" = the host's) */
+        char dhcp_domain[254]; /* the VMs' DNS domain; default "vps.local" */
+        char dhcp_lease_time[16]; /* dnsmasq's form: 3600, 45m, 12h, 7d or "infinite"; default "12h" */
+        char dhcp_unknown_clients[8]; /* "allow" (pool addresses for unknown MACs) or "deny" */
+        /* [outbound] (issue 6): SNAT of the VMs' traffic; also OUTBOUND_IP / GATEWAY_OUTBOUND_*. */
+        char outbound_ip[16]; /* the source address VM traffic leaves with ("" = masquerade) */
+        char outbound_interface[16]; /* the interface it leaves by ("" = the default route's) */
         /* [daemon] */
         char log_level[16];
         uint32_t resync_interval; /* seconds between drift checks of the kernel rules; 0 = off */

@@ -961,6 +961,73 @@ static void test_dns_auto6_owner_secret_env(void **state) {
         assert_null(dns_secret_env_for(""));
 }
 
+/* Issue 6: [dhcp] and [outbound], with the seed's GATEWAY_* names. */
+#define DHCP_OK "[dhcp]\ninterface = \"br0\"\nsubnet = \"10.15.3.0\"\nsubnet_mask = \"255.255.255.0\"\n" \
+                "pool_start = \"10.15.3.20\"\npool_end = \"10.15.3.254\"\ngateway = \"10.15.3.1\"\n"
+static void test_dhcp_outbound(void **state) {
+        struct config c;
+        struct config_diag d = {0};
+        config_defaults(&c);
+        assert_string_equal(c.dhcp_domain, "vps.local");
+        assert_string_equal(c.dhcp_lease_time, "12h");
+        assert_string_equal(c.dhcp_unknown_clients, "allow");
+        assert_int_equal(config_validate(&c, &d), 0); /* DHCP off */
+
+        assert_int_equal(validate_with(DHCP_OK, &d), 0);
+        assert_int_equal(validate_with(DHCP_OK "dns = \"1.1.1.1,1.0.0.1\"\nlease_time = \"45m\"\nunknown_clients = \"deny\"\n"
+                                       "[outbound]\nip = \"203.0.113.10\"\ninterface = \"eth0\"\n", &d), 0);
+
+        /* The seed's environment, with EDGEGW_ winning over GATEWAY_. */
+        config_defaults(&c);
+        char *envp[] = {"GATEWAY_DHCP_POOL_START=10.15.3.20", "GATEWAY_DHCP_POOL_END=10.15.3.254",
+                        "GATEWAY_DHCP_SUBNET=10.15.3.0",      "GATEWAY_DHCP_SUBNET_MASK=255.255.255.0",
+                        "GATEWAY_DHCP_GATEWAY=10.15.3.1",     "GATEWAY_DHCP_DNS=1.1.1.1,1.0.0.1",
+                        "GATEWAY_DHCP_DOMAIN=vps.internal",    "GATEWAY_DHCP_INTERFACE=eth0",
+                        "GATEWAY_DHCP_LISTEN_IP=10.15.3.10",  "GATEWAY_OUTBOUND_IP=203.0.113.10",
+                        "GATEWAY_OUTBOUND_INTERFACE=eth1",    "EDGEGW_DHCP_INTERFACE=br0",
+                        NULL};
+        assert_int_equal(config_apply_env(&c, envp, &d), 0);
+        assert_string_equal(c.dhcp_interface, "br0");
+        assert_string_equal(c.dhcp_pool_start, "10.15.3.20");
+        assert_string_equal(c.dhcp_subnet_mask, "255.255.255.0");
+        assert_string_equal(c.dhcp_dns, "1.1.1.1,1.0.0.1");
+        assert_string_equal(c.dhcp_domain, "vps.internal");
+        assert_string_equal(c.dhcp_listen_ip, "10.15.3.10");
+        assert_string_equal(c.outbound_ip, "203.0.113.10");
+        assert_string_equal(c.outbound_interface, "eth1");
+        assert_int_equal(config_validate(&c, &d), 0);
+
+        static const struct {
+                const char *text, *want;
+        } bad[] = {
+                {"[dhcp]\ninterface = \"br0\"\n", "interface br0 is set, so subnet is needed too"},
+                {DHCP_OK "subnet_mask = \"255.0.255.0\"\n", "subnet_mask 255.0.255.0 is not a netmask"},
+                {DHCP_OK "subnet = \"10.15.3.7\"\n", "is not the network address of mask 255.255.255.0 (that is 10.15.3.0)"},
+                {DHCP_OK "pool_end = \"10.15.4.9\"\n", "the pool 10.15.3.20-10.15.4.9 is not inside"},
+                {DHCP_OK "pool_end = \"10.15.3.255\"\n", "is not inside 10.15.3.0/255.255.255.0 (without its network"},
+                {DHCP_OK "pool_start = \"10.15.3.200\"\npool_end = \"10.15.3.100\"\n", "pool_start 10.15.3.200 is above"},
+                {DHCP_OK "gateway = \"10.0.0.1\"\n", "gateway 10.0.0.1 is not inside"},
+                {DHCP_OK "pool_start = \"10.15.3\"\n", "pool_start '10.15.3' is not an IPv4 address"},
+                {DHCP_OK "dns = \"1.1.1.1,resolver\"\n", "dns 'resolver' is not an IP address"},
+                {DHCP_OK "lease_time = \"1m\"\n", "lease_time '1m' is not a duration of at least 2 minutes"},
+                {DHCP_OK "lease_time = \"12x\"\n", "lease_time '12x'"},
+                {DHCP_OK "unknown_clients = \"ignore\"\n", "unknown_clients 'ignore' is not allow or deny"},
+                {DHCP_OK "domain = \"vps..local\"\n", "domain 'vps..local' is not a DNS name"},
+                {"[outbound]\nip = \"2001:db8::1\"\n", "outbound: ip '2001:db8::1' is not an IPv4 address"},
+                {"[outbound]\ninterface = \"a b\"\n", "outbound: interface 'a b' is not an interface name"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                memset(&d, 0, sizeof d);
+                assert_int_equal(validate_with(bad[i].text, &d), -EINVAL);
+                if (!strstr(d.error, bad[i].want))
+                        fail_msg("case %zu: error '%s' does not contain '%s'", i, d.error, bad[i].want);
+        }
+        memset(&d, 0, sizeof d);
+        assert_int_equal(validate_with(DHCP_OK "gateway = \"10.15.3.30\"\n", &d), 0);
+        assert_int_equal(d.n_warnings, 1);
+        assert_non_null(strstr(d.warnings[0], "is inside the pool"));
+}
+
 static void test_dns_server(void **state) {
         static const struct {
                 const char *server, *addr;
@@ -1109,7 +1176,7 @@ int main(void) {
                 cmocka_unit_test(test_dns_env),
                 cmocka_unit_test(test_dns_validate_errors),
                 cmocka_unit_test(test_dns_validate_accepts),
-                cmocka_unit_test(test_dns_auto6_owner_secret_env), cmocka_unit_test(test_dns_server),
+                cmocka_unit_test(test_dns_auto6_owner_secret_env), cmocka_unit_test(test_dhcp_outbound), cmocka_unit_test(test_dns_server),
                 cmocka_unit_test(test_dns_load),
                 cmocka_unit_test(test_state_path),
         };
