@@ -200,6 +200,18 @@ static const char *const migrations[] = {
         "CREATE INDEX dns_remote_token ON dns_remote (token);",
         /* 6 (issue 5): a route publishes a DNS record only when it asks for one. */
         "ALTER TABLE routes ADD COLUMN dns INTEGER NOT NULL DEFAULT 0 CHECK (dns IN (0, 1));",
+        /* 7 (issue 6): DHCP leases, a MAC bound to one address of the pool. ip is the IPv4
+         * address in host order (ordering and allocation without text parsing). */
+        "CREATE TABLE leases ("
+        "  mac TEXT PRIMARY KEY NOT NULL CHECK (length(mac) = 17),"
+        "  ip INTEGER NOT NULL UNIQUE CHECK (ip BETWEEN 1 AND 4294967295),"
+        "  name TEXT NOT NULL DEFAULT '',"
+        "  vm_id TEXT NOT NULL DEFAULT '',"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL"
+        ");"
+        "CREATE UNIQUE INDEX leases_name ON leases (name) WHERE name <> '';"
+        "CREATE INDEX leases_vm ON leases (vm_id) WHERE vm_id <> '';",
 };
 
 int store_schema_version(void) {
@@ -528,6 +540,9 @@ static enum store_conflict conflict_from_message(const char *msg) {
                 {"UNIQUE constraint failed: forwards.id", STORE_CONFLICT_ID},
                 {"UNIQUE constraint failed: forwards.public_port, forwards.proto", STORE_CONFLICT_PORT},
                 {"forward port is inside a VM port block", STORE_CONFLICT_BLOCK},
+                {"UNIQUE constraint failed: leases.mac", STORE_CONFLICT_ID},
+                {"UNIQUE constraint failed: leases.ip", STORE_CONFLICT_IP},
+                {"UNIQUE constraint failed: leases.name", STORE_CONFLICT_HOSTNAME},
         };
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
                 if (streq(msg, table[i].message))
@@ -2388,5 +2403,96 @@ int store_dns_remote_list(struct store *s, struct dns_record_want **ret, size_t 
         }
         *ret = w;
         *ret_n = n;
+        return 0;
+}
+
+/* ---- leases (schema 7, issue 6) ---- */
+
+#define LEASE_COLUMNS "mac, ip, name, vm_id, created_at, updated_at"
+static const char lease_image_sql[] =
+        "SELECT json_object('mac', mac, 'ip', (ip >> 24) || '.' || ((ip >> 16) & 255) || '.' || ((ip >> 8) & 255)"
+        " || '.' || (ip & 255), 'name', name, 'vm_id', vm_id, 'created_at', created_at) FROM leases WHERE mac = ?";
+
+static int lease_from_row(struct store *s, sqlite3_stmt *st, void *ret) {
+        struct lease l = {0};
+        int64_t ip = sqlite3_column_int64(st, 1);
+        if (mac_parse(column_text(st, 0), l.mac) < 0 || ip <= 0 || ip > UINT32_MAX ||
+            strcpy_bounded(l.name, sizeof l.name, column_text(st, 2)) < 0 ||
+            strcpy_bounded(l.vm_id, sizeof l.vm_id, column_text(st, 3)) < 0) {
+                snprintf(s->errmsg, sizeof s->errmsg, "lease '%.17s': unreadable row in the store", column_text(st, 0));
+                return -EBADMSG;
+        }
+        l.ip = (uint32_t)ip;
+        l.created_at = sqlite3_column_int64(st, 4);
+        l.updated_at = sqlite3_column_int64(st, 5);
+        *(struct lease *)ret = l;
+        return 0;
+}
+
+static bool lease_storable(const struct lease *l) {
+        static const uint8_t zero[MAC_LEN];
+        return !(l->mac[0] & 1) && memcmp(l->mac, zero, MAC_LEN) != 0 && l->ip != 0 && TERMINATED(l->name) &&
+               (!l->name[0] || lease_name_valid(l->name)) && TERMINATED(l->vm_id) && (!l->vm_id[0] || vm_id_valid(l->vm_id));
+}
+
+int store_lease_add(struct store *s, const struct lease *l, const char *actor, enum store_conflict *ret_conflict) {
+        if (!lease_storable(l)) {
+                snprintf(s->errmsg, sizeof s->errmsg, "lease: invalid field");
+                return -EINVAL;
+        }
+        char mac[MAC_TEXT_LEN + 1];
+        mac_format(l->mac, mac);
+        int r = tx_begin(s);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st;
+        r = stmt(s, "INSERT INTO leases (" LEASE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?5)", &st);
+        if (r < 0)
+                return tx_abort(s, r);
+        sqlite3_bind_text(st, 1, mac, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, l->ip);
+        sqlite3_bind_text(st, 3, l->name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 4, l->vm_id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 5, now_seconds());
+        if ((r = step_done(s, st)) < 0)
+                return tx_abort(s, write_failed(s, r, ret_conflict));
+        if ((r = record(s, actor, "create", "lease", lease_image_sql, mac, NULL, true)) < 0 || (r = tx_commit(s)) < 0)
+                return tx_abort(s, r);
+        return 0;
+}
+
+int store_lease_get(struct store *s, const uint8_t mac[static MAC_LEN], struct lease *ret) {
+        char text[MAC_TEXT_LEN + 1];
+        return get_one(s, "SELECT " LEASE_COLUMNS " FROM leases WHERE mac = ?", mac_format(mac, text), lease_from_row,
+                       ret);
+}
+
+int store_lease_list(struct store *s, struct lease **ret, size_t *ret_n) {
+        void *a = NULL;
+        int r = query_all(s, "SELECT " LEASE_COLUMNS " FROM leases ORDER BY ip", sizeof **ret, lease_from_row, &a, ret_n);
+        if (r >= 0)
+                *ret = a;
+        return r;
+}
+
+int store_lease_remove(struct store *s, const uint8_t mac[static MAC_LEN], const char *actor, struct lease *ret_removed) {
+        char text[MAC_TEXT_LEN + 1];
+        mac_format(mac, text);
+        int r = tx_begin(s);
+        if (r < 0)
+                return r;
+        struct lease old;
+        _cleanup_free_ char *before = NULL;
+        if ((r = get_one(s, "SELECT " LEASE_COLUMNS " FROM leases WHERE mac = ?", text, lease_from_row, &old)) < 0) {
+                if (r == -ENOENT)
+                        snprintf(s->errmsg, sizeof s->errmsg, "no lease for %s", text);
+                return tx_abort(s, r);
+        }
+        if ((r = image(s, lease_image_sql, text, &before)) < 0 ||
+            (r = run_keyed(s, "DELETE FROM leases WHERE mac = ?", text)) < 0 ||
+            (r = record(s, actor, "delete", "lease", lease_image_sql, text, before, true)) < 0 || (r = tx_commit(s)) < 0)
+                return tx_abort(s, r);
+        if (ret_removed)
+                *ret_removed = old;
         return 0;
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "../model/dnsrec.h"
+#include "../model/lease.h"
 #include "../model/portmap.h"
 #include "../model/resource.h"
 #include "../model/vm.h"
@@ -316,3 +317,19 @@ int store_dns_list_owner(struct store *s, const char *kind, const char *id, stru
                          size_t *ret_n);
 /* Every row, by (name, type) (malloc'd array, NULL when none). */
 int store_dns_list(struct store *s, struct store_dns_record **ret, size_t *ret_n);
+
+/* ======================================================================================
+ * Schema 7: DHCP leases (issue 6). Each change is one transaction with an audit row (kind
+ * "lease", key the MAC) and a change-log entry (kind "lease"), so the reconciler renders
+ * the dnsmasq files and the anti-spoofing set from it.
+ * ====================================================================================== */
+
+/* Adds l. -EEXIST with *ret_conflict (optional): STORE_CONFLICT_ID (the MAC has a lease),
+ * STORE_CONFLICT_IP (the address is leased), STORE_CONFLICT_HOSTNAME (the name is taken);
+ * -EINVAL for a field that cannot be stored. */
+int store_lease_add(struct store *s, const struct lease *l, const char *actor, enum store_conflict *ret_conflict);
+int store_lease_get(struct store *s, const uint8_t mac[static MAC_LEN], struct lease *ret); /* -ENOENT */
+/* Every lease, by address (malloc'd array, NULL when none). */
+int store_lease_list(struct store *s, struct lease **ret, size_t *ret_n);
+/* Deletes the MAC's lease (what it was into *ret_removed, optional). -ENOENT. */
+int store_lease_remove(struct store *s, const uint8_t mac[static MAC_LEN], const char *actor, struct lease *ret_removed);

@@ -119,6 +119,9 @@ static int raw_exec(const char *path, const char *sql) {
         return rc;
 }
 
+/* Rows of a table, through a separate connection (the WAL makes committed rows visible). */
+static int count_rows(const void *fixture_unused, const char *table);
+
 static void insert_ok(struct store *s, const struct vm *vm) {
         enum store_conflict c = STORE_CONFLICT_NONE;
         int r = store_vm_insert(s, vm, &c);
@@ -805,7 +808,7 @@ static void test_migration_from_v1(void **state) {
         if (store_open(path, &s, err, sizeof err) < 0)
                 fail_msg("store_open of a schema-1 database: %s", err);
         assert_int_equal(file_user_version(path), store_schema_version());
-        assert_int_equal(store_schema_version(), 6);
+        assert_int_equal(store_schema_version(), 7);
 
         /* The VMs are all there, with the defaults. */
         struct vm old1 = make_vm("old-1", "k7m2p4", "10.0.1.5", 20000, 10);
@@ -844,7 +847,7 @@ static void test_migration_from_v1(void **state) {
         /* Opening again does not migrate again. */
         assert_int_equal(store_open(path, &s, err, sizeof err), 0);
         assert_int_equal(vm_count(s), 3);
-        assert_int_equal(file_user_version(path), 6);
+        assert_int_equal(file_user_version(path), 7);
         store_close(s);
 }
 
@@ -1106,7 +1109,7 @@ static void test_migration_from_v2(void **state) {
         char err[256] = "";
         if (store_open(path, &s, err, sizeof err) < 0)
                 fail_msg("store_open of a schema-2 database: %s", err);
-        assert_int_equal(file_user_version(path), 6);
+        assert_int_equal(file_user_version(path), 7);
 
         /* The VMs read as before, with default metadata: no labels, names or expiry, version 1,
          * updated when created. */
@@ -1156,7 +1159,7 @@ static void test_migration_from_v2(void **state) {
         /* Opening again does not migrate again. */
         assert_int_equal(store_open(path, &s, err, sizeof err), 0);
         assert_int_equal(vm_count(s), 2);
-        assert_int_equal(file_user_version(path), 6);
+        assert_int_equal(file_user_version(path), 7);
         assert_int_equal(store_vm_get_meta(s, "old-1", &m), 0);
         assert_string_equal(m.labels, "{\"env\":\"prod\"}");
         store_close(s);
@@ -2664,20 +2667,91 @@ static void test_dns_mark_seen_and_owner(void **state) {
         assert_null(d);
 }
 
+/* ---- schema 7: leases ---- */
+
+static const char *count_path;
+static int count_rows(const void *fixture_unused, const char *table) {
+        (void)fixture_unused;
+        sqlite3 *db;
+        assert_int_equal(sqlite3_open(count_path, &db), SQLITE_OK);
+        char sql[128];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        int n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+}
+
+static struct lease make_lease(const char *mac, const char *ip, const char *name) {
+        struct lease l = {0};
+        assert_int_equal(mac_parse(mac, l.mac), 0);
+        assert_int_equal(ipv4_parse(ip, &l.ip), 0);
+        snprintf(l.name, sizeof l.name, "%s", name);
+        return l;
+}
+
+static void test_leases(void **state) {
+        struct fixture *f = *state;
+        count_path = f->path;
+        struct lease a = make_lease("52:54:00:00:00:0a", "10.15.3.21", "vm-a");
+        struct lease b = make_lease("52:54:00:00:00:0b", "10.15.3.20", "");
+        enum store_conflict cf = STORE_CONFLICT_NONE;
+        int audit0 = count_rows(f, "audit"), changes0 = count_rows(f, "changes");
+        assert_int_equal(store_lease_add(f->s, &a, "unix:uid=0", &cf), 0);
+        assert_int_equal(store_lease_add(f->s, &b, "unix:uid=0", &cf), 0);
+        assert_int_equal(count_rows(f, "audit"), audit0 + 2);
+        assert_int_equal(count_rows(f, "changes"), changes0 + 2);
+
+        struct lease dup = make_lease("52:54:00:00:00:0a", "10.15.3.99", "");
+        assert_int_equal(store_lease_add(f->s, &dup, "t", &cf), -EEXIST);
+        assert_int_equal(cf, STORE_CONFLICT_ID);
+        dup = make_lease("52:54:00:00:00:0c", "10.15.3.21", "");
+        assert_int_equal(store_lease_add(f->s, &dup, "t", &cf), -EEXIST);
+        assert_int_equal(cf, STORE_CONFLICT_IP);
+        dup = make_lease("52:54:00:00:00:0c", "10.15.3.22", "vm-a");
+        assert_int_equal(store_lease_add(f->s, &dup, "t", &cf), -EEXIST);
+        assert_int_equal(cf, STORE_CONFLICT_HOSTNAME);
+        dup.name[0] = 'V'; /* not a valid name */
+        assert_int_equal(store_lease_add(f->s, &dup, "t", &cf), -EINVAL);
+
+        struct lease *l = NULL;
+        size_t n = 0;
+        assert_int_equal(store_lease_list(f->s, &l, &n), 0);
+        assert_int_equal(n, 2);
+        assert_memory_equal(l[0].mac, b.mac, MAC_LEN); /* by address */
+        assert_string_equal(l[1].name, "vm-a");
+        assert_true(l[1].created_at > 0);
+        free(l);
+        struct lease got;
+        assert_int_equal(store_lease_get(f->s, a.mac, &got), 0);
+        assert_int_equal(got.ip, a.ip);
+        struct lease removed;
+        assert_int_equal(store_lease_remove(f->s, a.mac, "unix:uid=0", &removed), 0);
+        assert_string_equal(removed.name, "vm-a");
+        assert_int_equal(store_lease_get(f->s, a.mac, &got), -ENOENT);
+        assert_int_equal(store_lease_remove(f->s, a.mac, "t", NULL), -ENOENT);
+        /* The address and name are free again. */
+        dup = make_lease("52:54:00:00:00:0c", "10.15.3.21", "vm-a");
+        assert_int_equal(store_lease_add(f->s, &dup, "t", &cf), 0);
+}
+
 static void test_dns_migration_from_v3(void **state) {
         struct fixture *f = *state;
         /* A schema-3 file: the fixture's store, rolled back to version 3 by hand with data in it. */
         struct vm v = make_vm("keep-1", "k7m2p4", "10.0.1.5", 20000, 10);
         assert_int_equal(store_vm_insert(f->s, &v, NULL), 0);
         f->s = store_close(f->s);
-        assert_int_equal(raw_exec(f->path, "DROP TABLE dns_records; DROP TABLE dns_remote;"
+        assert_int_equal(raw_exec(f->path, "DROP TABLE dns_records; DROP TABLE dns_remote; DROP TABLE leases;"
                                            " ALTER TABLE tokens DROP COLUMN datacenter; ALTER TABLE routes DROP COLUMN dns;"
                                            " PRAGMA user_version = 3;"),
                          SQLITE_OK);
         assert_int_equal(file_user_version(f->path), 3);
         char err[256] = "";
         assert_int_equal(store_open(f->path, &f->s, err, sizeof err), 0);
-        assert_int_equal(file_user_version(f->path), 6);
+        assert_int_equal(file_user_version(f->path), 7);
         struct vm got;
         assert_int_equal(store_vm_get(f->s, "keep-1", &got), 0);
         assert_vm_equal(&got, &v);
@@ -2892,14 +2966,14 @@ static void test_dns_remote_migration_from_v4(void **state) {
         struct dns_record_want w = dns_want("a.example.com", 1, "203.0.113.7");
         assert_int_equal(store_dns_sync_desired(f->s, &w, 1, 1000, NULL), 0);
         f->s = store_close(f->s);
-        assert_int_equal(raw_exec(f->path, "DROP TABLE dns_remote; ALTER TABLE tokens DROP COLUMN datacenter;"
+        assert_int_equal(raw_exec(f->path, "DROP TABLE dns_remote; DROP TABLE leases; ALTER TABLE tokens DROP COLUMN datacenter;"
                                            " ALTER TABLE routes DROP COLUMN dns; PRAGMA user_version = 4;"),
                          SQLITE_OK);
         assert_int_equal(file_user_version(f->path), 4);
         char err[256] = "";
         if (store_open(f->path, &f->s, err, sizeof err) < 0)
                 fail_msg("store_open of a schema-4 database: %s", err);
-        assert_int_equal(file_user_version(f->path), 6);
+        assert_int_equal(file_user_version(f->path), 7);
         /* The old token has no datacenter; the outbox row is kept; dns_remote works. */
         struct token_rec got;
         assert_int_equal(store_token_get_by_key(f->s, "0123456789abcdef", &got), 0);
@@ -2961,6 +3035,7 @@ int main(void) {
                 T(test_dns_delete_lifecycle),
                 T(test_dns_due),
                 T(test_dns_mark_seen_and_owner),
+                T(test_leases),
                 T(test_dns_migration_from_v3),
                 T(test_token_datacenter),
                 T(test_dns_remote_put),
