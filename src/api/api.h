@@ -96,6 +96,8 @@ void api_forwards(struct api_env *env, const struct api_request *rq, struct api_
 /* The seed proxy agent's /http/routes and /tcp/forwards (agent.c). */
 void api_agent_routes(struct api_env *env, const struct api_request *rq, struct api_response *resp);
 void api_agent_forwards(struct api_env *env, const struct api_request *rq, struct api_response *resp);
+/* /v1/leases: DHCP leases (leases.c, issue 6). */
+void api_leases(struct api_env *env, const struct api_request *rq, struct api_response *resp);
 /* /v1/dns/records: the DNS outbox, read-only (dns.c). */
 void api_dns(struct api_env *env, const struct api_request *rq, struct api_response *resp);
 /* POST /api/v1/agents/dns (seed 000) and /v1/dns/remote: other nodes' records published

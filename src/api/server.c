@@ -552,6 +552,7 @@ static const struct api_resource {
         {"/v1/tokens", SCOPE_ADMIN, true, api_tokens},
         {"/v1/audit", SCOPE_ADMIN, true, api_audit},
         {"/v1/dns/records", SCOPE_DNS, false, api_dns},
+        {"/v1/leases", SCOPE_VMS, false, api_leases},
         {"/v1/dns/remote", SCOPE_DNS, false, api_agent_dns},
         {"/api/v1/agents/dns", SCOPE_DNS, false, api_agent_dns},
 };

@@ -37,6 +37,10 @@ enum cli_option {
         OPT_ID = 1u << 14,
         OPT_DATACENTER = 1u << 15,
         OPT_DNS = 1u << 16,
+        OPT_MAC = 1u << 17,
+        OPT_NAME = 1u << 18,
+        OPT_DRY_RUN = 1u << 19,
+        OPT_ROOT = 1u << 20,
 };
 
 /* The values of a repeatable option, in order; the array is owned, the strings borrowed. */
@@ -66,6 +70,10 @@ struct cli {
         const char *datacenter; /* token add: the one datacenter a dns token may publish in */
         bool http_passthrough;
         bool dns; /* route add/set --dns: publish a DNS record for the route's name */
+        const char *mac; /* vm add --mac: the VM's MAC; a lease is made for it (issue 6) */
+        const char *lease_name; /* lease add --name */
+        bool dry_run; /* setup --dry-run */
+        const char *root; /* setup --root DIR: files go below DIR (tests) */
         struct cli_strings hostnames, labels, allow, scopes;
         uint32_t given; /* enum cli_option bits of the options on the command line */
         bool json;
@@ -181,5 +189,12 @@ enum cli_exit cmd_token_rm(const struct cli *cli, const char *name);
 enum cli_exit cmd_audit(const struct cli *cli, const char *arg);
 /* dns.c */
 enum cli_exit cmd_dns_ls(const struct cli *cli, const char *arg);
+/* leases.c (issue 6) */
+enum cli_exit cmd_lease_add(const struct cli *cli, const char *arg);
+enum cli_exit cmd_lease_ls(const struct cli *cli, const char *arg);
+enum cli_exit cmd_lease_show(const struct cli *cli, const char *arg);
+enum cli_exit cmd_lease_rm(const struct cli *cli, const char *arg);
+/* setup.c (issue 6) */
+enum cli_exit cmd_setup(const struct cli *cli, const char *arg);
 enum cli_exit cmd_status(const struct cli *cli, const char *arg);
 enum cli_exit cmd_check(const struct cli *cli, const char *arg);

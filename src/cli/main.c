@@ -149,6 +149,10 @@ static const struct option_def {
         {"--id", OPTION_VALUE, OPT_ID, offsetof(struct cli, audit_id)},
         {"--datacenter", OPTION_VALUE, OPT_DATACENTER, offsetof(struct cli, datacenter)},
         {"--dns", OPTION_FLAG, OPT_DNS, offsetof(struct cli, dns)},
+        {"--mac", OPTION_VALUE, OPT_MAC, offsetof(struct cli, mac)},
+        {"--name", OPTION_VALUE, OPT_NAME, offsetof(struct cli, lease_name)},
+        {"--dry-run", OPTION_FLAG, OPT_DRY_RUN, offsetof(struct cli, dry_run)},
+        {"--root", OPTION_VALUE, OPT_ROOT, offsetof(struct cli, root)},
 };
 
 #define VM_OPTIONS \
@@ -165,7 +169,7 @@ static const struct command {
         uint32_t required; /* ... and of those, the ones it needs */
         cli_command_fn run;
 } commands[] = {
-        {{"vm", "add"}, "ID", VM_OPTIONS, OPT_IP, cmd_vm_add},
+        {{"vm", "add"}, "ID", VM_OPTIONS | OPT_MAC, OPT_IP, cmd_vm_add}, /* H1: --ip or --mac */
         {{"vm", "set"}, "ID", VM_OPTIONS, OPT_IP, cmd_vm_set},
         {{"vm", "ls"}, NULL, OPT_LABEL, 0, cmd_vm_ls},
         {{"vm", "show"}, "ID", 0, 0, cmd_vm_show},
@@ -185,6 +189,11 @@ static const struct command {
         {{"token", "rm"}, "NAME", 0, 0, cmd_token_rm},
         {{"audit", NULL}, NULL, OPT_LIMIT | OPT_KIND | OPT_ID, 0, cmd_audit},
         {{"dns", "ls"}, NULL, 0, 0, cmd_dns_ls},
+        {{"lease", "add"}, "MAC", OPT_IP | OPT_NAME, 0, cmd_lease_add},
+        {{"lease", "ls"}, NULL, 0, 0, cmd_lease_ls},
+        {{"lease", "show"}, "MAC", 0, 0, cmd_lease_show},
+        {{"lease", "rm"}, "MAC", 0, 0, cmd_lease_rm},
+        {{"setup", NULL}, NULL, OPT_DRY_RUN | OPT_ROOT, 0, cmd_setup},
         {{"status", NULL}, NULL, 0, 0, cmd_status},
         {{"check", NULL}, NULL, 0, 0, cmd_check},
 };
