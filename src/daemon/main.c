@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * edgegwd: open the store, reconcile everything, then serve the API. The main thread owns
- * the reconciler, VM expiry (about once a second) and the signals (SIGTERM/SIGINT exit,
- * SIGHUP reloads the config); the API (unix socket, optional TCP and metrics listeners)
- * runs on libmicrohttpd's threads.
+ * the reconciler, VM expiry (about once a second), the dnsmasq supervisor (DHCP and the VMs'
+ * names; its child's exit arrives as SIGCHLD) and the signals (SIGTERM/SIGINT exit, SIGHUP
+ * reloads the config); the API (unix socket, optional TCP and metrics listeners) runs on
+ * libmicrohttpd's threads.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,7 @@
 #include "api/api.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "daemon/dnsmasq.h"
 #include "daemon/dnssync.h"
 #include "daemon/reconcile.h"
 #include "proxy/proxy.h"
@@ -37,9 +39,11 @@ static void usage(FILE *f) {
                 "      --version       print the version\n"
                 "\n"
                 "Environment: EDGEGW_<KEY> overrides any config key (e.g. EDGEGW_STATE_DIR), [api] keys as\n"
-                "EDGEGW_API_<KEY>, [dns] keys as EDGEGW_DNS_<KEY>; AGENT_TOKEN sets the seed agent's token.\n"
+                "EDGEGW_API_<KEY>, [dns] keys as EDGEGW_DNS_<KEY>, [dhcp] keys as EDGEGW_DHCP_<KEY> or the\n"
+                "seed's GATEWAY_DHCP_<KEY>; AGENT_TOKEN sets the seed agent's token; EDGEGW_DNSMASQ the\n"
+                "dnsmasq binary (default %s).\n"
                 "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the configuration.\n",
-                CONFIG_DEFAULT_PATH);
+                CONFIG_DEFAULT_PATH, DNSMASQ_BINARY_DEFAULT);
 }
 
 static int load_config(const char *path, struct config *ret) {
@@ -79,6 +83,12 @@ static void print_config(const struct config *c) {
                c->dns_api_url, c->dns_url, c->dns_token_file, c->dns_owner);
         if (c->dns_secret_env[0])
                 printf("# secret: from the environment variable %s (not shown)\n", c->dns_secret_env);
+        printf("\n[dhcp]\ninterface = \"%s\"\nlisten_ip = \"%s\"\nsubnet = \"%s\"\nsubnet_mask = \"%s\"\n"
+               "pool_start = \"%s\"\npool_end = \"%s\"\ngateway = \"%s\"\ndns = \"%s\"\ndomain = \"%s\"\n"
+               "lease_time = \"%s\"\nunknown_clients = \"%s\"\n\n[outbound]\nip = \"%s\"\ninterface = \"%s\"\n",
+               c->dhcp_interface, c->dhcp_listen_ip, c->dhcp_subnet, c->dhcp_subnet_mask, c->dhcp_pool_start,
+               c->dhcp_pool_end, c->dhcp_gateway, c->dhcp_dns, c->dhcp_domain, c->dhcp_lease_time,
+               c->dhcp_unknown_clients, c->outbound_ip, c->outbound_interface);
 }
 
 /* The proxy's settings from the [proxy] section. */
@@ -113,7 +123,7 @@ static void proxy_config_from(const struct config *c, struct proxy_config *ret) 
 }
 
 static void reload(const char *path, struct config *cur, struct api_env *env, struct reconciler *rec,
-                   struct dnssync *dns) {
+                   struct dnssync *dns, struct dnsmasq *dhcp) {
         struct config next;
         sd_notify(0, "RELOADING=1");
         if (load_config(path, &next) < 0) {
@@ -153,6 +163,7 @@ static void reload(const char *path, struct config *cur, struct api_env *env, st
                 char err[256] = "";
                 if (dnssync_set_config(dns, cur, err, sizeof err) < 0)
                         log_error("reload: dns: %s (the previous DNS provider stays)", err);
+                dnsmasq_set_config(dhcp, cur);
                 log_info("reload: configuration reloaded");
         }
         sd_notify(0, "READY=1");
@@ -209,6 +220,7 @@ int main(int argc, char **argv) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGPIPE);
+        sigaddset(&mask, SIGCHLD); /* dnsmasq's exit */
         pthread_sigmask(SIG_BLOCK, &mask, NULL);
         _cleanup_close_ int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         _cleanup_close_ int epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -270,9 +282,23 @@ int main(int argc, char **argv) {
         }
         env.dns = dns;
 
+        /* DHCP and the VMs' names: the supervised dnsmasq (it starts at the first tick). */
+        struct dnsmasq *dhcp = NULL;
+        const char *dnsmasq_binary = getenv("EDGEGW_DNSMASQ");
+        if ((r = dnsmasq_new(db_path, dnsmasq_binary && dnsmasq_binary[0] ? dnsmasq_binary : NULL, &cfg, &dhcp, err,
+                             sizeof err)) < 0) {
+                log_error_errno(r, "dhcp: %s", err);
+                dnssync_free(dns);
+                proxy_stop(proxy);
+                api_env_done(&env);
+                reconciler_free(rec);
+                return 1;
+        }
+
         struct api_server *server = NULL;
         if ((r = api_server_start(&env, sock_path, &server, err, sizeof err)) < 0) {
                 log_error_errno(r, "api: %s", err);
+                dnsmasq_free(dhcp);
                 dnssync_free(dns);
                 proxy_stop(proxy);
                 api_env_done(&env);
@@ -320,6 +346,9 @@ int main(int argc, char **argv) {
                 int retry = reconciler_retry_ms(rec);
                 if (retry && (timeout < 0 || retry < timeout))
                         timeout = retry;
+                int dhcp_due = dnsmasq_timeout_ms(dhcp);
+                if (dhcp_due >= 0 && (timeout < 0 || dhcp_due < timeout))
+                        timeout = dhcp_due;
                 if (watchdog && (timeout < 0 || timeout > (long)(watchdog_usec / 2000)))
                         timeout = (long)(watchdog_usec / 2000);
 
@@ -337,7 +366,9 @@ int main(int argc, char **argv) {
                                 struct signalfd_siginfo si;
                                 while (read(sfd, &si, sizeof si) == sizeof si) {
                                         if (si.ssi_signo == SIGHUP)
-                                                reload(config_path, &cfg, &env, rec, dns);
+                                                reload(config_path, &cfg, &env, rec, dns, dhcp);
+                                        else if (si.ssi_signo == SIGCHLD)
+                                                dnsmasq_child_exited(dhcp);
                                         else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
                                                 log_info("received %s, stopping", strsignal((int)si.ssi_signo));
                                                 running = false;
@@ -346,12 +377,15 @@ int main(int argc, char **argv) {
                         } else {
                                 (void)reconciler_run(rec);
                                 dnssync_kick(dns); /* VMs or routes may have changed */
+                                dnsmasq_kick(dhcp); /* and leases */
                         }
                 }
                 if (n == 0 && reconciler_retry_ms(rec) == 1)
                         (void)reconciler_run(rec);
                 if (proxy)
                         proxy_reclaim(proxy);
+                if (running)
+                        dnsmasq_tick(dhcp);
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 if (running && (now.tv_sec > next_expiry.tv_sec ||
                                 (now.tv_sec == next_expiry.tv_sec && now.tv_nsec >= next_expiry.tv_nsec))) {
@@ -372,6 +406,7 @@ int main(int argc, char **argv) {
         sd_notify(0, "STOPPING=1");
         server = api_server_stop(server);
         dns = dnssync_free(dns);
+        dhcp = dnsmasq_free(dhcp);
         reconciler_set_proxy(rec, NULL);
         proxy = proxy_stop(proxy);
         api_env_done(&env);

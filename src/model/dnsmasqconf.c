@@ -49,12 +49,14 @@ static bool lease_time_safe(const char *t) {
         return streq(t, "infinite") || (t[0] && strspn(t, "0123456789smhd") == strlen(t));
 }
 
-int dnsmasq_render_conf(const struct config *c, const struct dnsmasq_paths *p, const char *user, struct strbuf *out) {
+int dnsmasq_render_conf(const struct config *c, const struct dnsmasq_paths *p, const char *user, const char *group,
+                        struct strbuf *out) {
         uint32_t net, mask, start, end, gateway, dns_server;
         if (!c->dhcp_interface[0] || !conf_value_safe(c->dhcp_interface) || ipv4_parse(c->dhcp_subnet, &net) < 0 ||
             ipv4_parse(c->dhcp_subnet_mask, &mask) < 0 || ipv4_parse(c->dhcp_pool_start, &start) < 0 ||
             ipv4_parse(c->dhcp_pool_end, &end) < 0 || ipv4_parse(c->dhcp_gateway, &gateway) < 0 ||
-            !dns_name_valid(c->dhcp_domain) || !lease_time_safe(c->dhcp_lease_time) || !conf_value_safe(user))
+            !dns_name_valid(c->dhcp_domain) || !lease_time_safe(c->dhcp_lease_time) || !conf_value_safe(user) ||
+            (group && !conf_value_safe(group)))
                 return -EINVAL;
         dns_server = gateway;
         if (c->dhcp_listen_ip[0] && ipv4_parse(c->dhcp_listen_ip, &dns_server) < 0)
@@ -85,6 +87,7 @@ int dnsmasq_render_conf(const struct config *c, const struct dnsmasq_paths *p, c
                       "except-interface=lo\n"
                       "bind-dynamic\n"
                       "user=%s\n"
+                      "%s%s%s"
                       "pid-file=%s\n"
                       "log-facility=-\n"
                       "\n"
@@ -97,7 +100,8 @@ int dnsmasq_render_conf(const struct config *c, const struct dnsmasq_paths *p, c
                       "expand-hosts\n"
                       "domain-needed\n"
                       "bogus-priv\n",
-                      t_net, t_mask, c->dhcp_interface, c->dhcp_interface, user, p->pid, c->dhcp_domain, p->hosts,
+                      t_net, t_mask, c->dhcp_interface, c->dhcp_interface, user, group ? "group=" : "", group ? group : "",
+                      group ? "\n" : "", p->pid, c->dhcp_domain, p->hosts,
                       c->dhcp_domain, c->dhcp_domain);
         char copy[sizeof c->dhcp_dns], *save = NULL;
         size_t n_upstreams = 0;

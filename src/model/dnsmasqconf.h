@@ -38,11 +38,13 @@ int dnsmasq_paths_init(struct dnsmasq_paths *ret, const char *state_dir);
  * (never loopback, never another interface), the pool, the router and DNS server options
  * (the DNS server is listen_ip, or the gateway when it is unset), the domain answered
  * locally only, the upstreams of dhcp_dns (or the host's resolv.conf when empty), the
- * files of p, unknown MACs ignored when unknown_clients = deny. user is the account dnsmasq
- * drops to after binding ("nobody", or "root" when it could not read the files otherwise).
+ * files of p, unknown MACs ignored when unknown_clients = deny. user and group are the
+ * account dnsmasq drops to after binding ("nobody", or "root" when it could not read the
+ * files otherwise); group NULL leaves dnsmasq's default.
  * 0; -EINVAL when DHCP is off or a value does not parse (config_validate refuses those);
  * -ENOMEM. out is left as it was on failure. */
-int dnsmasq_render_conf(const struct config *c, const struct dnsmasq_paths *p, const char *user, struct strbuf *out);
+int dnsmasq_render_conf(const struct config *c, const struct dnsmasq_paths *p, const char *user, const char *group,
+                        struct strbuf *out);
 
 /* Appends the dhcp-hostsfile: "MAC,IP,NAME" (or "MAC,IP" for a lease without a name), one
  * line per lease, by address. Leases need not be sorted. 0 or -ENOMEM. */

@@ -66,7 +66,7 @@ static void test_conf_seed(void **state) {
         struct dnsmasq_paths p;
         assert_int_equal(dnsmasq_paths_init(&p, c.state_dir), 0);
         _cleanup_strbuf_ struct strbuf b = {0};
-        assert_int_equal(dnsmasq_render_conf(&c, &p, "nobody", &b), 0);
+        assert_int_equal(dnsmasq_render_conf(&c, &p, "nobody", NULL, &b), 0);
         assert_string_equal(
                 strbuf_str(&b),
                 "# dnsmasq.conf, written by edgegwd from its [dhcp] configuration; edgegwd rewrites it\n"
@@ -122,9 +122,9 @@ static void test_conf_variants(void **state) {
         strcpy(c.dhcp_domain, "vps.internal");
         strcpy(c.dhcp_lease_time, "infinite");
         _cleanup_strbuf_ struct strbuf b = {0};
-        assert_int_equal(dnsmasq_render_conf(&c, &p, "root", &b), 0);
+        assert_int_equal(dnsmasq_render_conf(&c, &p, "root", "root", &b), 0);
         const char *t = strbuf_str(&b);
-        assert_non_null(strstr(t, "\nuser=root\n"));
+        assert_non_null(strstr(t, "\nuser=root\ngroup=root\npid-file="));
         assert_non_null(strstr(t, "\ndhcp-ignore=tag:!known\n"));
         assert_non_null(strstr(t, "\ndhcp-option=option:router,10.15.3.1\n"));
         assert_non_null(strstr(t, "\ndhcp-option=option:dns-server,10.15.3.10\n"));
@@ -138,7 +138,7 @@ static void test_conf_variants(void **state) {
         /* IPv6 upstreams and spaces in the list. */
         strcpy(c.dhcp_dns, "2001:db8::53, 192.0.2.53");
         strbuf_reset(&b);
-        assert_int_equal(dnsmasq_render_conf(&c, &p, "nobody", &b), 0);
+        assert_int_equal(dnsmasq_render_conf(&c, &p, "nobody", NULL, &b), 0);
         assert_non_null(strstr(strbuf_str(&b), "\nno-resolv\nserver=2001:db8::53\nserver=192.0.2.53\n"));
 
         /* DHCP off, or values config_validate would refuse: nothing is appended. */
@@ -146,17 +146,18 @@ static void test_conf_variants(void **state) {
         strbuf_append(&b, "before\n");
         struct config off = c;
         off.dhcp_interface[0] = '\0';
-        assert_int_equal(dnsmasq_render_conf(&off, &p, "nobody", &b), -EINVAL);
+        assert_int_equal(dnsmasq_render_conf(&off, &p, "nobody", NULL, &b), -EINVAL);
         struct config bad = c;
         strcpy(bad.dhcp_dns, "1.1.1.1,not-an-address");
-        assert_int_equal(dnsmasq_render_conf(&bad, &p, "nobody", &b), -EINVAL);
+        assert_int_equal(dnsmasq_render_conf(&bad, &p, "nobody", NULL, &b), -EINVAL);
         bad = c;
         strcpy(bad.dhcp_lease_time, "12h\nserver=6.6.6.6");
-        assert_int_equal(dnsmasq_render_conf(&bad, &p, "nobody", &b), -EINVAL);
+        assert_int_equal(dnsmasq_render_conf(&bad, &p, "nobody", NULL, &b), -EINVAL);
         bad = c;
         strcpy(bad.dhcp_interface, "br0\nx");
-        assert_int_equal(dnsmasq_render_conf(&bad, &p, "nobody", &b), -EINVAL);
-        assert_int_equal(dnsmasq_render_conf(&c, &p, "no\nbody", &b), -EINVAL);
+        assert_int_equal(dnsmasq_render_conf(&bad, &p, "nobody", NULL, &b), -EINVAL);
+        assert_int_equal(dnsmasq_render_conf(&c, &p, "no\nbody", NULL, &b), -EINVAL);
+        assert_int_equal(dnsmasq_render_conf(&c, &p, "nobody", "no#group", &b), -EINVAL);
         assert_string_equal(strbuf_str(&b), "before\n");
 }
 
