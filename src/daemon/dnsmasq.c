@@ -39,8 +39,10 @@
 #define BACKOFF_MAX_MS 30000
 #define STABLE_MS 30000 /* a dnsmasq that ran this long starts the backoff from the minimum again */
 #define STOP_TIMEOUT_MS 5000 /* SIGTERM, then SIGKILL after this */
-#define COALESCE_MS 20 /* kicks within this window are one sync */
+#define COALESCE_MS 20 /* kicks within this window are one look at the change log */
 #define SYNC_RETRY_MS 1000 /* after a failed sync (the store busy, a full disk) */
+#define SYNC_PERIODIC_MS 60000 /* a sync regardless, in case a lease change was missed */
+#define CHANGES_BATCH 1000
 
 struct dnsmasq {
         char db_path[PATH_MAX];
@@ -52,7 +54,9 @@ struct dnsmasq {
         enum dnsmasq_state state;
         pid_t pid;
         int64_t started_ms; /* monotonic */
+        int64_t check_at_ms; /* look at the change log for lease changes (after a kick) */
         int64_t sync_at_ms, restart_at_ms, kill_at_ms; /* monotonic deadlines; -1 = none */
+        int64_t change_cursor; /* the change-log entries up to here were looked at; -1 = none yet */
         unsigned backoff_ms;
         bool start_after_stop;
         bool root_noted;
@@ -65,10 +69,14 @@ struct dnsmasq {
         struct dnsmasq_status status;
 };
 
-static int64_t mono_ms(void) {
+static int64_t mono_us(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t mono_ms(void) {
+        return mono_us() / 1000;
 }
 
 const char *dnsmasq_state_name(enum dnsmasq_state s) {
@@ -317,9 +325,47 @@ void dnsmasq_child_exited(struct dnsmasq *d) {
 
 /* ---- sync ---- */
 
+static int open_store(struct dnsmasq *d) {
+        if (d->store)
+                return 0;
+        char err[256] = "";
+        int r = store_open(d->db_path, &d->store, err, sizeof err);
+        if (r < 0)
+                set_error(d, "cannot open the store %s: %s", d->db_path, err);
+        return r;
+}
+
+/* Reads the change log past the cursor and moves the cursor to its end: whether a lease may
+ * have changed since the last look (a "lease" entry, or entries missing because the
+ * reconciler pruned them before we looked). A VM add at 10,000 leases thus costs one
+ * indexed read here, not a listing and rendering of every lease. */
+static bool leases_changed(struct dnsmasq *d) {
+        if (open_store(d) < 0)
+                return true;
+        bool changed = d->change_cursor < 0;
+        int64_t expect = d->change_cursor + 1;
+        for (;;) {
+                struct store_change *ch = NULL;
+                size_t n = 0;
+                if (store_changes_read(d->store, d->change_cursor < 0 ? 0 : d->change_cursor, CHANGES_BATCH, &ch,
+                                       &n) < 0)
+                        return true;
+                for (size_t i = 0; i < n; i++) {
+                        changed = changed || ch[i].seq != expect || streq(ch[i].kind, "lease");
+                        expect = ch[i].seq + 1;
+                }
+                if (n)
+                        d->change_cursor = ch[n - 1].seq;
+                free(ch);
+                if (n < CHANGES_BATCH)
+                        return changed;
+        }
+}
+
 /* Renders the three files from the configuration and the store and writes those that
  * changed. 0, with *ret_hosts_changed; a negative errno after set_error(). */
 static int write_files(struct dnsmasq *d, bool *ret_hosts_changed) {
+        int64_t t0 = mono_us();
         int r;
         if (mkdir(d->paths.dir, 0755) < 0 && errno != EEXIST) {
                 r = -errno;
@@ -343,13 +389,10 @@ static int write_files(struct dnsmasq *d, bool *ret_hosts_changed) {
                 set_error(d, "cannot render dnsmasq.conf: %s", strerror(-r));
                 return r;
         }
-        if (!d->store) {
-                char err[256] = "";
-                if ((r = store_open(d->db_path, &d->store, err, sizeof err)) < 0) {
-                        set_error(d, "cannot open the store %s: %s", d->db_path, err);
-                        return r;
-                }
-        }
+        if ((r = open_store(d)) < 0)
+                return r;
+        /* The change log up to now is covered by the listing below. */
+        (void)leases_changed(d);
         _cleanup_free_ struct lease *leases = NULL;
         size_t n = 0;
         if ((r = store_lease_list(d->store, &leases, &n)) < 0) {
@@ -389,10 +432,14 @@ static int write_files(struct dnsmasq *d, bool *ret_hosts_changed) {
                 hosts_changed = hosts_changed || i < 2;
         }
         set_error(d, "%s", "");
+        int64_t took = mono_us() - t0;
         pthread_mutex_lock(&d->lock);
         d->status.leases = n;
         d->status.names = names;
+        d->status.last_sync_us = took;
         pthread_mutex_unlock(&d->lock);
+        log_debug("dhcp: %zu leases, %zu names: listed, rendered and written%s in %.2f ms", n, names,
+                  hosts_changed ? "" : " (no change)", (double)took / 1000);
         *ret_hosts_changed = hosts_changed;
         return 0;
 }
@@ -400,7 +447,7 @@ static int write_files(struct dnsmasq *d, bool *ret_hosts_changed) {
 /* Brings the files in line with the configuration and the store, then starts, restarts or
  * signals dnsmasq as the change requires. */
 static void sync_now(struct dnsmasq *d) {
-        d->sync_at_ms = -1;
+        d->sync_at_ms = d->check_at_ms = -1;
         if (!dhcp_enabled(d)) {
                 if (d->state != DNSMASQ_OFF)
                         log_info("dhcp: [dhcp] interface is not set: stopping dnsmasq");
@@ -413,6 +460,7 @@ static void sync_now(struct dnsmasq *d) {
                 publish(d);
                 return;
         }
+        d->sync_at_ms = mono_ms() + SYNC_PERIODIC_MS;
         switch (d->state) {
         case DNSMASQ_OFF:
                 d->backoff_ms = BACKOFF_MIN_MS;
@@ -504,7 +552,7 @@ int dnsmasq_new(const char *db_path, const char *binary, const struct config *cf
         d->config = *cfg;
         d->state = DNSMASQ_OFF;
         d->backoff_ms = BACKOFF_MIN_MS;
-        d->restart_at_ms = d->kill_at_ms = -1;
+        d->restart_at_ms = d->kill_at_ms = d->check_at_ms = d->change_cursor = -1;
         d->sync_at_ms = mono_ms();
         pthread_mutex_init(&d->lock, NULL);
         stop_stale(d);
@@ -551,13 +599,14 @@ void dnsmasq_set_config(struct dnsmasq *d, const struct config *cfg) {
 }
 
 void dnsmasq_kick(struct dnsmasq *d) {
-        if (d->sync_at_ms < 0 && dhcp_enabled(d))
-                d->sync_at_ms = mono_ms() + COALESCE_MS;
+        if (d->check_at_ms < 0 && dhcp_enabled(d))
+                d->check_at_ms = mono_ms() + COALESCE_MS;
 }
 
 int dnsmasq_timeout_ms(const struct dnsmasq *d) {
         int64_t next = -1;
         const int64_t deadlines[] = {
+                d->check_at_ms,
                 d->sync_at_ms,
                 d->state == DNSMASQ_BACKOFF ? d->restart_at_ms : -1,
                 d->state == DNSMASQ_STOPPING ? d->kill_at_ms : -1,
@@ -582,6 +631,11 @@ void dnsmasq_tick(struct dnsmasq *d) {
         if (d->state == DNSMASQ_BACKOFF && d->restart_at_ms >= 0 && now >= d->restart_at_ms) {
                 d->state = DNSMASQ_OFF;
                 start(d);
+        }
+        if (d->check_at_ms >= 0 && now >= d->check_at_ms) {
+                d->check_at_ms = -1;
+                if (leases_changed(d))
+                        d->sync_at_ms = now;
         }
         if (d->sync_at_ms >= 0 && now >= d->sync_at_ms)
                 sync_now(d);

@@ -5,12 +5,14 @@
  * dnsmasq.conf`, a clean environment, its own process group, SIGTERM when edgegwd dies)
  * serving DHCP and the VMs' names on that interface only.
  *
- * The store's leases are the truth. A sync (after every reconciler run, coalesced, and on
- * reload) lists them through its own store connection, renders the files
- * (model/dnsmasqconf.h) and writes those that changed atomically (temporary file +
- * rename): a lease change rewrites the two hosts files and sends SIGHUP, which makes
- * dnsmasq re-read them without a restart; a configuration change rewrites dnsmasq.conf and
- * restarts dnsmasq. A dnsmasq that dies is started again after 0.5 s, doubling to 30 s
+ * The store's leases are the truth. After every reconciler run (a kick; a burst of kicks
+ * is one look) the supervisor reads the store's change log past its cursor, through its own
+ * store connection; only a "lease" entry (or entries pruned before it looked) makes it
+ * sync. A sync (also at start, on reload and every 60 s regardless) lists the leases,
+ * renders the files (model/dnsmasqconf.h) and writes those that changed atomically
+ * (temporary file + rename): a lease change rewrites the two hosts files and sends SIGHUP,
+ * which makes dnsmasq re-read them without a restart; a configuration change rewrites
+ * dnsmasq.conf and restarts dnsmasq. A dnsmasq that dies is started again after 0.5 s, doubling to 30 s
  * while it keeps dying (reset once it has run for 30 s). Stopping is SIGTERM, then SIGKILL
  * after 5 s; on reload that is asynchronous (the main loop never waits for it), at exit it
  * is waited for.
@@ -48,6 +50,7 @@ struct dnsmasq_status {
         uint64_t restarts; /* starts after an exit nobody asked for */
         uint64_t reloads; /* SIGHUPs after a lease change */
         size_t leases, names; /* in the files dnsmasq was last given */
+        int64_t last_sync_us; /* the last sync: list the leases, render, write what changed */
         char last_exit[64]; /* how the last dnsmasq ended ("exited with status 2", "killed by signal 9"), "" = never */
         char last_error[256]; /* the last failure to render, write or start, "" = none since the last success */
 };
@@ -68,8 +71,8 @@ struct dnsmasq *dnsmasq_free(struct dnsmasq *d);
 /* Reload: takes a copy of cfg; the sync that follows (due at once) restarts dnsmasq if its
  * config file changed, and stops it if [dhcp] interface is now empty. */
 void dnsmasq_set_config(struct dnsmasq *d, const struct config *cfg);
-/* The leases may have changed: a sync is due within a few milliseconds (a burst of kicks
- * is one sync). Cheap. */
+/* The store may have changed: within a few milliseconds the change log is read, and the
+ * files are synced if a lease changed (a burst of kicks is one look). Cheap. */
 void dnsmasq_kick(struct dnsmasq *d);
 /* SIGCHLD arrived: reaps dnsmasq if it exited, and schedules what follows. */
 void dnsmasq_child_exited(struct dnsmasq *d);

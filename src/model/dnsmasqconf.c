@@ -162,20 +162,56 @@ static const struct lease **sorted(const struct lease *leases, size_t n) {
         return v;
 }
 
+/* The line writers below format by hand: with snprintf the two files cost ~20 ms at
+ * 10,000 leases, on the main thread, for every lease change. */
+static char *put_mac(char *p, const uint8_t mac[static MAC_LEN]) {
+        static const char hex[] = "0123456789abcdef";
+        for (size_t i = 0; i < MAC_LEN; i++) {
+                if (i)
+                        *p++ = ':';
+                *p++ = hex[mac[i] >> 4];
+                *p++ = hex[mac[i] & 15];
+        }
+        return p;
+}
+
+static char *put_ipv4(char *p, uint32_t ip) {
+        for (int shift = 24; shift >= 0; shift -= 8) {
+                unsigned o = ip >> shift & 255;
+                if (o >= 100)
+                        *p++ = (char)('0' + o / 100);
+                if (o >= 10)
+                        *p++ = (char)('0' + o / 10 % 10);
+                *p++ = (char)('0' + o % 10);
+                if (shift)
+                        *p++ = '.';
+        }
+        return p;
+}
+
+static char *put_str(char *p, const char *s) {
+        size_t l = strlen(s);
+        memcpy(p, s, l);
+        return p + l;
+}
+
 int dnsmasq_render_dhcp_hosts(const struct lease *leases, size_t n, struct strbuf *out) {
         _cleanup_free_ const struct lease **v = sorted(leases, n);
         if (!v)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
-                char mac[MAC_TEXT_LEN + 1], ip[16];
-                mac_format(v[i]->mac, mac);
-                ipv4_format(v[i]->ip, ip);
+                char line[MAC_TEXT_LEN + 1 + 15 + 1 + LEASE_NAME_MAX + 2], *p = line;
+                p = put_mac(p, v[i]->mac);
+                *p++ = ',';
+                p = put_ipv4(p, v[i]->ip);
                 /* A name that is not a valid label (only a hand-edited store has one) is left out
                  * rather than let into dnsmasq's syntax. */
-                if (lease_name_valid(v[i]->name))
-                        strbuf_printf(out, "%s,%s,%s\n", mac, ip, v[i]->name);
-                else
-                        strbuf_printf(out, "%s,%s\n", mac, ip);
+                if (lease_name_valid(v[i]->name)) {
+                        *p++ = ',';
+                        p = put_str(p, v[i]->name);
+                }
+                *p++ = '\n';
+                strbuf_appendn(out, line, (size_t)(p - line));
         }
         return strbuf_status(out);
 }
@@ -184,11 +220,22 @@ int dnsmasq_render_hosts(const char *domain, const struct lease *leases, size_t 
         _cleanup_free_ const struct lease **v = sorted(leases, n);
         if (!v)
                 return -ENOMEM;
+        size_t domain_len = strlen(domain);
+        if (domain_len > 253)
+                return -EINVAL;
         for (size_t i = 0; i < n; i++) {
                 if (!lease_name_valid(v[i]->name))
                         continue;
-                char ip[16];
-                strbuf_printf(out, "%s %s %s.%s\n", ipv4_format(v[i]->ip, ip), v[i]->name, v[i]->name, domain);
+                char line[15 + 1 + LEASE_NAME_MAX + 1 + LEASE_NAME_MAX + 1 + 253 + 2], *p = line;
+                p = put_ipv4(p, v[i]->ip);
+                *p++ = ' ';
+                p = put_str(p, v[i]->name);
+                *p++ = ' ';
+                p = put_str(p, v[i]->name);
+                *p++ = '.';
+                p = put_str(p, domain);
+                *p++ = '\n';
+                strbuf_appendn(out, line, (size_t)(p - line));
         }
         return strbuf_status(out);
 }

@@ -51,5 +51,5 @@ int dnsmasq_render_conf(const struct config *c, const struct dnsmasq_paths *p, c
 int dnsmasq_render_dhcp_hosts(const struct lease *leases, size_t n, struct strbuf *out);
 
 /* Appends the addn-hosts file: "IP NAME NAME.DOMAIN" for every lease with a name, by
- * address; domain is dhcp_domain. 0 or -ENOMEM. */
+ * address; domain is dhcp_domain. 0; -EINVAL for a domain longer than a DNS name; -ENOMEM. */
 int dnsmasq_render_hosts(const char *domain, const struct lease *leases, size_t n, struct strbuf *out);

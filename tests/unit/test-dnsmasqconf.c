@@ -187,6 +187,21 @@ static void test_hosts_files(void **state) {
         assert_int_equal(dnsmasq_render_dhcp_hosts(NULL, 0, &b), 0);
         assert_int_equal(dnsmasq_render_hosts("vps.local", NULL, 0, &b), 0);
         assert_string_equal(strbuf_str(&b), "");
+
+        /* Every octet width, the ends of the MAC digits. */
+        struct lease e[] = {
+                lease_of("ae:ff:09:a0:0f:f0", "192.168.100.250", "a"),
+                lease_of("02:00:00:00:00:01", "10.0.0.1", "b"),
+                lease_of("02:00:00:00:00:02", "172.16.10.99", ""),
+        };
+        strbuf_reset(&b);
+        assert_int_equal(dnsmasq_render_dhcp_hosts(e, 3, &b), 0);
+        assert_string_equal(strbuf_str(&b), "02:00:00:00:00:01,10.0.0.1,b\n"
+                                            "02:00:00:00:00:02,172.16.10.99\n"
+                                            "ae:ff:09:a0:0f:f0,192.168.100.250,a\n");
+        strbuf_reset(&b);
+        assert_int_equal(dnsmasq_render_hosts("x.example", e, 3, &b), 0);
+        assert_string_equal(strbuf_str(&b), "10.0.0.1 b b.x.example\n192.168.100.250 a a.x.example\n");
 }
 
 int main(void) {
