@@ -43,6 +43,11 @@
 #define SYNC_RETRY_MS 1000 /* after a failed sync (the store busy, a full disk) */
 #define SYNC_PERIODIC_MS 60000 /* a sync regardless, in case a lease change was missed */
 #define CHANGES_BATCH 1000
+/* SIGHUPs are spaced by at least HUP_GAP_MIN_MS and three times the CPU time dnsmasq spent
+ * since the previous one (its re-read; at most HUP_GAP_MAX_MS): dnsmasq re-reads once per
+ * signal and answers nothing meanwhile, which at 10,000 leases takes 0.3-3 s. */
+#define HUP_GAP_MIN_MS 1000
+#define HUP_GAP_MAX_MS 30000
 
 struct dnsmasq {
         char db_path[PATH_MAX];
@@ -57,6 +62,9 @@ struct dnsmasq {
         int64_t check_at_ms; /* look at the change log for lease changes (after a kick) */
         int64_t sync_at_ms, restart_at_ms, kill_at_ms; /* monotonic deadlines; -1 = none */
         int64_t change_cursor; /* the change-log entries up to here were looked at; -1 = none yet */
+        int64_t hup_at_ms; /* a SIGHUP is due then (-1 = none pending) */
+        int64_t last_hup_ms; /* when the running dnsmasq got the last one (-1 = never) */
+        int64_t last_hup_cpu_ms; /* its CPU time then (-1 = unknown) */
         unsigned backoff_ms;
         bool start_after_stop;
         bool root_noted;
@@ -222,7 +230,7 @@ static int spawn(struct dnsmasq *d) {
         d->pid = pid;
         d->state = DNSMASQ_RUNNING;
         d->started_ms = mono_ms();
-        d->restart_at_ms = -1;
+        d->restart_at_ms = d->hup_at_ms = d->last_hup_ms = d->last_hup_cpu_ms = -1;
         pthread_mutex_lock(&d->lock);
         d->status.starts++;
         d->status.started_at = (int64_t)time(NULL);
@@ -281,7 +289,7 @@ static void exited(struct dnsmasq *d, int status) {
         pid_t pid = d->pid;
         int64_t now = mono_ms(), ran = now - d->started_ms;
         d->pid = 0;
-        d->kill_at_ms = -1;
+        d->kill_at_ms = d->hup_at_ms = -1;
         pthread_mutex_lock(&d->lock);
         snprintf(d->status.last_exit, sizeof d->status.last_exit, "%s", how);
         pthread_mutex_unlock(&d->lock);
@@ -321,6 +329,59 @@ void dnsmasq_child_exited(struct dnsmasq *d) {
                 exited(d, status);
         else if (r < 0 && errno == ECHILD) /* reaped elsewhere: it is gone all the same */
                 exited(d, 0);
+}
+
+/* ---- re-reads ---- */
+
+/* The CPU time (user + system) process pid has used, in ms; -1 when unknown. */
+static int64_t proc_cpu_ms(pid_t pid) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return -1;
+        buf[n] = '\0';
+        /* After "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt
+         * cmajflt utime stime; comm may hold spaces and parentheses, so from the last ')'. */
+        const char *p = strrchr(buf, ')');
+        unsigned long long utime, stime;
+        if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+                return -1;
+        long hz = sysconf(_SC_CLK_TCK);
+        return hz > 0 ? (int64_t)((utime + stime) * 1000 / (unsigned long long)hz) : -1;
+}
+
+/* When the next SIGHUP may go (see HUP_GAP_MIN_MS). */
+static int64_t hup_allowed_at(const struct dnsmasq *d) {
+        if (d->last_hup_ms < 0)
+                return 0;
+        int64_t gap = HUP_GAP_MIN_MS, cpu = proc_cpu_ms(d->pid);
+        if (cpu >= 0 && d->last_hup_cpu_ms >= 0 && 3 * (cpu - d->last_hup_cpu_ms) > gap)
+                gap = 3 * (cpu - d->last_hup_cpu_ms);
+        return d->last_hup_ms + (gap < HUP_GAP_MAX_MS ? gap : HUP_GAP_MAX_MS);
+}
+
+/* The hosts files changed: SIGHUP now, or when the spacing allows (one pending at most:
+ * it re-reads whatever the files hold by then). */
+static void request_hup(struct dnsmasq *d) {
+        if (d->state != DNSMASQ_RUNNING)
+                return; /* a dnsmasq that starts reads the files anyway */
+        int64_t now = mono_ms(), at = hup_allowed_at(d);
+        if (now < at) {
+                d->hup_at_ms = at;
+                return;
+        }
+        d->hup_at_ms = -1;
+        d->last_hup_ms = now;
+        d->last_hup_cpu_ms = proc_cpu_ms(d->pid);
+        kill(d->pid, SIGHUP);
+        pthread_mutex_lock(&d->lock);
+        d->status.reloads++;
+        pthread_mutex_unlock(&d->lock);
+        log_debug("dhcp: the leases changed: dnsmasq (pid %d) re-reads them", (int)d->pid);
 }
 
 /* ---- sync ---- */
@@ -472,11 +533,7 @@ static void sync_now(struct dnsmasq *d) {
                         stop_async(d, true);
                 } else if (hosts_changed) {
                         /* dnsmasq re-reads addn-hosts and dhcp-hostsfile (and clears its cache). */
-                        kill(d->pid, SIGHUP);
-                        pthread_mutex_lock(&d->lock);
-                        d->status.reloads++;
-                        pthread_mutex_unlock(&d->lock);
-                        log_debug("dhcp: the leases changed: dnsmasq (pid %d) re-reads them", (int)d->pid);
+                        request_hup(d);
                 }
                 break;
         case DNSMASQ_STOPPING:
@@ -553,6 +610,7 @@ int dnsmasq_new(const char *db_path, const char *binary, const struct config *cf
         d->state = DNSMASQ_OFF;
         d->backoff_ms = BACKOFF_MIN_MS;
         d->restart_at_ms = d->kill_at_ms = d->check_at_ms = d->change_cursor = -1;
+        d->hup_at_ms = d->last_hup_ms = d->last_hup_cpu_ms = -1;
         d->sync_at_ms = mono_ms();
         pthread_mutex_init(&d->lock, NULL);
         stop_stale(d);
@@ -610,6 +668,7 @@ int dnsmasq_timeout_ms(const struct dnsmasq *d) {
                 d->sync_at_ms,
                 d->state == DNSMASQ_BACKOFF ? d->restart_at_ms : -1,
                 d->state == DNSMASQ_STOPPING ? d->kill_at_ms : -1,
+                d->state == DNSMASQ_RUNNING ? d->hup_at_ms : -1,
         };
         for (size_t i = 0; i < ELEMENTSOF(deadlines); i++)
                 if (deadlines[i] >= 0 && (next < 0 || deadlines[i] < next))
@@ -632,6 +691,8 @@ void dnsmasq_tick(struct dnsmasq *d) {
                 d->state = DNSMASQ_OFF;
                 start(d);
         }
+        if (d->state == DNSMASQ_RUNNING && d->hup_at_ms >= 0 && now >= d->hup_at_ms)
+                request_hup(d); /* sends it, or moves it on while dnsmasq is still busy */
         if (d->check_at_ms >= 0 && now >= d->check_at_ms) {
                 d->check_at_ms = -1;
                 if (leases_changed(d))

@@ -12,7 +12,10 @@
  * renders the files (model/dnsmasqconf.h) and writes those that changed atomically
  * (temporary file + rename): a lease change rewrites the two hosts files and sends SIGHUP,
  * which makes dnsmasq re-read them without a restart; a configuration change rewrites
- * dnsmasq.conf and restarts dnsmasq. A dnsmasq that dies is started again after 0.5 s, doubling to 30 s
+ * dnsmasq.conf and restarts dnsmasq. dnsmasq re-reads once per signal and answers nothing
+ * meanwhile (0.3 s at 10,000 leases, ~3 s when all of them are active: docs/benchmarks.md),
+ * so SIGHUPs are spaced: at least 1 s apart and three times the CPU time dnsmasq used since
+ * the previous one (at most 30 s); changes in between are picked up by one re-read. A dnsmasq that dies is started again after 0.5 s, doubling to 30 s
  * while it keeps dying (reset once it has run for 30 s). Stopping is SIGTERM, then SIGKILL
  * after 5 s; on reload that is asynchronous (the main loop never waits for it), at exit it
  * is waited for.

@@ -10,8 +10,9 @@
 # address and other names are forwarded to the upstream (a dnsmasq in the client
 # namespace); a lease added while running is served without restarting dnsmasq (SIGHUP);
 # a dnsmasq killed with SIGKILL is back within seconds with the same leases; turning
-# [dhcp] off stops it; neither stopping nor killing edgegwd leaves a dnsmasq behind. dnsmasq
-# runs in gw, like edgegwd, on br0 only.
+# [dhcp] off stops it; neither stopping nor killing edgegwd leaves a dnsmasq behind; a
+# dnsmasq that keeps dying is started again after 0.5 s, 1 s, 2 s, ... dnsmasq runs in gw,
+# like edgegwd, on br0 only.
 source "$(dirname "$0")/lib.sh"
 
 UPSTREAM=203.0.113.9 # the client namespace plays the upstream resolver
@@ -296,4 +297,19 @@ daemon_stop
 check "edgegwd stop stops its dnsmasq" gone "$pid5"
 check "no dnsmasq in gw after edgegwd stopped" no_dnsmasq_in_gw
 check "no pid file left" not test -e "$DNSMASQ_PID_FILE"
+
+# ---- a dnsmasq that keeps dying is started again with a doubling delay -----------------------
+
+# EDGEGW_DNSMASQ names the binary: one that exits at once.
+export EDGEGW_DNSMASQ=/bin/false
+step "edgegwd starts with a dnsmasq that exits at once" daemon_start
+unset EDGEGW_DNSMASQ
+backoff() {
+        local delays
+        delays=$(grep -o "dhcp: dnsmasq (pid [0-9]*) exited with status 1 after [0-9.]* s; starting it again in [0-9.]* s" \
+                "$DAEMON_LOG" | awk '{print $(NF-1)}' | head -n 4 | tr '\n' ' ')
+        eq "$delays" "0.5 1.0 2.0 4.0 "
+}
+check "restarts back off: 0.5 s, 1 s, 2 s, 4 s" wait_for 12 backoff
+daemon_stop
 finish
