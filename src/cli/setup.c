@@ -393,7 +393,7 @@ static int observe(const struct cli *cli, const char *root, struct setup_state *
 
         snprintf(path, sizeof path, "%s%s", root, SETUP_SYSCTL_FILE);
         r = read_text(path, &o->sysctl_file_text);
-        if (r < 0 && r != -ENOENT)
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR) /* a parent that is a file: the write says so */
                 return report_errno(r, "cannot read %s", path);
         s->sysctl_file_text = o->sysctl_file_text;
         observe_sysctl_files(root, o);
@@ -402,7 +402,7 @@ static int observe(const struct cli *cli, const char *root, struct setup_state *
 
         snprintf(path, sizeof path, "%s%s", root, SETUP_UNIT_FILE);
         r = read_text(path, &o->unit_file_text);
-        if (r < 0 && r != -ENOENT)
+        if (r < 0 && r != -ENOENT && r != -ENOTDIR) /* a parent that is a file: the write says so */
                 return report_errno(r, "cannot read %s", path);
         s->unit_file_text = o->unit_file_text;
         snprintf(path, sizeof path, "%s%s", root, SETUP_UNIT_WANTS);
@@ -550,7 +550,9 @@ static int apply(const struct setup_action *a) {
         if (r >= 0)
                 return 0;
         _cleanup_strbuf_ struct strbuf line = {};
-        setup_action_describe(a, false, &line);
+        struct setup_action bare = *a;
+        bare.why = NULL;
+        setup_action_describe(&bare, false, &line);
         const char *text = strbuf_str(&line);
         /* "would write X" -> "cannot write X" */
         const char *verb = strncmp(text, "would ", 6) == 0 ? text + 6 : text;
@@ -650,7 +652,8 @@ enum cli_exit cmd_setup(const struct cli *cli, const char *arg) {
                 fprintf(stderr,
                         "edgegw: setup: %zu problem%s found that setup does not fix (see above): the gateway will "
                         "not work fully until %s fixed\n",
-                        plan->n_problems, plan->n_problems == 1 ? "" : "s", plan->n_problems == 1 ? "it is" : "they are");
+                        plan->n_problems, plan->n_problems == 1 ? "" : "s",
+                        plan->n_problems == 1 ? "it is" : "they are");
                 x = CLI_EXIT_DRIFT;
         }
         json_decref(changes);

@@ -212,7 +212,8 @@ static void plan_files(const struct setup_state *s, struct setup_plan *p) {
                                     "system",
                                     s->root);
                 } else
-                        finding_add(p, SETUP_NOTE, "on a systemd host: systemctl daemon-reload && systemctl enable edgegw",
+                        finding_add(p, SETUP_NOTE,
+                                    "on a systemd host: systemctl daemon-reload && systemctl enable edgegw",
                                     "skipped systemctl daemon-reload and enable: systemd is not running (it is not "
                                     "PID 1)");
         }
@@ -253,7 +254,8 @@ static void forward_drop_finding(const struct setup_state *s, struct setup_plan 
                                  const char *family, const char *table, const char *chain) {
         const char *br = bridge_name(s);
         char fix[SETUP_TEXT_MAX];
-        bool iptables = (streq(family, "ip") || streq(family, "ip6")) && streq(table, "filter") && streq(chain, "FORWARD");
+        bool iptables = (streq(family, "ip") || streq(family, "ip6")) && streq(table, "filter") &&
+                        streq(chain, "FORWARD");
         const char *cmd = streq(family, "ip6") ? "ip6tables" : "iptables";
         const char *br_netfilter = s->bridge_nf_call_iptables == 1
                                            ? "; br_netfilter is loaded (net.bridge.bridge-nf-call-iptables = 1), so "
@@ -269,10 +271,10 @@ static void forward_drop_finding(const struct setup_state *s, struct setup_plan 
         }
         if (iptables && ruleset_has_chain(items, family, table, "DOCKER-USER")) {
                 snprintf(fix, sizeof fix,
-                         "let the VMs' traffic through in DOCKER-USER, which Docker leaves alone: `%s -I DOCKER-USER -i "
-                         "%s -j ACCEPT` and `%s -I DOCKER-USER -o %s -m conntrack --ctstate RELATED,ESTABLISHED,DNAT "
-                         "-j ACCEPT`%s; make them persistent (e.g. iptables-persistent). If you already accept it "
-                         "there, ignore this",
+                         "let the VMs' traffic through in DOCKER-USER, which Docker leaves alone: "
+                         "`%s -I DOCKER-USER -i %s -j ACCEPT` and `%s -I DOCKER-USER -o %s -m conntrack --ctstate "
+                         "RELATED,ESTABLISHED,DNAT -j ACCEPT`%s; make them persistent (e.g. iptables-persistent). If "
+                         "you already accept it there, ignore this",
                          cmd, br, cmd, br, bridge_hint(s));
                 finding_add(p, SETUP_PROBLEM, fix,
                             "table %s filter chain FORWARD has policy drop (Docker sets it): forwarded traffic to and "

@@ -57,7 +57,8 @@ static void apply_plan(struct setup_state *s) {
                 const struct setup_action *a = &plan.actions[i];
                 switch (a->kind) {
                 case SETUP_ACTION_WRITE:
-                        if (snprintf(path, sizeof path, "%s%s", s->root, SETUP_SYSCTL_FILE) > 0 && !strcmp(a->path, path)) {
+                        if (snprintf(path, sizeof path, "%s%s", s->root, SETUP_SYSCTL_FILE) > 0 &&
+                            !strcmp(a->path, path)) {
                                 snprintf(sysctl_written, sizeof sysctl_written, "%s", a->content);
                                 s->sysctl_file_text = sysctl_written;
                         } else if (snprintf(path, sizeof path, "%s%s", s->root, SETUP_UNIT_FILE) > 0 &&
@@ -111,8 +112,8 @@ static const char *findings(void) {
         text[0] = '\0';
         for (size_t i = 0; i < plan.n_findings; i++)
                 n += (size_t)snprintf(text + n, sizeof text - n, "%s: %s | %s\n",
-                                      plan.findings[i].kind == SETUP_PROBLEM ? "problem" : "note", plan.findings[i].text,
-                                      plan.findings[i].fix);
+                                      plan.findings[i].kind == SETUP_PROBLEM ? "problem" : "note",
+                                      plan.findings[i].text, plan.findings[i].fix);
         return text;
 }
 
@@ -125,15 +126,18 @@ static void test_fresh_host(void **state) {
         struct setup_state s = fresh();
         make(&s);
         assert_int_equal(plan.n_actions, 6);
-        assert_string_equal(describe(0, false), "would write /etc/sysctl.d/90-edgegw.conf (0644): IP forwarding at boot");
+        assert_string_equal(describe(0, false),
+                            "would write /etc/sysctl.d/90-edgegw.conf (0644): IP forwarding at boot");
         assert_string_equal(plan.actions[0].content,
                             "# Written by `edgegw setup`: the gateway forwards the VMs' traffic (docs/operations.md).\n"
                             "net.ipv4.ip_forward = 1\nnet.ipv6.conf.all.forwarding = 1\n");
         assert_string_equal(describe(1, false), "would set net.ipv4.ip_forward = 1 (now 0)");
         assert_string_equal(describe(1, true), "set net.ipv4.ip_forward = 1 (was 0)");
         assert_string_equal(describe(2, false), "would set net.ipv6.conf.all.forwarding = 1 (now 0)");
-        assert_string_equal(describe(3, false), "would create directory /var/lib/edgegw (0750): edgegwd's database and socket");
-        assert_string_equal(describe(3, true), "created directory /var/lib/edgegw (0750): edgegwd's database and socket");
+        assert_string_equal(describe(3, false),
+                            "would create directory /var/lib/edgegw (0750): edgegwd's database and socket");
+        assert_string_equal(describe(3, true),
+                            "created directory /var/lib/edgegw (0750): edgegwd's database and socket");
         assert_string_equal(describe(4, false),
                             "would write /etc/edgegw/edgegw.conf (0644): the example configuration: edit it before "
                             "starting edgegw");
@@ -184,8 +188,8 @@ static void test_systemd_host(void **state) {
         s.root = "/tmp/img";
         make(&s);
         assert_int_equal(plan.n_actions, 6);
-        assert_contains(findings(), "note: skipped systemctl daemon-reload and enable: --root /tmp/img is not the running "
-                                    "system | enable it in that tree: systemctl --root /tmp/img enable edgegw");
+        assert_contains(findings(), "note: skipped systemctl daemon-reload and enable: --root /tmp/img is not the "
+                                    "running system | enable it in that tree: systemctl --root /tmp/img enable edgegw");
 }
 
 static void test_root_prefix(void **state) {
@@ -232,7 +236,8 @@ static void test_partly_done(void **state) {
         make(&s);
         assert_int_equal(plan.n_actions, 1);
         assert_string_equal(describe(0, false),
-                            "would write /etc/sysctl.d/90-edgegw.conf (0644): IP forwarding at boot (the file differed)");
+                            "would write /etc/sysctl.d/90-edgegw.conf (0644): IP forwarding at boot (the file "
+                            "differed)");
 
         /* Runtime forwarding turned off again: just the sysctl. */
         apply_plan(&s);
@@ -334,7 +339,8 @@ static void test_nft_chains(void **state) {
                 " \"hook\": \"forward\", \"prio\": 0, \"policy\": \"drop\"}},"
                 "{\"chain\": {\"family\": \"inet\", \"table\": \"edgegw\", \"name\": \"forward\", \"type\": \"filter\","
                 " \"hook\": \"forward\", \"prio\": 0, \"policy\": \"drop\"}},"
-                "{\"chain\": {\"family\": \"bridge\", \"table\": \"edgegw\", \"name\": \"forward\", \"type\": \"filter\","
+                "{\"chain\": {\"family\": \"bridge\", \"table\": \"edgegw\", \"name\": \"forward\","
+                " \"type\": \"filter\","
                 " \"hook\": \"forward\", \"prio\": 0, \"policy\": \"drop\"}},"
                 "{\"rule\": {\"family\": \"inet\", \"table\": \"fw\", \"chain\": \"fwd\", \"expr\": []}}"
                 "]}";
@@ -395,7 +401,8 @@ static void test_legacy_iptables(void **state) {
         make(&s);
         assert_int_equal(plan.n_problems, 0);
 
-        s.iptables_legacy_forward = "-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-ISOLATION-STAGE-1\n";
+        s.iptables_legacy_forward =
+                "-P FORWARD DROP\n-A FORWARD -j DOCKER-USER\n-A FORWARD -j DOCKER-ISOLATION-STAGE-1\n";
         s.bridge_nf_call_iptables = 1;
         make(&s);
         assert_int_equal(plan.n_problems, 1);
@@ -431,8 +438,8 @@ static void test_sysctl_overrides(void **state) {
         make(&s);
         assert_int_equal(plan.n_problems, 2);
         assert_contains(findings(), "problem: /usr/lib/sysctl.d/99-late.conf sets net.ipv4.ip_forward = 0 and is read "
-                                    "after /etc/sysctl.d/90-edgegw.conf: forwarding will be off after a reboot | remove "
-                                    "that line, or make it 1");
+                                    "after /etc/sysctl.d/90-edgegw.conf: forwarding will be off after a reboot | "
+                                    "remove that line, or make it 1");
         assert_contains(findings(), "problem: /etc/sysctl.d/96-v6.conf sets net.ipv6.conf.all.forwarding = 0");
         assert_null(strstr(findings(), "10-early"));
         assert_null(strstr(findings(), "95-fine"));
@@ -463,7 +470,8 @@ static void test_findings_overflow(void **state) {
         for (int i = 0; i < 40; i++)
                 n += (size_t)snprintf(json + n, sizeof json - n,
                                       "%s{\"chain\": {\"family\": \"inet\", \"table\": \"t%d\", \"name\": \"c\", "
-                                      "\"type\": \"filter\", \"hook\": \"forward\", \"prio\": 0, \"policy\": \"drop\"}}",
+                                      "\"type\": \"filter\", \"hook\": \"forward\", \"prio\": 0, "
+                                      "\"policy\": \"drop\"}}",
                                       i ? "," : "", i);
         snprintf(json + n, sizeof json - n, "]}");
         struct setup_state s = fresh();
@@ -502,7 +510,8 @@ static void test_sysctl_lookup(void **state) {
                          0);
         assert_int_equal(setup_sysctl_lookup("net.ipv4.ip_forward_update_priority = 0\n", "net.ipv4.ip_forward", v), 0);
         assert_int_equal(setup_sysctl_lookup("", "net.ipv4.ip_forward", v), 0);
-        assert_int_equal(setup_sysctl_lookup("net.ipv4.ip_forward = 0123456789abcdefghij\n", "net.ipv4.ip_forward", v), 1);
+        assert_int_equal(
+                setup_sysctl_lookup("net.ipv4.ip_forward = 0123456789abcdefghij\n", "net.ipv4.ip_forward", v), 1);
         assert_string_equal(v, "0123456789abcde");
 }
 
