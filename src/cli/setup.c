@@ -596,6 +596,8 @@ static enum cli_exit print_json(const struct setup_plan *p, json_t *changes) {
 
 enum cli_exit cmd_setup(const struct cli *cli, const char *arg) {
         (void)arg;
+        if (cli->url_option)
+                return cli_usage_error("setup: it prepares the host it runs on, so --url does not apply");
         char root[PATH_MAX] = "";
         if (cli->root && strcpy_bounded(root, sizeof root, cli->root) < 0)
                 return cli_usage_error("setup: --root is too long");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# shellcheck disable=SC1091,SC2034  # lib.sh is sourced; CFG_* are read by lib.sh
+# shellcheck disable=SC1091,SC2034,SC2016  # lib.sh is sourced; the backquotes in the expected fixes are literal
 #
 # An operator prepares a fresh host with `edgegw setup`: the dry run lists exactly the
 # changes (the sysctl.d file, IPv4 and IPv6 forwarding, the state directory, the example
@@ -103,6 +103,16 @@ check "the edited configuration is kept" eq "$(tail -n 1 "$ROOT/etc/edgegw/edgeg
 check "ip_forward is 1 again" eq "$(ns_sysctl net.ipv4.ip_forward)" 1
 
 # ---- things that break forwarding: reported with the fix, exit 6 ---------------------------
+printf 'net.ipv4.ip_forward = 0\n' >"$ROOT/etc/sysctl.d/99-local.conf"
+run setup
+check "a sysctl file read after ours that turns forwarding off: exit 6" rc_is 6
+check "it names the file and the consequence" contains "$OUT" "problem: $ROOT/etc/sysctl.d/99-local.conf sets \
+net.ipv4.ip_forward = 0 and is read after $ROOT/etc/sysctl.d/90-edgegw.conf: forwarding will be off after a reboot"
+mv "$ROOT/etc/sysctl.d/99-local.conf" "$ROOT/etc/sysctl.d/10-local.conf"
+run setup
+check "the same file read before ours is harmless: exit 0" rc_is 0
+rm "$ROOT/etc/sysctl.d/10-local.conf"
+
 step "an iptables-style FORWARD chain with policy drop in the namespace" in_ns "$NS" nft -f - <<'NFT'
 table ip filter {
 	chain FORWARD {
@@ -115,7 +125,8 @@ run setup
 check "with a FORWARD drop policy setup exits 6" rc_is 6
 check "it names the chain and why it matters" contains "$OUT" \
         "problem: table ip filter chain FORWARD has policy drop (iptables): forwarded traffic to and from the VMs is dropped"
-check "it says how to fix it" contains "$OUT" '  fix: `iptables -P FORWARD ACCEPT`, or accept the VMs'"'"' traffic: `iptables -I FORWARD -i BRIDGE -j ACCEPT`'
+check "it says how to fix it" contains "$OUT" \
+        '  fix: `iptables -P FORWARD ACCEPT`, or accept the VMs'"'"' traffic: `iptables -I FORWARD -i BRIDGE -j ACCEPT`'
 check "stderr sums it up" contains "$ERR" "edgegw: setup: 1 problem found that setup does not fix"
 check "there is still nothing to change" eq "$(head -n 1 <<<"$OUT")" "nothing to change"
 check "and nothing was written" eq "$(root_snapshot)" "$before"
@@ -156,6 +167,9 @@ check "the nft fix names the chain" contains "$OUT" '`nft insert rule inet fw ga
 step "the firewall accepts again" in_ns "$NS" nft delete table inet fw
 run setup
 check "without it: exit 0, nothing to change" eq "$RC $(head -n 1 <<<"$OUT")" "0 nothing to change"
+
+run setup --url http://127.0.0.1:1
+check "setup --url is a usage error" eq "$RC $(head -n 1 <<<"$ERR")" "2 edgegw: setup: it prepares the host it runs on, so --url does not apply"
 
 # ---- a change that cannot be made: exit 1, named, nothing after it --------------------------
 ROOT=$E2E_TMP/broken
