@@ -211,6 +211,20 @@ finish:
         return r;
 }
 
+/* src into dst (size n, truncated) with its line breaks as "; ": a finding is one line. */
+static void one_line(char *dst, size_t n, const char *src) {
+        size_t k = 0;
+        for (; *src && k + 3 < n; src++) {
+                if (*src != '\n') {
+                        dst[k++] = *src;
+                } else {
+                        dst[k++] = ';';
+                        dst[k++] = ' ';
+                }
+        }
+        dst[k] = '\0';
+}
+
 /* nft's message for a kernel without nf_tables (or without the family asked for). */
 static bool nft_says_unsupported(const char *err) {
         return strstr(err, "not supported") || strstr(err, "Not supported");
@@ -332,7 +346,7 @@ static void observe_firewall(struct setup_state *s, struct observed *o) {
                         snprintf(o->nft_error, sizeof o->nft_error, "cannot run %s: %s", nft, strerror(-r));
                         s->nft = SETUP_NFT_FAILED;
                 } else if (o->nft.status != 0) {
-                        snprintf(o->nft_error, sizeof o->nft_error, "%s",
+                        one_line(o->nft_error, sizeof o->nft_error,
                                  o->nft.err[0] ? o->nft.err : "failed without a message");
                         s->nft = nft_says_unsupported(o->nft.err) ? SETUP_NFT_NO_KERNEL : SETUP_NFT_FAILED;
                 } else {
@@ -644,7 +658,7 @@ enum cli_exit cmd_setup(const struct cli *cli, const char *arg) {
                         enum cli_exit j = print_json(plan, changes);
                         if (x == CLI_EXIT_OK)
                                 x = j;
-                } else {
+                } else if (x == CLI_EXIT_OK) { /* after a failed change, its message is the last word */
                         if (plan->n_actions == 0)
                                 printf("nothing to change\n");
                         print_findings(plan);
