@@ -366,12 +366,13 @@ static void observe_firewall(struct setup_state *s, struct observed *o) {
 
         /* Legacy iptables only when this namespace has a legacy filter table: running
          * iptables-legacy otherwise could load modules just to find nothing. */
-        static const struct {
+        const struct {
                 const char *names, *program;
-                size_t offset;
+                struct program_run *run;
+                const char **forward;
         } legacy[] = {
-                {"/proc/net/ip_tables_names", "iptables-legacy", offsetof(struct observed, iptables)},
-                {"/proc/net/ip6_tables_names", "ip6tables-legacy", offsetof(struct observed, ip6tables)},
+                {"/proc/net/ip_tables_names", "iptables-legacy", &o->iptables, &s->iptables_legacy_forward},
+                {"/proc/net/ip6_tables_names", "ip6tables-legacy", &o->ip6tables, &s->ip6tables_legacy_forward},
         };
         for (size_t i = 0; i < ELEMENTSOF(legacy); i++) {
                 _cleanup_free_ char *names = NULL;
@@ -383,15 +384,13 @@ static void observe_firewall(struct setup_state *s, struct observed *o) {
                         filter |= streq(t, "filter");
                 if (!filter)
                         continue;
-                struct program_run *run = (struct program_run *)((char *)o + legacy[i].offset);
-                const char **field = i == 0 ? &s->iptables_legacy_forward : &s->ip6tables_legacy_forward;
-                *field = "";
+                *legacy[i].forward = ""; /* the table is there; "" until its rules are read */
                 _cleanup_free_ char *program = find_program(legacy[i].program);
                 if (!program)
                         continue;
                 char *argv[] = {program, "-S", "FORWARD", NULL};
-                if (run_program(argv, run) == 0 && run->status == 0)
-                        *field = run->out;
+                if (run_program(argv, legacy[i].run) == 0 && legacy[i].run->status == 0)
+                        *legacy[i].forward = legacy[i].run->out;
         }
         s->bridge_nf_call_iptables = read_sysctl("/proc/sys/net/bridge/bridge-nf-call-iptables");
 }

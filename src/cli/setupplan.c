@@ -350,15 +350,18 @@ static void plan_nft_ruleset(const struct setup_state *s, struct setup_plan *p) 
         json_decref(root);
 }
 
-/* `iptables-legacy -S FORWARD`: "-P FORWARD DROP" is the policy line. */
-static void plan_legacy(const struct setup_state *s, struct setup_plan *p, const char *rules, const char *cmd) {
+/* `iptables-legacy -S FORWARD` (what: "iptables") or `ip6tables-legacy -S FORWARD`
+ * ("ip6tables"): "-P FORWARD DROP" is the policy line. */
+static void plan_legacy(const struct setup_state *s, struct setup_plan *p, const char *rules, const char *what) {
+        char cmd[32];
+        snprintf(cmd, sizeof cmd, "%s-legacy", what);
         if (!rules)
                 return;
         if (!rules[0]) {
                 finding_add(p, SETUP_NOTE, "install iptables and run edgegw setup again, or check it by hand",
                             "a legacy %s filter table exists but %s could not be run, so its FORWARD policy was "
                             "not checked",
-                            cmd, cmd);
+                            what, cmd);
                 return;
         }
         bool drop = false;
@@ -387,9 +390,9 @@ static void plan_legacy(const struct setup_state *s, struct setup_plan *p, const
                          "chain already accepts it, ignore this",
                          cmd, cmd, br, cmd, br, bridge_hint(s));
         finding_add(p, SETUP_PROBLEM, fix,
-                    "the legacy iptables FORWARD chain (%s) has policy DROP%s: forwarded traffic to and from the VMs "
-                    "is dropped%s",
-                    cmd, strstr(rules, "DOCKER") ? ", as Docker sets it" : "",
+                    "the legacy %s FORWARD chain has policy DROP%s: forwarded traffic to and from the VMs is "
+                    "dropped%s",
+                    what, strstr(rules, "DOCKER") ? ", as Docker sets it" : "",
                     s->bridge_nf_call_iptables == 1 ? ", with br_netfilter even between VMs on one bridge" : "");
 }
 
@@ -422,8 +425,8 @@ static void plan_firewall(const struct setup_state *s, struct setup_plan *p) {
                             "modprobe bridge (the kernel needs CONFIG_NF_TABLES_BRIDGE), then run edgegw setup again",
                             "the kernel refuses nftables tables of the bridge family: edgegwd's anti-spoofing (a VM "
                             "may send only from its leased address) cannot be installed");
-        plan_legacy(s, p, s->iptables_legacy_forward, "iptables-legacy");
-        plan_legacy(s, p, s->ip6tables_legacy_forward, "ip6tables-legacy");
+        plan_legacy(s, p, s->iptables_legacy_forward, "iptables");
+        plan_legacy(s, p, s->ip6tables_legacy_forward, "ip6tables");
 }
 
 int setup_plan_make(const struct setup_state *s, struct setup_plan *ret) {

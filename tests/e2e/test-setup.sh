@@ -165,6 +165,27 @@ run setup
 check "with an nftables drop chain: exit 6" rc_is 6
 check "the nft fix names the chain" contains "$OUT" '`nft insert rule inet fw gate iifname "BRIDGE" accept`'
 step "the firewall accepts again" in_ns "$NS" nft delete table inet fw
+
+# The real tools, when this machine has them (the iptables package; not in DEPS).
+if command -v iptables-nft >/dev/null; then
+        step "iptables-nft -P FORWARD DROP in the namespace" in_ns "$NS" iptables-nft -P FORWARD DROP
+        run setup
+        check "iptables-nft's FORWARD policy is found (exit 6)" rc_is 6
+        check "as table ip filter chain FORWARD" contains "$OUT" \
+                "problem: table ip filter chain FORWARD has policy drop (iptables)"
+        step "iptables-nft -P FORWARD ACCEPT" in_ns "$NS" iptables-nft -P FORWARD ACCEPT
+else
+        log "skipped: iptables-nft is not installed"
+fi
+if command -v iptables-legacy >/dev/null && in_ns "$NS" iptables-legacy -P FORWARD DROP; then
+        run setup
+        check "legacy iptables' FORWARD policy is found (exit 6)" rc_is 6
+        check "named with the iptables-legacy fix" contains "$OUT" \
+                'problem: the legacy iptables FORWARD chain has policy DROP: forwarded traffic to and from the VMs is dropped'
+        step "iptables-legacy -P FORWARD ACCEPT" in_ns "$NS" iptables-legacy -P FORWARD ACCEPT
+else
+        log "skipped: no iptables-legacy (or no legacy iptables in this kernel)"
+fi
 run setup
 check "without it: exit 0, nothing to change" eq "$RC $(head -n 1 <<<"$OUT")" "0 nothing to change"
 
