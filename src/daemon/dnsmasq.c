@@ -75,6 +75,7 @@ struct dnsmasq {
 
         pthread_mutex_t lock; /* guards status: dnsmasq_get_status() runs on API threads */
         struct dnsmasq_status status;
+        int64_t status_restart_at_ms; /* status.next_start_in_ms is computed from it when asked */
 };
 
 static int64_t mono_us(void) {
@@ -107,11 +108,7 @@ static void publish(struct dnsmasq *d) {
         d->status.enabled = dhcp_enabled(d);
         d->status.state = d->state;
         d->status.pid = d->pid > 0 ? d->pid : 0;
-        d->status.next_start_in_ms = 0;
-        if (d->state == DNSMASQ_BACKOFF) {
-                int64_t left = d->restart_at_ms - mono_ms();
-                d->status.next_start_in_ms = left > 0 ? left : 0;
-        }
+        d->status_restart_at_ms = d->state == DNSMASQ_BACKOFF ? d->restart_at_ms : -1;
         pthread_mutex_unlock(&d->lock);
 }
 
@@ -705,5 +702,8 @@ void dnsmasq_tick(struct dnsmasq *d) {
 void dnsmasq_get_status(struct dnsmasq *d, struct dnsmasq_status *ret) {
         pthread_mutex_lock(&d->lock);
         *ret = d->status;
+        int64_t at = d->status_restart_at_ms;
         pthread_mutex_unlock(&d->lock);
+        int64_t left = at >= 0 ? at - mono_ms() : 0;
+        ret->next_start_in_ms = left > 0 ? left : 0;
 }
