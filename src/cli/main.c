@@ -61,6 +61,13 @@ static const char usage_text[] =
         "DNS (the records published for the VMs and routes, see [dns] in the configuration):\n"
         "  dns ls              each record: name, type, address, state (pending, synced,\n"
         "                      error, deleting), failed attempts, next retry, last error\n"
+        "Host (no daemon needed; as root):\n"
+        "  setup [--dry-run] [--root DIR]\n"
+        "                      prepare this host for edgegwd: IP forwarding now and at boot,\n"
+        "                      the state directory, the example configuration (if absent), the\n"
+        "                      systemd unit; report what would break forwarding, with the fix\n"
+        "                      (exit 6). --dry-run: only print the changes. --root DIR: files\n"
+        "                      go below DIR (sysctls are this network namespace's)\n"
         "Access and health:\n"
         "  token add NAME --scope S[,S...] [--datacenter DC]\n"
         "                      create an API token (read, vms, routes, forwards, dns,\n"
@@ -119,7 +126,7 @@ static const char usage_text[] =
         "  4  not found\n"
         "  5  conflict (already exists, IP, host name or port in use, ports exhausted,\n"
         "     version mismatch)\n"
-        "  6  drift found by check\n"
+        "  6  drift found by check; problems found by setup that it does not fix\n"
         "  7  invalid argument rejected by edgegwd\n"
         "  8  unauthorized (missing or bad token) or forbidden (the token lacks the scope)\n";
 
