@@ -26,15 +26,18 @@ static const char usage_text[] =
         "its TCP listener with a token.\n"
         "\n"
         "VMs:\n"
-        "  vm add ID --ip IP [--hostname NAME]... [--label K=V]... [--ttl DURATION]\n"
+        "  vm add ID --ip IP | --mac MAC [--hostname NAME]... [--label K=V]... [--ttl DURATION]\n"
         "         [--proxy-protocol none|v1|v2] [--http-passthrough] [--allow CIDR[,CIDR...]]...\n"
         "                      register a VM: allocate its port block and name, show its\n"
-        "                      connection details\n"
+        "                      connection details. --mac: the VM's address is the MAC's DHCP\n"
+        "                      lease (made now from the pool if it has none; removed with\n"
+        "                      the VM); with --ip too, the lease is made at that address\n"
         "  vm set ID --ip IP [same options as vm add]\n"
         "                      create or replace the VM (PUT: options left out are reset)\n"
         "  vm ls [--label K[=V]]...   list the VMs (all pages)\n"
         "  vm show ID          one VM: names, labels, expiry, traffic, connection details\n"
-        "  vm rm ID            remove a VM and release its port block\n"
+        "  vm rm ID            remove a VM and release its port block (and the lease\n"
+        "                      vm add --mac made for it)\n"
         "Routes (a host name -> a target through the SNI proxy, TLS passed through):\n"
         "  route add ID --hostname NAME --target IP[:PORT] [--proxy-protocol none|v1|v2]\n"
         "         [--http-passthrough] [--http-port N] [--allow CIDR[,CIDR...]]... [--label K=V]...\n"
@@ -49,6 +52,13 @@ static const char usage_text[] =
         "  forward ls [--label K[=V]]...\n"
         "  forward show ID\n"
         "  forward rm ID\n"
+        "DHCP leases (a MAC bound to an address of the [dhcp] subnet, served by edgegwd's dnsmasq):\n"
+        "  lease add MAC [--ip IP] [--name HOST]\n"
+        "                      bind MAC to IP, or to the lowest free pool address; HOST\n"
+        "                      resolves as HOST and HOST.{dhcp domain}\n"
+        "  lease ls            every lease: MAC, IP, NAME, VM (by address)\n"
+        "  lease show MAC\n"
+        "  lease rm MAC        remove the lease, freeing its address\n"
         "DNS (the records published for the VMs and routes, see [dns] in the configuration):\n"
         "  dns ls              each record: name, type, address, state (pending, synced,\n"
         "                      error, deleting), failed attempts, next retry, last error\n"
@@ -66,7 +76,7 @@ static const char usage_text[] =
         "                      a dns token may publish names under DC.{domain} only\n"
         "  token ls            list the tokens (never their secrets)\n"
         "  token rm NAME       revoke a token\n"
-        "  audit [--limit N] [--kind vm|route|forward|token|dns] [--id ID]\n"
+        "  audit [--limit N] [--kind vm|route|forward|token|dns|lease] [--id ID]\n"
         "                      the newest changes first: who, when, what (default 100)\n"
         "  status              each reconciler part's last run, result and error\n"
         "  check               compare the kernel's firewall rules with the desired state\n"
@@ -88,7 +98,10 @@ static const char usage_text[] =
         "  -h, --help          print this help\n"
         "  --version           print the version\n"
         "Command options:\n"
-        "  --ip IP             the VM's address\n"
+        "  --ip IP             the VM's address; a lease's address\n"
+        "  --mac MAC           vm add: the VM's MAC (aa:bb:cc:dd:ee:ff); its DHCP lease gives\n"
+        "                      the VM's address\n"
+        "  --name HOST         lease add: the host name (one label: a-z 0-9 -)\n"
         "  --hostname NAME     an extra name routed to the VM's :443 (repeat, at most 16);\n"
         "                      a route's one name (may be a wildcard: *.example.net)\n"
         "  --label K=V         a label (repeat, at most 16); with ls, a filter: K=V or just K\n"
@@ -113,8 +126,8 @@ static const char usage_text[] =
         "  2  usage error (unknown command or option, missing argument)\n"
         "  3  edgegwd not reachable (no daemon, connection refused, untrusted TLS certificate)\n"
         "  4  not found\n"
-        "  5  conflict (already exists, IP, host name or port in use, ports exhausted,\n"
-        "     version mismatch)\n"
+        "  5  conflict (already exists, IP, host name or port in use, ports or DHCP pool\n"
+        "     exhausted, DHCP not configured, version mismatch)\n"
         "  6  drift found by check; problems found by setup that it does not fix\n"
         "  7  invalid argument rejected by edgegwd\n"
         "  8  unauthorized (missing or bad token) or forbidden (the token lacks the scope)\n";
@@ -176,7 +189,7 @@ static const struct command {
         uint32_t required; /* ... and of those, the ones it needs */
         cli_command_fn run;
 } commands[] = {
-        {{"vm", "add"}, "ID", VM_OPTIONS | OPT_MAC, OPT_IP, cmd_vm_add}, /* H1: --ip or --mac */
+        {{"vm", "add"}, "ID", VM_OPTIONS | OPT_MAC, 0, cmd_vm_add}, /* --ip or --mac: cmd_vm_add checks */
         {{"vm", "set"}, "ID", VM_OPTIONS, OPT_IP, cmd_vm_set},
         {{"vm", "ls"}, NULL, OPT_LABEL, 0, cmd_vm_ls},
         {{"vm", "show"}, "ID", 0, 0, cmd_vm_show},
