@@ -54,6 +54,7 @@ struct dnsmasq {
         char binary[PATH_MAX];
         struct config config;
         struct dnsmasq_paths paths;
+        char paths_error[PATH_MAX + 128]; /* state_dir cannot hold the files ("" = it can): DHCP cannot be turned on */
         struct store *store;
 
         enum dnsmasq_state state;
@@ -512,6 +513,11 @@ static void sync_now(struct dnsmasq *d) {
                 stop_async(d, false);
                 return;
         }
+        if (d->paths_error[0]) {
+                set_error(d, "%s", d->paths_error);
+                publish(d);
+                return;
+        }
         bool hosts_changed = false;
         if (write_files(d, &hosts_changed) < 0) {
                 d->sync_at_ms = mono_ms() + SYNC_RETRY_MS;
@@ -598,10 +604,15 @@ int dnsmasq_new(const char *db_path, const char *binary, const struct config *cf
                 return -ENAMETOOLONG;
         }
         if ((r = dnsmasq_paths_init(&d->paths, cfg->state_dir)) < 0) {
-                snprintf(err, err_size, "state_dir %s cannot hold dnsmasq's files: %s", cfg->state_dir,
+                snprintf(d->paths_error, sizeof d->paths_error, "state_dir %s cannot hold dnsmasq's files: %s",
+                         cfg->state_dir,
                          r == -EINVAL ? "it contains a newline, '#', ',', a quote or a backslash" : strerror(-r));
-                free(d);
-                return r;
+                /* Only an error for a gateway that serves DHCP (state_dir cannot change later). */
+                if (cfg->dhcp_interface[0]) {
+                        snprintf(err, err_size, "%s", d->paths_error);
+                        free(d);
+                        return r;
+                }
         }
         d->config = *cfg;
         d->state = DNSMASQ_OFF;

@@ -65,7 +65,7 @@ const char *dnsmasq_state_name(enum dnsmasq_state s);
  * sync that needs it) and binary (the dnsmasq to run; DNSMASQ_BINARY_DEFAULT when NULL).
  * Stops a dnsmasq an earlier edgegwd left behind (its pid file, checked against the
  * command line). The first sync is due at once: call dnsmasq_tick(). 0, or a negative
- * errno with err set. */
+ * errno with err set (also when DHCP is on and state_dir cannot hold dnsmasq's files). */
 int dnsmasq_new(const char *db_path, const char *binary, const struct config *cfg, struct dnsmasq **ret, char *err,
                 size_t err_size);
 /* Stops dnsmasq (SIGTERM, at most 5 s, then SIGKILL) and waits for it; frees. NULL-safe;

@@ -293,10 +293,32 @@ static void test_backoff(void **state) {
         d = dnsmasq_free(d);
 }
 
+static void test_bad_state_dir(void **state) {
+        struct fixture *f = *state;
+        struct dnsmasq *d = NULL;
+        char err[256] = "";
+        struct config c = f->cfg;
+        strcpy(c.state_dir, "/var/lib/a,b"); /* dnsmasq's syntax cannot carry it */
+        assert_int_equal(dnsmasq_new(f->db, f->fake, &c, &d, err, sizeof err), -EINVAL);
+        assert_non_null(strstr(err, "cannot hold dnsmasq's files"));
+        /* Without DHCP the daemon starts all the same; turning DHCP on then says why not. */
+        c.dhcp_interface[0] = '\0';
+        assert_int_equal(dnsmasq_new(f->db, f->fake, &c, &d, err, sizeof err), 0);
+        strcpy(c.dhcp_interface, "br0");
+        dnsmasq_set_config(d, &c);
+        dnsmasq_tick(d);
+        struct dnsmasq_status st = status_of(d);
+        assert_int_equal(st.state, DNSMASQ_OFF);
+        assert_non_null(strstr(st.last_error, "cannot hold dnsmasq's files"));
+        assert_int_equal(dnsmasq_timeout_ms(d), -1);
+        d = dnsmasq_free(d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_state_dir, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
