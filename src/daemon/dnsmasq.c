@@ -4,7 +4,9 @@
  * (off → running → stopping/backoff → running ...), the files it renders, and the child.
  *
  * The child is forked, not posix_spawn'ed, for one call posix_spawn cannot make:
- * PR_SET_PDEATHSIG, so a dnsmasq never outlives an edgegwd that was killed with SIGKILL.
+ * PR_SET_PDEATHSIG, so a dnsmasq does not outlive an edgegwd killed with SIGKILL. The
+ * kernel clears it when dnsmasq changes its user or group, hence "group=root" next to
+ * "user=root"; one that dropped to nobody is caught by stop_stale() at the next start.
  * Between fork and exec it only makes async-signal-safe calls (the daemon has threads).
  *
  * dnsmasq drops root after binding its sockets and re-reads the hosts files on SIGHUP as
