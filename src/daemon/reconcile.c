@@ -1509,9 +1509,16 @@ static int resync_forwards(struct reconciler *r) {
 static bool resync_vmnet(struct reconciler *r) {
         struct nft_vmnet now;
         char problem[256];
+        pthread_mutex_lock(&r->lock);
+        bool full_pending = r->full_requested; /* a reload: that run resolves it anyway */
+        pthread_mutex_unlock(&r->lock);
+        if (full_pending)
+                return true;
         vmnet_resolve(r, &now, problem, sizeof problem);
         if (!nft_vmnet_equal(&now, &r->net)) {
-                log_info("reconcile: the VM network changed (SNAT out of \"%s\", was \"%s\"): replacing the tables",
+                /* The configuration changes only with a reload: it is the default route. */
+                log_info("reconcile: outbound: the default route's interface is now \"%s\" (was \"%s\"): replacing "
+                         "the tables",
                          now.snat_ifname, r->net.snat_ifname);
                 reconciler_request_full(r);
                 return true;
