@@ -840,8 +840,9 @@ static void net_log_once(struct reconciler *r, const char *text) {
 }
 
 /* The VM network the configuration asks for now: the default route's interface is read from
- * the kernel when SNAT needs it. problem (size > 0) says what cannot be done. */
-static void vmnet_resolve(const struct reconciler *r, struct nft_vmnet *ret, char *problem, size_t size) {
+ * the kernel when SNAT needs it. problem (size > 0) says what cannot be done; true when that
+ * is a failure (nft_vmnet_derive). */
+static bool vmnet_resolve(const struct reconciler *r, struct nft_vmnet *ret, char *problem, size_t size) {
         char ifname[NFT_IFNAME_MAX] = "";
         const struct config *c = &r->config;
         if (c->dhcp_subnet[0] && !c->outbound_interface[0]) {
@@ -849,7 +850,7 @@ static void vmnet_resolve(const struct reconciler *r, struct nft_vmnet *ret, cha
                 if (k < 0 && k != -ENOENT)
                         log_warning_errno(k, "reconcile: cannot read the default route: %m");
         }
-        nft_vmnet_derive(c, ifname, ret, problem, size);
+        return nft_vmnet_derive(c, ifname, ret, problem, size);
 }
 
 /* The bridge's ports into *ret (sorted, malloc'd). A bridge that is missing or not a bridge
@@ -929,11 +930,12 @@ static int applied_lease_array(struct reconciler *r, struct lease **ret, size_t 
 }
 
 /* Records the VM-network part: whether what the configuration asks for could be done. */
-static void vmnet_record(struct reconciler *r, const char *problem, double ms) {
-        struct part_run run = { .ran = true, .ok = !problem[0], .ms = ms };
+static void vmnet_record(struct reconciler *r, bool failed, const char *problem, double ms) {
+        struct part_run run = { .ran = true, .ok = !failed, .ms = ms };
         if (!vmnet_configured(&r->config))
                 return;
-        snprintf(run.error, sizeof run.error, "%s", problem);
+        if (failed)
+                snprintf(run.error, sizeof run.error, "%s", problem);
         part_record(r, PART_VMNET, &run);
 }
 
@@ -953,8 +955,8 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
         size_t n_leases = 0, n_ports = 0;
         if (!r->userspace) {
                 double net_start = now_ms();
-                char problem[256], note[160];
-                vmnet_resolve(r, &net, problem, sizeof problem);
+                char problem[256], note[160] = "";
+                bool failed = vmnet_resolve(r, &net, problem, sizeof problem);
                 /* After the snapshot: a lease changed in between is in the change log as well,
                  * and replaying it against this list is harmless. */
                 if (net.bridge[0] && (k = store_lease_list(r->store, &leases, &n_leases)) < 0) {
@@ -967,8 +969,11 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
                         goto out;
                 }
                 ports_filter(ports, &n_ports);
-                net_log_once(r, problem[0] ? problem : net.bridge[0] ? note : "");
-                vmnet_record(r, problem, now_ms() - net_start);
+                char both[sizeof problem + sizeof note + 2];
+                snprintf(both, sizeof both, "%s%s%s", problem, problem[0] && note[0] && net.bridge[0] ? "; " : "",
+                         net.bridge[0] ? note : "");
+                net_log_once(r, both);
+                vmnet_record(r, failed, problem, now_ms() - net_start);
 
                 struct nft_counter_value *counters;
                 size_t n_counters;

@@ -77,11 +77,13 @@ bool nft_ifname_renderable(const char *name);
 /* The VM network from the configuration: SNAT when [dhcp] subnet and subnet_mask are set,
  * out of [outbound] interface or else default_ifname (the IPv4 default route's interface,
  * NULL or "" when there is none), to [outbound] ip or by masquerade; the bridge table when
- * [dhcp] interface is set, protecting [dhcp] listen_ip (or gateway when unset). When the
- * configuration asks for something that cannot be done (no interface to NAT out of, the
- * interface is the VM bridge itself, [outbound] without a subnet, a name nft cannot take),
- * that part is left out and *problem (size > 0) says why; else problem is "". Pure. */
-void nft_vmnet_derive(const struct config *c, const char *default_ifname, struct nft_vmnet *ret, char *problem,
+ * [dhcp] interface is set, protecting [dhcp] listen_ip (or gateway when unset). What cannot
+ * be done (no interface to NAT out of, the interface is the VM bridge itself, [outbound]
+ * without a subnet, a name nft cannot take) is left out and problem (size > 0) says why
+ * ("" when nothing). Returns true when that is a failure: something [outbound] or [dhcp]
+ * interface asked for explicitly; false for none, or a note (SNAT by default, for a subnet
+ * alone, but no default route yet). Pure. */
+bool nft_vmnet_derive(const struct config *c, const char *default_ifname, struct nft_vmnet *ret, char *problem,
                       size_t size);
 /* Whether a and b render the same rules. */
 bool nft_vmnet_equal(const struct nft_vmnet *a, const struct nft_vmnet *b);

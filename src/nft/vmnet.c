@@ -35,19 +35,21 @@ static bool netmask_valid(uint32_t mask) {
         return mask != 0 && ((~mask + 1) & ~mask) == 0;
 }
 
-void nft_vmnet_derive(const struct config *c, const char *default_ifname, struct nft_vmnet *ret, char *problem,
+bool nft_vmnet_derive(const struct config *c, const char *default_ifname, struct nft_vmnet *ret, char *problem,
                       size_t size) {
         uint32_t subnet = 0, mask = 0, ip = 0;
+        bool failed = false;
 
         *ret = (struct nft_vmnet){0};
         if (size > 0)
                 problem[0] = '\0';
 
         if (c->dhcp_interface[0]) {
-                if (!nft_ifname_renderable(c->dhcp_interface))
+                if (!nft_ifname_renderable(c->dhcp_interface)) {
                         note(problem, size, "anti-spoofing: the interface name '%s' cannot be used in nft rules",
                              c->dhcp_interface);
-                else {
+                        failed = true;
+                } else {
                         strcpy_bounded(ret->bridge, sizeof ret->bridge, c->dhcp_interface);
                         const char *own = c->dhcp_listen_ip[0] ? c->dhcp_listen_ip : c->dhcp_gateway;
                         if (own[0] && ipv4_parse(own, &ip) == 0)
@@ -55,43 +57,46 @@ void nft_vmnet_derive(const struct config *c, const char *default_ifname, struct
                 }
         }
 
+        /* [outbound] set means the operator asked for SNAT: not getting it is a failure. With
+         * only the [dhcp] subnet, SNAT is a default, and no default route merely a note. */
         bool outbound = c->outbound_ip[0] || c->outbound_interface[0];
         if (!c->dhcp_subnet[0] || !c->dhcp_subnet_mask[0]) {
                 if (outbound)
                         note(problem, size,
                              "outbound: [outbound] is set but [dhcp] subnet and subnet_mask are not: no VM subnet to NAT");
-                return;
+                return failed || outbound;
         }
         if (ipv4_parse(c->dhcp_subnet, &subnet) < 0 || ipv4_parse(c->dhcp_subnet_mask, &mask) < 0 ||
             !netmask_valid(mask)) {
                 note(problem, size, "outbound: [dhcp] subnet %s/%s is not an IPv4 network: no SNAT", c->dhcp_subnet,
                      c->dhcp_subnet_mask);
-                return;
+                return true;
         }
         const char *ifname = c->outbound_interface[0] ? c->outbound_interface : default_ifname;
         const char *whose = c->outbound_interface[0] ? "[outbound] interface" : "the default route's interface";
         if (!ifname || !ifname[0]) {
                 note(problem, size,
                      "outbound: no [outbound] interface and no IPv4 default route: VM traffic leaves without SNAT");
-                return;
+                return failed || outbound;
         }
         if (!nft_ifname_renderable(ifname)) {
                 note(problem, size, "outbound: %s '%s' cannot be used in nft rules: no SNAT", whose, ifname);
-                return;
+                return true;
         }
         if (c->dhcp_interface[0] && streq(ifname, c->dhcp_interface)) {
                 note(problem, size, "outbound: %s %s is the VMs' own interface ([dhcp] interface): no SNAT", whose,
                      ifname);
-                return;
+                return true;
         }
         if (c->outbound_ip[0] && (ipv4_parse(c->outbound_ip, &ip) < 0 || ip == 0)) {
                 note(problem, size, "outbound: ip '%s' is not an IPv4 address: no SNAT", c->outbound_ip);
-                return;
+                return true;
         }
         ret->subnet = subnet & mask;
         ret->mask = mask;
         strcpy_bounded(ret->snat_ifname, sizeof ret->snat_ifname, ifname);
         ret->snat_ip = c->outbound_ip[0] ? ip : 0;
+        return failed;
 }
 
 bool nft_vmnet_equal(const struct nft_vmnet *a, const struct nft_vmnet *b) {

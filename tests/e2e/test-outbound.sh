@@ -97,16 +97,32 @@ check "edgegw check exits 0" rc_is 0
 step "the default route is removed" ip -n "$NS_GW" route del default
 no_snat() { [[ -z $(postrouting) ]] || { postrouting; return 1; }; }
 check "within seconds the SNAT rule is gone (resync)" wait_for 10 no_snat
-check "the status says why (no default route)" contains "$(vmnet_status)" "no IPv4 default route"
-run cli status
-check "edgegw status exits non-zero while nothing can be NATed" not rc_is 0
+check "the log says why (no default route)" grep -q "no IPv4 default route" "$DAEMON_LOG"
+check "with SNAT only by default (no [outbound]) that is no failure" eq "$(vmnet_status)" "ok=True error="
 check "vm1's traffic leaves un-NATed (the client routes 10.0.1.0/24 back via gw)" \
         arrives_from "$NS_VM1" 203.0.113.9 8080 10.0.1.5
 step "the default route is back" ip -n "$NS_GW" route add default via 203.0.113.9 dev wan
 masquerading() { contains "$(postrouting)" "oifname \"wan\" masquerade"; }
 check "within seconds the masquerade rule is back" wait_for 10 masquerading
 check "vm1's connection arrives from $PUBLIC4 again" arrives_from "$NS_VM1" 203.0.113.9 8080 "$PUBLIC4"
+
+# ---- [outbound] ip without interface: the default route's, and a failure without one ---------
+CFG_EXTRA="$VM_SUBNET"$'\n[outbound]\nip = "'$OUT_IP$'"\n'"$FAST_RESYNC"
+step "SIGHUP with [outbound] ip only" daemon_reload
+snat_default() { contains "$(postrouting)" "oifname \"wan\" snat ip to $OUT_IP"; }
+check "SNAT to $OUT_IP out of the default route's interface (wan)" wait_for 5 snat_default
+check "vm1's connection arrives from $OUT_IP" arrives_from "$NS_VM1" 203.0.113.9 8080 "$OUT_IP"
+step "the default route is removed" ip -n "$NS_GW" route del default
+check "within seconds the SNAT rule is gone" wait_for 10 no_snat
+check "the status says why (no default route)" contains "$(vmnet_status)" "ok=False error=outbound: no [outbound] interface and no IPv4 default route"
+run cli status
+check "edgegw status exits non-zero while the asked-for SNAT cannot be done" not rc_is 0
+step "the default route is back" ip -n "$NS_GW" route add default via 203.0.113.9 dev wan
+check "within seconds SNAT to $OUT_IP is back" wait_for 10 snat_default
 check "the vmnet part is ok again" eq "$(vmnet_status)" "ok=True error="
+CFG_EXTRA="$VM_SUBNET"$'\n'"$FAST_RESYNC"
+step "SIGHUP without [outbound] again" daemon_reload
+check "masquerade again" wait_for 5 masquerading
 
 # ---- a restart keeps it (the full replace at start renders it) ------------------------------
 step "edgegwd stops" daemon_stop
