@@ -5,6 +5,7 @@
  */
 #include "rtnl.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
@@ -60,9 +61,11 @@ static int exchange(struct nlmsghdr *nlh, mnl_cb_t cb, void *data) {
 /* ---- the default route ---- */
 
 struct route_best {
+        bool lookup; /* the answer to a lookup: whatever table it came from */
         uint32_t oif;
         uint32_t metric;
         bool found;
+        bool other; /* the lookup matched a route that is not a default route */
 };
 
 static int route_cb(const struct nlmsghdr *nlh, void *data) {
@@ -71,8 +74,12 @@ static int route_cb(const struct nlmsghdr *nlh, void *data) {
         const struct nlattr *a;
         uint32_t table = rt->rtm_table, oif = 0, metric = 0;
 
-        if (rt->rtm_family != AF_INET || rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST)
+        if (nlh->nlmsg_type != RTM_NEWROUTE || rt->rtm_family != AF_INET)
                 return MNL_CB_OK;
+        if (rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST) {
+                best->other = true;
+                return MNL_CB_OK;
+        }
         mnl_attr_for_each(a, nlh, sizeof *rt) {
                 switch (mnl_attr_get_type(a)) {
                 case RTA_TABLE:
@@ -97,26 +104,53 @@ static int route_cb(const struct nlmsghdr *nlh, void *data) {
                         break;
                 }
         }
-        if (table != RT_TABLE_MAIN || !oif)
+        if ((!best->lookup && table != RT_TABLE_MAIN) || !oif)
                 return MNL_CB_OK;
         if (!best->found || metric < best->metric)
                 *best = (struct route_best){ .oif = oif, .metric = metric, .found = true };
         return MNL_CB_OK;
 }
 
-int rtnl_default_route_ifname(char name[static NFT_IFNAME_MAX]) {
+/* The FIB entry the kernel would use for an address on the internet (RTM_F_FIB_MATCH): one
+ * answer, whatever the size of the routing table. 0.0.0.0 itself cannot be looked up (the
+ * kernel takes it for "this host"); 198.18.0.1 (RFC 2544's benchmarking range) is one that
+ * no ordinary route covers and no full BGP table carries, so the match is the default
+ * route. No route at all is no error: best stays empty. */
+static int default_route_lookup(struct route_best *best) {
         char buf[REQUEST_SIZE];
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct route_best best = {0};
-        char ifname[IF_NAMESIZE];
+        uint32_t any = htonl(UINT32_C(0xc6120001)); /* 198.18.0.1 */
 
         nlh->nlmsg_type = RTM_GETROUTE;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
         struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof *rt);
         rt->rtm_family = AF_INET;
-        int r = exchange(nlh, route_cb, &best);
-        if (r < 0)
-                return r;
+        rt->rtm_dst_len = 32;
+        rt->rtm_flags = RTM_F_FIB_MATCH;
+        mnl_attr_put(nlh, RTA_DST, sizeof any, &any);
+        *best = (struct route_best){ .lookup = true };
+        int r = exchange(nlh, route_cb, best);
+        return r == -ENETUNREACH || r == -EHOSTUNREACH ? 0 : r;
+}
+
+int rtnl_default_route_ifname(char name[static NFT_IFNAME_MAX]) {
+        char buf[REQUEST_SIZE];
+        struct route_best best;
+        char ifname[IF_NAMESIZE];
+
+        int r = default_route_lookup(&best);
+        if (r < 0 || best.other) {
+                /* A more specific route covers the address (a VPN's 128.0.0.0/1, say), or the
+                 * lookup failed: the main table's default routes, from a dump. */
+                struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+                nlh->nlmsg_type = RTM_GETROUTE;
+                nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+                struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof *rt);
+                rt->rtm_family = AF_INET;
+                best = (struct route_best){0};
+                if ((r = exchange(nlh, route_cb, &best)) < 0)
+                        return r;
+        }
         if (!best.found || !if_indextoname(best.oif, ifname))
                 return -ENOENT;
         strcpy_bounded(name, NFT_IFNAME_MAX, ifname);

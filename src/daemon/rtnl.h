@@ -13,8 +13,11 @@
 
 #include "nft/nft.h"
 
-/* The interface of the main table's IPv4 default route with the lowest metric (the first
- * hop's of a multipath route) into name. 0, -ENOENT when there is none, or a negative errno. */
+/* The interface of the IPv4 default route into name: the default route the kernel would use
+ * for an internet address (one lookup, whatever the size of the routing table), or, when a
+ * more specific route covers that address, the main table's default route with the lowest
+ * metric (a dump). The first hop's for a multipath route. 0, -ENOENT when there is none, or
+ * a negative errno. */
 int rtnl_default_route_ifname(char name[static NFT_IFNAME_MAX]);
 
 /* The ports of bridge (a malloc'd array sorted by name, NULL when none). -ENOENT when there is
