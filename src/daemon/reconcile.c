@@ -79,6 +79,7 @@ struct reconciler {
         bool ports_dirty; /* a link changed since the port set was read */
         int link_fd; /* rtnl link watch, -1 when it could not be opened */
         int pfd; /* epoll over efd and link_fd: reconciler_fd() */
+        bool bridge_refused; /* the kernel refused the bridge table: left out until a reload */
         char net_logged[256]; /* the last VM-network problem or note logged, so it is logged once */
 };
 
@@ -206,6 +207,7 @@ void reconciler_set_config(struct reconciler *r, const struct config *cfg) {
         }
         r->config = *cfg;
         r->routes_dirty = true;
+        r->bridge_refused = false; /* a reload tries the bridge table again */
         bool vmnet = vmnet_configured(cfg);
         pthread_mutex_lock(&r->lock);
         r->status.userspace = r->userspace;
@@ -850,7 +852,16 @@ static bool vmnet_resolve(const struct reconciler *r, struct nft_vmnet *ret, cha
                 if (k < 0 && k != -ENOENT)
                         log_warning_errno(k, "reconcile: cannot read the default route: %m");
         }
-        return nft_vmnet_derive(c, ifname, ret, problem, size);
+        bool failed = nft_vmnet_derive(c, ifname, ret, problem, size);
+        if (r->bridge_refused && ret->bridge[0]) {
+                size_t len = strnlen(problem, size);
+                ret->bridge[0] = '\0';
+                if (len + 1 < size)
+                        snprintf(problem + len, size - len, "%santi-spoofing: the kernel refused the bridge table "
+                                 "(see the log); no port is guarded until a reload", len ? "; " : "");
+                failed = true;
+        }
+        return failed;
 }
 
 /* The bridge's ports into *ret (sorted, malloc'd). A bridge that is missing or not a bridge
@@ -973,31 +984,47 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
                 snprintf(both, sizeof both, "%s%s%s", problem, problem[0] && note[0] && net.bridge[0] ? "; " : "",
                          net.bridge[0] ? note : "");
                 net_log_once(r, both);
-                vmnet_record(r, failed, problem, now_ms() - net_start);
 
                 struct nft_counter_value *counters;
                 size_t n_counters;
                 live_counters(&counters, &n_counters);
 
-                const struct nft_desired d = {
-                        .vms = vms, .n_vms = n, .fwds = fwds, .n_fwds = n_fwds, .net = &net,
-                        .leases = leases, .n_leases = n_leases, .ports = ports, .n_ports = n_ports,
-                };
-                _cleanup_strbuf_ struct strbuf script = {0};
-                k = nft_render_desired(&d, counters, n_counters, &script);
-                free(counters);
-                if (k < 0) {
-                        snprintf(err, err_size, "render: %s",
-                                 k == -EINVAL ? "a VM, forward or lease in the store cannot be rendered"
-                                              : "out of memory");
-                        goto out;
-                }
-                _cleanup_free_ char *nft_err = NULL;
-                k = nft_apply_run(r->nft, strbuf_str(&script), &nft_err);
-                if (k < 0) {
+                for (;;) {
+                        const struct nft_desired d = {
+                                .vms = vms, .n_vms = n, .fwds = fwds, .n_fwds = n_fwds, .net = &net,
+                                .leases = leases, .n_leases = n_leases, .ports = ports, .n_ports = n_ports,
+                        };
+                        _cleanup_strbuf_ struct strbuf script = {0};
+                        k = nft_render_desired(&d, counters, n_counters, &script);
+                        if (k < 0) {
+                                snprintf(err, err_size, "render: %s",
+                                         k == -EINVAL ? "a VM, forward or lease in the store cannot be rendered"
+                                                      : "out of memory");
+                                break;
+                        }
+                        _cleanup_free_ char *nft_err = NULL;
+                        k = nft_apply_run(r->nft, strbuf_str(&script), &nft_err);
+                        if (k >= 0)
+                                break;
                         snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
-                        goto out;
+                        if (!net.bridge[0])
+                                break;
+                        /* A kernel without the bridge family (or refusing something in it) must
+                         * not take the VMs' forwards down: once more without the bridge table,
+                         * which stays off until a reload. */
+                        const char *why = nft_err ? nft_err : "apply failed";
+                        snprintf(problem, sizeof problem,
+                                 "anti-spoofing: the kernel refused the bridge table (%.*s): no port is guarded",
+                                 (int)strcspn(why, "\n") < 160 ? (int)strcspn(why, "\n") : 160, why);
+                        failed = true;
+                        r->bridge_refused = true;
+                        net.bridge[0] = '\0';
+                        net_log_once(r, problem);
                 }
+                free(counters);
+                vmnet_record(r, failed, problem, now_ms() - net_start);
+                if (k < 0)
+                        goto out;
                 /* A bridge table no longer wanted (DHCP turned off, or left by an earlier run):
                  * deleted apart, so a kernel without the bridge family never fails a run that
                  * does not need it. */
