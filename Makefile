@@ -9,7 +9,7 @@ DEPS := meson ninja-build pkg-config gcc clang libclang-rt-14-dev \
         libsqlite3-dev libnftables-dev libnftnl-dev libmnl-dev libmicrohttpd-dev libjansson-dev \
         libcurl4-openssl-dev libcmocka-dev libsystemd-dev libssl-dev \
         nftables iproute2 socat curl procps python3 iperf3 openssl nginx knot knot-dnsutils \
-        dnsmasq-base busybox
+        dnsmasq-base busybox iptables
 
 # The peers `make bench` measures edgegw against (installed by `make bench` only).
 BENCH_DEPS := haproxy nginx libnginx-mod-stream sniproxy wrk util-linux

@@ -16,6 +16,9 @@
 #   4. proxy-compare.sh         the SNI proxy vs HAProxy, nginx stream, sniproxy and direct,
 #                               1 and 2 workers (about 10 minutes; also writes its own
 #                               bench/results/issue3-YYYYMMDD.txt)
+#   5. api-load.sh              API requests/s and latency with 10,000 VMs (issue 4)
+#   6. lease-alloc.sh           10,000 DHCP leases from a /16 pool through the API: leases/s,
+#                               p50/p99, listing, restart, removal (issue 6; about a minute)
 #
 # Each step cleans up after itself; this script's trap also removes any namespace named
 # "$BENCH_PREFIX-*" that an interrupted step left behind. Nothing touches the host's network.
@@ -107,6 +110,7 @@ step "$PYTHON" "$BENCH_DIR/vm-add.py" nft-cache || exit $?
 step "$BENCH_DIR/forward-throughput.sh" || exit $?
 step "$BENCH_DIR/proxy-compare.sh" || exit $?
 step "$BENCH_DIR/api-load.sh" || exit $?
+step "$BENCH_DIR/lease-alloc.sh" || exit $?
 
 echo
 echo "# all benchmarks done in $((SECONDS - start)) s; load average now $(cut -d' ' -f1-3 /proc/loadavg)"

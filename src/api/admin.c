@@ -289,6 +289,7 @@ void api_audit(struct api_env *env, const struct api_request *rq, struct api_res
         }
         int64_t limit = AUDIT_LIMIT_DEFAULT, before = 0;
         const char *kind = NULL, *id = NULL;
+        char mac_text[MAC_TEXT_LEN + 1];
         for (size_t i = 0; i < rq->n_args; i++) {
                 const char *k = rq->args[i].key, *v = rq->args[i].value;
                 if (streq(k, "limit")) {
@@ -301,16 +302,18 @@ void api_audit(struct api_env *env, const struct api_request *rq, struct api_res
                                                  "before: a positive sequence number (the 'next' of a page)");
                 } else if (streq(k, "kind")) {
                         if (!streq(v, "vm") && !streq(v, "route") && !streq(v, "forward") && !streq(v, "token") &&
-                            !streq(v, "dns"))
+                            !streq(v, "dns") && !streq(v, "lease"))
                                 return api_error(resp, 400, "invalid_argument",
-                                                 "kind: one of vm, route, forward, token, dns");
+                                                 "kind: one of vm, route, forward, token, dns, lease");
                         kind = v;
                 } else if (streq(k, "id")) {
-                        /* An id, or a DNS name for kind dns. */
-                        if (!vm_id_valid(v) && !dns_name_valid(v))
+                        /* An id, a DNS name for kind dns, or a MAC for kind lease (stored in lower
+                         * case with ':'). */
+                        uint8_t mac[MAC_LEN];
+                        if (!vm_id_valid(v) && !dns_name_valid(v) && mac_parse(v, mac) < 0)
                                 return api_error(resp, 400, "invalid_argument",
                                                  "id: 1-%d characters of A-Z a-z 0-9 . _ - starting with a letter or "
-                                                 "digit, or a DNS name",
+                                                 "digit, a DNS name, or a MAC",
                                                  RESOURCE_ID_MAX);
                         id = v;
                 } else
@@ -323,6 +326,9 @@ void api_audit(struct api_env *env, const struct api_request *rq, struct api_res
         struct audit_rec *recs = NULL;
         size_t n = 0;
         pthread_mutex_lock(&env->lock);
+        uint8_t mac[MAC_LEN];
+        if (id && mac_parse(id, mac) == 0 && (strchr(id, ':') || (kind && streq(kind, "lease"))))
+                id = mac_format(mac, mac_text);
         int r = store_audit_list(env->store, before, want, kind, id, &recs, &n);
         pthread_mutex_unlock(&env->lock);
         if (r < 0)

@@ -11,6 +11,7 @@
 #include <pthread.h>
 
 #include "core/config.h"
+#include "model/lease.h"
 #include "model/resource.h"
 #include "model/portmap.h"
 #include "model/slug.h"
@@ -35,6 +36,9 @@ struct api_env {
         pthread_mutex_t lock;
         struct store *store; /* the API's own connection, owned */
         struct portmap ports; /* cache of every VM's block: allocation without a table scan */
+        /* The [dhcp] pool with a bit per address leased (or found targeted by a VM), loaded
+         * from the store at start and on reload; .used NULL when DHCP is not configured. */
+        struct lease_pool leases;
         struct config config; /* swapped on reload */
 };
 
@@ -72,15 +76,21 @@ struct api_response {
         char *text_body; /* malloc'd non-JSON body (owned), used when body is NULL */
 };
 
-/* Fills *env, opening the API's store connection and loading the port map. */
+/* Fills *env, opening the API's store connection and loading the port map and the lease pool. */
 int api_env_init(struct api_env *env, const struct config *cfg, struct reconciler *rec, char *err, size_t err_size);
 void api_env_done(struct api_env *env);
-/* Replaces the configuration used for new allocations and names (SIGHUP). */
+/* Replaces the configuration used for new allocations and names (SIGHUP), and reloads the
+ * lease pool for the new [dhcp] section. */
 void api_env_set_config(struct api_env *env, const struct config *cfg);
 
 /* Reloads the token cache from env->store after tokens were added or removed, so the
  * change applies to the next request. Caller holds env->lock. Returns 0 or a negative errno. */
 int api_tokens_reload(struct api_env *env);
+
+/* Re-reads the lease pool: the [dhcp] pool of env->config with every stored lease marked
+ * (DHCP off: an empty pool, .used NULL). Caller holds env->lock. Returns 0 or a negative
+ * errno (the pool is left empty then, so nothing is allocated from a half-read pool). */
+int api_leases_reload(struct api_env *env);
 
 /* Sets resp to the error object with status. */
 void api_error(struct api_response *resp, unsigned status, const char *code, const char *fmt, ...)

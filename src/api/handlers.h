@@ -169,3 +169,17 @@ int api_forward_remove(struct api_env *env, const char *id, int64_t if_version, 
 /* Re-reads the port map from the store: every VM block and every forward's public port.
  * Lock held. */
 int api_ports_reload(struct api_env *env);
+
+/* leases.c (issue 6), for /v1/leases and `vm add --mac`. Lock held. */
+/* The address of a new lease: want (0 = none) when [dhcp] allows it (422 invalid_lease
+ * otherwise), else the lowest free pool address that no lease holds and no VM targets (409
+ * pool_exhausted when there is none). 409 dhcp_disabled without a [dhcp] pool. Answers and
+ * returns a negative errno on failure. */
+int api_lease_pick(struct api_env *env, uint32_t want, uint32_t *ret_ip, struct api_response *resp);
+/* Answers 409 for lease l refused by the store with conflict c, naming the holder: the
+ * MAC's lease (lease_exists), the address's MAC (ip_in_use), the name's MAC (name_in_use). */
+void api_lease_conflict(struct api_env *env, const struct lease *l, enum store_conflict c, struct api_response *resp);
+/* Answers 409 lease_exists for MAC mac's lease held. */
+void api_lease_exists(const struct lease *held, struct api_response *resp);
+/* Marks ip leased in the pool, or frees it after a removal. */
+void api_lease_pool_set(struct api_env *env, uint32_t ip, bool used);

@@ -187,6 +187,13 @@ int api_env_init(struct api_env *env, const struct config *cfg, struct reconcile
                 pthread_mutex_destroy(&env->lock);
                 return r;
         }
+        if ((r = api_leases_reload(env)) < 0) {
+                snprintf(err, err_size, "cannot load the DHCP leases: %s", store_errmsg(env->store));
+                env->store = store_close(env->store);
+                env->access = access_free(env->access);
+                pthread_mutex_destroy(&env->lock);
+                return r;
+        }
         /* Fail closed: without the token list no token is accepted (the unix socket still
          * works), and the next token change loads it again. */
         if ((r = api_tokens_reload(env)) < 0)
@@ -196,6 +203,7 @@ int api_env_init(struct api_env *env, const struct config *cfg, struct reconcile
 }
 
 void api_env_done(struct api_env *env) {
+        lease_pool_done(&env->leases);
         env->store = store_close(env->store);
         env->access = access_free(env->access);
         pthread_mutex_destroy(&env->lock);
@@ -204,6 +212,10 @@ void api_env_done(struct api_env *env) {
 void api_env_set_config(struct api_env *env, const struct config *cfg) {
         pthread_mutex_lock(&env->lock);
         env->config = *cfg;
+        int r = api_leases_reload(env);
+        if (r < 0)
+                log_error_errno(r, "api: cannot reload the DHCP leases (%s): new leases are refused until the next "
+                                "reload: %m", store_errmsg(env->store));
         pthread_mutex_unlock(&env->lock);
         access_configure(env->access, cfg);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "leasejson.h"
 #include "resjson.h"
 
 /* "hostnames": an array of at most VM_HOSTNAMES_MAX distinct host names, sorted into req. */
@@ -87,8 +88,8 @@ static bool expiry_decode(const json_t *ttl, const json_t *expires, struct vm_re
 
 enum api_decode_status vm_request_decode(const char *body, size_t len, const char *path_id, struct vm_request *ret,
                                          char err[static API_ERROR_MAX]) {
-        static const char *const fields[] = {"id",        "ip",     "proxy_protocol", "http_passthrough", "allow",
-                                             "hostnames", "labels", "ttl",            "expires_at"};
+        static const char *const fields[] = {"id",     "ip",  "mac",       "proxy_protocol", "http_passthrough",
+                                             "allow",  "hostnames", "labels", "ttl", "expires_at"};
         _cleanup_(json_decrefp) json_t *root = json_body_load(body, len, err);
         if (!root)
                 return API_DECODE_INVALID_JSON;
@@ -99,24 +100,39 @@ enum api_decode_status vm_request_decode(const char *body, size_t len, const cha
             !json_id_decode(json_object_get(root, "id"), "'id'", path_id, req.id, err))
                 return API_DECODE_INVALID_ARGUMENT;
 
-        json_t *ip = json_object_get(root, "ip");
-        if (!ip) {
-                snprintf(err, API_ERROR_MAX, "field 'ip' is required");
+        json_t *ip = json_object_get(root, "ip"), *mac = json_object_get(root, "mac");
+        if (mac) {
+                if (!json_is_string(mac) || strlen(json_string_value(mac)) != json_string_length(mac)) {
+                        snprintf(err, API_ERROR_MAX, "field 'mac' must be a string (e.g. 52:54:00:12:34:56)");
+                        return API_DECODE_INVALID_ARGUMENT;
+                }
+                if (!lease_mac_decode(json_string_value(mac), "field 'mac'", req.mac, err))
+                        return API_DECODE_INVALID_ARGUMENT;
+                req.has_mac = true;
+        }
+        if (!ip && !mac) {
+                snprintf(err, API_ERROR_MAX,
+                         "field 'ip' is required (or 'mac': the VM then takes the address of the MAC's DHCP lease)");
                 return API_DECODE_INVALID_ARGUMENT;
         }
-        if (!json_is_string(ip)) {
+        if (ip && !json_is_string(ip)) {
                 snprintf(err, API_ERROR_MAX, "field 'ip' must be a string");
                 return API_DECODE_INVALID_ARGUMENT;
         }
-        const char *ips = json_string_value(ip);
-        if (strlen(ips) != json_string_length(ip) || ip_addr_parse(ips, &req.ip) < 0) {
+        const char *ips = ip ? json_string_value(ip) : NULL;
+        if (ips && (strlen(ips) != json_string_length(ip) || ip_addr_parse(ips, &req.ip) < 0)) {
                 api_sanitize(ips, shown, sizeof shown);
                 snprintf(err, API_ERROR_MAX, "field 'ip': '%s' is not an IPv4 or IPv6 address", shown);
                 return API_DECODE_INVALID_ARGUMENT;
         }
-        enum ip_target_problem p = ip_target_check(&req.ip);
+        enum ip_target_problem p = ips ? ip_target_check(&req.ip) : IP_TARGET_OK;
         if (p != IP_TARGET_OK) {
                 snprintf(err, API_ERROR_MAX, "field 'ip': %s", ip_target_problem_to_string(p));
+                return API_DECODE_INVALID_ARGUMENT;
+        }
+        req.has_ip = ips != NULL;
+        if (req.has_ip && req.has_mac && req.ip.family != AF_INET) {
+                snprintf(err, API_ERROR_MAX, "field 'ip': with 'mac' the address is the DHCP lease's, so IPv4");
                 return API_DECODE_INVALID_ARGUMENT;
         }
 

@@ -21,7 +21,10 @@
 
 struct vm_request {
         char id[VM_ID_MAX + 1];
-        struct ip_addr ip;
+        struct ip_addr ip; /* all zero when not given (then has_mac) */
+        bool has_ip;
+        bool has_mac; /* "mac": the VM takes (or gets) the DHCP lease of this MAC (issue 6) */
+        uint8_t mac[6]; /* MAC_LEN */
         /* optional fields; absent = the defaults below */
         uint8_t proxy_protocol; /* enum vm_proxy_protocol; VM_PROXY_NONE */
         bool http_passthrough; /* false */
@@ -46,7 +49,8 @@ enum api_decode_status {
 };
 
 /* Decodes the body of POST /v1/vms (path_id NULL: "id" required) or PUT /v1/vms/ID (path_id
- * = ID: "id" optional, and equal to it when given): {"id": STRING, "ip": STRING} plus the
+ * = ID: "id" optional, and equal to it when given): {"id": STRING, "ip": STRING} or {"id",
+ * "mac": STRING} or both (the MAC's DHCP lease decides or gets the address), plus the
  * optional "proxy_protocol" ("none" | "v1" | "v2"), "http_passthrough" (boolean), "allow"
  * (array of at most VM_ALLOW_MAX distinct CIDR strings with the host bits zero), "hostnames"
  * (array of at most VM_HOSTNAMES_MAX distinct route_hostname_valid names), "labels" (object)

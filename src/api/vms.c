@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "daemon/reconcile.h"
 #include "handlers.h"
+#include "leasejson.h"
 #include "nft/nft.h"
 #include "proxy/proxy.h"
 #include "store/store.h"
@@ -197,10 +198,12 @@ static void ip_conflict(struct api_env *env, const struct ip_addr *ip, struct ap
         api_error(resp, 409, "ip_in_use", "address %s is already the target of VM '%s'", ip_addr_format(ip, text), owner);
 }
 
-/* Allocates a block and a slug for vm and stores it with meta. Returns 0, or -1 with resp
- * answered (-EEXIST for "a VM with this id exists", so PUT can replace it instead). Lock held. */
-static int vm_allocate(struct api_env *env, struct vm *vm, const struct vm_meta *meta, const char *actor,
-                       struct api_response *resp) {
+/* Allocates a block and a slug for vm and stores it with meta and lease (NULL = none) in
+ * one transaction. Returns 0; -1 with resp answered (-EEXIST for "a VM with this id
+ * exists", so PUT can replace it instead); or -EADDRINUSE with *ret_lease_conflict set and
+ * resp not answered when the store refused the lease. Lock held. */
+static int vm_allocate(struct api_env *env, struct vm *vm, const struct vm_meta *meta, const struct lease *lease,
+                       const char *actor, enum store_conflict *ret_lease_conflict, struct api_response *resp) {
         const struct config *cfg = &env->config;
         bool reloaded = false;
         int r;
@@ -222,10 +225,14 @@ static int vm_allocate(struct api_env *env, struct vm *vm, const struct vm_meta 
                         api_error(resp, 500, "internal", "cannot generate a slug: %s", strerror(-r));
                         return -1;
                 }
-                enum store_conflict conflict = STORE_CONFLICT_NONE;
-                r = store_vm_create(env->store, vm, meta, actor, &conflict);
+                enum store_conflict conflict = STORE_CONFLICT_NONE, lease_conflict = STORE_CONFLICT_NONE;
+                r = store_vm_create_leased(env->store, vm, meta, lease, actor, &conflict, &lease_conflict);
                 if (r == 0)
                         break;
+                if (r == -EEXIST && lease_conflict != STORE_CONFLICT_NONE) {
+                        *ret_lease_conflict = lease_conflict;
+                        return -EADDRINUSE;
+                }
                 if (r != -EEXIST) {
                         api_store_failed(resp, env, r, "cannot store the VM");
                         return -1;
@@ -263,7 +270,128 @@ static int vm_allocate(struct api_env *env, struct vm *vm, const struct vm_meta 
                 return -1;
         }
         portmap_set(&env->ports, vm->block_start, vm->block_size, true);
+        if (lease)
+                api_lease_pool_set(env, lease->ip, true);
         return 0;
+}
+
+/* ---- the DHCP lease of `vm add --mac` (issue 6) ---- */
+
+static uint32_t ipv4_of(const struct ip_addr *a) {
+        return (uint32_t)a->bytes[0] << 24 | (uint32_t)a->bytes[1] << 16 | (uint32_t)a->bytes[2] << 8 | a->bytes[3];
+}
+
+static struct ip_addr ip_of_ipv4(uint32_t ip) {
+        return (struct ip_addr){.family = AF_INET,
+                                .bytes = {(uint8_t)(ip >> 24), (uint8_t)(ip >> 16), (uint8_t)(ip >> 8), (uint8_t)ip}};
+}
+
+/* The address of a request with "mac": the MAC's lease's (an "ip" too must be the same:
+ * 409 otherwise), or a new lease made with the VM (name none, vm_id the VM) at "ip" or the
+ * lowest free pool address, into *ret_lease with *ret_new true. Sets vm->ip. Without "mac"
+ * nothing happens. Answers and returns a negative errno on failure. Lock held. */
+static int vm_lease_resolve(struct api_env *env, const struct vm_request *req, struct vm *vm, struct lease *ret_lease,
+                            bool *ret_new, struct api_response *resp) {
+        *ret_new = false;
+        if (!req->has_mac)
+                return 0;
+        char mac[MAC_TEXT_LEN + 1], ip[16], asked[16];
+        mac_format(req->mac, mac);
+        struct lease held;
+        int r = store_lease_get(env->store, req->mac, &held);
+        if (r == 0) {
+                if (req->has_ip && ipv4_of(&req->ip) != held.ip) {
+                        api_error(resp, 409, "lease_exists",
+                                  "MAC %s already has a lease at %s, not %s: leave out the address to use the lease's, "
+                                  "or remove the lease first",
+                                  mac, ipv4_format(held.ip, ip), ipv4_format(ipv4_of(&req->ip), asked));
+                        return -EEXIST;
+                }
+                vm->ip = ip_of_ipv4(held.ip);
+                return 0;
+        }
+        if (r != -ENOENT) {
+                api_store_failed(resp, env, r, "cannot read the MAC's lease");
+                return r;
+        }
+        struct lease l = {0};
+        memcpy(l.mac, req->mac, MAC_LEN);
+        strcpy(l.vm_id, vm->id);
+        if ((r = api_lease_pick(env, req->has_ip ? ipv4_of(&req->ip) : 0, &l.ip, resp)) < 0)
+                return r;
+        vm->ip = ip_of_ipv4(l.ip);
+        *ret_lease = l;
+        *ret_new = true;
+        return 0;
+}
+
+/* vm_checks() and vm_allocate() for a new VM of req, with its lease when req has "mac". A
+ * pool address another writer leased meanwhile costs one reload and retry. Returns as
+ * vm_allocate(), with every failure answered. Lock held. */
+static int vm_allocate_leased(struct api_env *env, const struct vm_request *req, struct vm *vm,
+                              const struct vm_meta *meta, const char *actor, struct api_response *resp) {
+        for (int attempt = 0;; attempt++) {
+                struct lease lease;
+                bool has_lease;
+                if (vm_lease_resolve(env, req, vm, &lease, &has_lease, resp) < 0 || !vm_checks(env, vm, meta, resp))
+                        return -1;
+                enum store_conflict lease_conflict = STORE_CONFLICT_NONE;
+                int r = vm_allocate(env, vm, meta, has_lease ? &lease : NULL, actor, &lease_conflict, resp);
+                if (r != -EADDRINUSE)
+                        return r;
+                if (lease_conflict == STORE_CONFLICT_IP && !req->has_ip && attempt == 0) {
+                        log_warning("api: lease pool was stale; reloading it from the store");
+                        if ((r = api_leases_reload(env)) < 0) {
+                                api_store_failed(resp, env, r, "cannot read the leases");
+                                return -1;
+                        }
+                        continue;
+                }
+                api_lease_conflict(env, &lease, lease_conflict, resp);
+                return -1;
+        }
+}
+
+/* vm_to_json() with "mac": the MAC of the VM's lease (store_lease_of_vm), null when it has
+ * none. Lock held. */
+static json_t *vm_json(struct api_env *env, const struct vm *vm, const struct vm_meta *meta,
+                       const struct vm_traffic *traffic, const char *datacenter, const char *domain) {
+        json_t *o = vm_to_json(vm, meta, traffic, datacenter, domain);
+        struct lease l;
+        char mac[MAC_TEXT_LEN + 1];
+        if (o && json_object_set_new(o, "mac",
+                                     store_lease_of_vm(env->store, vm, &l) == 0 ? json_string(mac_format(l.mac, mac))
+                                                                                 : json_null()) < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        return o;
+}
+
+/* After VM vm and the leases made with it (leases[0..n)) were removed: their addresses go
+ * back to the pool, and so does the VM's own when no lease holds it (an address a pick
+ * found targeted by the VM). Lock held. */
+static void vm_addresses_release(struct api_env *env, const struct vm *vm, const struct lease *leases, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                api_lease_pool_set(env, leases[i].ip, false);
+        struct lease held;
+        if (vm->ip.family == AF_INET && store_lease_find_ip(env->store, ipv4_of(&vm->ip), &held) == -ENOENT)
+                api_lease_pool_set(env, ipv4_of(&vm->ip), false);
+}
+
+/* "mac" of a removed VM: its lease made with it, else the lease at its address. */
+static void vm_removed_mac(struct api_env *env, json_t *o, const struct vm *vm, const struct lease *leases, size_t n) {
+        char mac[MAC_TEXT_LEN + 1];
+        struct lease held;
+        json_t *v = json_null();
+        if (n)
+                v = json_string(mac_format(leases[0].mac, mac));
+        else if (store_lease_of_vm(env->store, vm, &held) == 0)
+                v = json_string(mac_format(held.mac, mac));
+        if (o)
+                json_object_set_new(o, "mac", v);
+        else
+                json_decref(v);
 }
 
 /* The created VM's answer: 201, Location, ETag, the object with "rules". Called unlocked. */
@@ -291,13 +419,13 @@ static void vm_create(struct api_env *env, const struct api_request *rq, struct 
                 return;
 
         pthread_mutex_lock(&env->lock);
-        if (!vm_checks(env, &vm, &meta, resp) || vm_allocate(env, &vm, &meta, rq->actor, resp) != 0) {
+        if (vm_allocate_leased(env, &req, &vm, &meta, rq->actor, resp) != 0) {
                 pthread_mutex_unlock(&env->lock);
                 return;
         }
         meta.version = 1;
         meta.updated_at = vm.created_at;
-        json_t *o = vm_to_json(&vm, &meta, NULL, env->config.datacenter, env->config.domain);
+        json_t *o = vm_json(env, &vm, &meta, NULL, env->config.datacenter, env->config.domain);
         pthread_mutex_unlock(&env->lock);
         created(env, o, &vm, resp);
 }
@@ -319,8 +447,6 @@ static void vm_put(struct api_env *env, const struct api_request *rq, const char
 
         pthread_mutex_lock(&env->lock);
         const struct config *cfg = &env->config;
-        if (!vm_checks(env, &vm, &meta, resp))
-                goto unlock;
         /* Two rounds: a VM created or removed by someone else between our read and our write
          * turns a create into a replace (or back). */
         for (int round = 0; round < 2; round++) {
@@ -331,7 +457,7 @@ static void vm_put(struct api_env *env, const struct api_request *rq, const char
                                 api_if_match_absent(resp, "VM", id);
                                 goto unlock;
                         }
-                        r = vm_allocate(env, &vm, &meta, rq->actor, resp);
+                        r = vm_allocate_leased(env, &req, &vm, &meta, rq->actor, resp);
                         if (r == -EEXIST && round == 0) {
                                 json_decref(resp->body);
                                 *resp = (struct api_response){0};
@@ -341,7 +467,7 @@ static void vm_put(struct api_env *env, const struct api_request *rq, const char
                                 goto unlock;
                         meta.version = 1;
                         meta.updated_at = vm.created_at;
-                        json_t *o = vm_to_json(&vm, &meta, NULL, cfg->datacenter, cfg->domain);
+                        json_t *o = vm_json(env, &vm, &meta, NULL, cfg->datacenter, cfg->domain);
                         pthread_mutex_unlock(&env->lock);
                         return created(env, o, &vm, resp);
                 }
@@ -351,14 +477,23 @@ static void vm_put(struct api_env *env, const struct api_request *rq, const char
                 }
                 if (!api_if_version(match, "VM", id, resp, &if_version))
                         goto unlock;
-                enum store_conflict conflict = STORE_CONFLICT_NONE;
+                struct lease lease;
+                bool has_lease;
+                if (vm_lease_resolve(env, &req, &vm, &lease, &has_lease, resp) < 0 || !vm_checks(env, &vm, &meta, resp))
+                        goto unlock;
+                enum store_conflict conflict = STORE_CONFLICT_NONE, lease_conflict = STORE_CONFLICT_NONE;
                 enum store_outcome outcome = STORE_UNCHANGED;
                 int64_t version = 0;
-                r = store_vm_update(env->store, &vm, &meta, if_version, rq->actor, &conflict, &outcome, &version);
+                r = store_vm_update_leased(env->store, &vm, &meta, has_lease ? &lease : NULL, if_version, rq->actor,
+                                           &conflict, &lease_conflict, &outcome, &version);
                 if (r == -ENOENT && round == 0 && match == API_IF_MATCH_NONE)
                         continue;
                 if (r == -ENOENT) {
                         api_if_match_absent(resp, "VM", id);
+                        goto unlock;
+                }
+                if (r == -EEXIST && lease_conflict != STORE_CONFLICT_NONE) {
+                        api_lease_conflict(env, &lease, lease_conflict, resp);
                         goto unlock;
                 }
                 if (r == -EEXIST) {
@@ -379,11 +514,13 @@ static void vm_put(struct api_env *env, const struct api_request *rq, const char
                         api_store_failed(resp, env, r, "cannot replace the VM");
                         goto unlock;
                 }
+                if (has_lease)
+                        api_lease_pool_set(env, lease.ip, true);
                 if ((r = store_vm_get(env->store, id, &vm)) < 0 || (r = store_vm_get_meta(env->store, id, &meta)) < 0) {
                         api_store_failed(resp, env, r, "cannot read the VM back");
                         goto unlock;
                 }
-                json_t *o = vm_to_json(&vm, &meta, NULL, cfg->datacenter, cfg->domain);
+                json_t *o = vm_json(env, &vm, &meta, NULL, cfg->datacenter, cfg->domain);
                 pthread_mutex_unlock(&env->lock);
                 if (!o)
                         return api_error(resp, 500, "internal", "cannot encode the VM");
@@ -411,12 +548,18 @@ static void vm_list(struct api_env *env, const struct api_request *rq, struct ap
         _cleanup_free_ struct vm_meta *metas = NULL;
         _cleanup_free_ struct vm_traffic *traffic = NULL;
         _cleanup_free_ bool *known = NULL;
+        _cleanup_free_ struct lease *leases = NULL; /* the VMs' leases; ip 0 = none */
         size_t n = 0;
         bool more = false;
         char dc[sizeof env->config.datacenter], domain[sizeof env->config.domain];
 
         pthread_mutex_lock(&env->lock);
         int r = store_vm_list_page(env->store, q.after, q.limit, q.match, q.n_match, &vms, &metas, &n, &more);
+        if (r == 0 && n && !(leases = calloc(n, sizeof *leases)))
+                r = -ENOMEM;
+        for (size_t i = 0; r == 0 && i < n; i++)
+                if ((r = store_lease_of_vm(env->store, &vms[i], &leases[i])) == -ENOENT)
+                        r = 0;
         if (r < 0) {
                 api_store_failed(resp, env, r, "cannot list VMs");
                 pthread_mutex_unlock(&env->lock);
@@ -438,6 +581,10 @@ static void vm_list(struct api_env *env, const struct api_request *rq, struct ap
                 return api_error(resp, 500, "internal", "out of memory");
         for (size_t i = 0; i < n; i++) {
                 json_t *o = vm_to_json(&vms[i], &metas[i], known && known[i] ? &traffic[i] : NULL, dc, domain);
+                char mac[MAC_TEXT_LEN + 1];
+                if (o && json_object_set_new(o, "mac", leases[i].ip ? json_string(mac_format(leases[i].mac, mac))
+                                                                    : json_null()) < 0)
+                        json_decref(TAKE_PTR(o));
                 if (!o || json_array_append_new(arr, o) < 0) {
                         json_decref(arr);
                         return api_error(resp, 500, "internal", "cannot encode VM '%s'", vms[i].id);
@@ -478,6 +625,14 @@ static void vm_show(struct api_env *env, const struct api_request *rq, const cha
                 r = store_vm_get_meta(env->store, id, &meta);
         if (r == 0)
                 r = store_dns_list_owner(env->store, "vm", id, &recs, &n_recs);
+        struct lease lease;
+        bool has_lease = false;
+        if (r == 0) {
+                int k = store_lease_of_vm(env->store, &vm, &lease);
+                has_lease = k == 0;
+                if (k < 0 && k != -ENOENT)
+                        r = k;
+        }
         if (r == -ENOENT)
                 api_error(resp, 404, "not_found", "no VM with id '%s'", id);
         else if (r < 0)
@@ -493,6 +648,9 @@ static void vm_show(struct api_env *env, const struct api_request *rq, const cha
         vms_traffic(env, userspace, &vm, 1, &traffic, &known);
         json_t *o = vm_to_json(&vm, &meta, known ? &traffic : NULL, dc, domain);
         json_t *dns = vm_dns_json(id, recs, n_recs);
+        char mac[MAC_TEXT_LEN + 1];
+        if (o && json_object_set_new(o, "mac", has_lease ? json_string(mac_format(lease.mac, mac)) : json_null()) < 0)
+                json_decref(TAKE_PTR(o));
         if (!o || !dns || json_object_set_new(o, "dns", TAKE_PTR(dns)) < 0) {
                 json_decref(o);
                 json_decref(dns);
@@ -536,10 +694,12 @@ static void vm_remove(struct api_env *env, const struct api_request *rq, const c
                 return;
         struct vm vm;
         struct vm_meta meta;
+        _cleanup_free_ struct lease *leases = NULL;
+        size_t n_leases = 0;
         pthread_mutex_lock(&env->lock);
         int r = store_vm_get_meta(env->store, id, &meta);
         if (r == 0)
-                r = store_vm_remove(env->store, id, if_version, rq->actor, &vm);
+                r = store_vm_remove_leased(env->store, id, if_version, rq->actor, &vm, &leases, &n_leases);
         if (r == -ENOENT)
                 api_error(resp, 404, "not_found", "no VM with id '%s'", id);
         else if (r == -ESTALE)
@@ -551,14 +711,28 @@ static void vm_remove(struct api_env *env, const struct api_request *rq, const c
                 return;
         }
         portmap_set(&env->ports, vm.block_start, vm.block_size, false);
+        vm_addresses_release(env, &vm, leases, n_leases);
         json_t *o = vm_to_json(&vm, &meta, NULL, env->config.datacenter, env->config.domain);
+        vm_removed_mac(env, o, &vm, leases, n_leases);
         pthread_mutex_unlock(&env->lock);
 
         log_info("api: VM %s removed: ports %u-%u released", vm.id, vm.block_start, vm.block_start + vm.block_size - 1);
-        if (!o)
+        for (size_t i = 0; i < n_leases; i++) {
+                char mac[MAC_TEXT_LEN + 1], ip[16];
+                log_info("api: lease %s -> %s removed with VM %s", mac_format(leases[i].mac, mac),
+                         ipv4_format(leases[i].ip, ip), vm.id);
+        }
+        json_t *gone = json_array();
+        for (size_t i = 0; gone && i < n_leases; i++)
+                if (json_array_append_new(gone, lease_to_json(&leases[i])) < 0)
+                        json_decref(TAKE_PTR(gone));
+        if (!o || !gone) {
+                json_decref(o);
+                json_decref(gone);
                 return api_error(resp, 500, "internal", "VM '%s' removed, but it cannot be encoded", id);
+        }
         resp->status = 200;
-        resp->body = json_pack("{s:o, s:s}", "removed", o, "rules", api_rules_state(env));
+        resp->body = json_pack("{s:o, s:o, s:s}", "removed", o, "removed_leases", gone, "rules", api_rules_state(env));
 }
 
 void api_vms(struct api_env *env, const struct api_request *rq, struct api_response *resp) {
@@ -615,9 +789,12 @@ int api_expire_vms(struct api_env *env) {
         }
         for (size_t i = 0; i < n; i++) {
                 struct vm vm;
-                int q = store_vm_remove(env->store, ids[i], 0, "expiry", &vm);
+                _cleanup_free_ struct lease *leases = NULL;
+                size_t n_leases = 0;
+                int q = store_vm_remove_leased(env->store, ids[i], 0, "expiry", &vm, &leases, &n_leases);
                 if (q == 0) {
                         portmap_set(&env->ports, vm.block_start, vm.block_size, false);
+                        vm_addresses_release(env, &vm, leases, n_leases);
                         log_info("api: VM %s expired and removed: ports %u-%u released", vm.id, vm.block_start,
                                  vm.block_start + vm.block_size - 1);
                         removed++;

@@ -157,6 +157,12 @@ static enum cli_exit print_vm_fields(const json_t *vm, bool all) {
                 x = expiry_text(vm, &expiry, &expires);
         if (x != CLI_EXIT_OK)
                 return x;
+        const char *mac = cli_json_string(vm, "mac"), *ip = cli_json_string(vm, "ip");
+        if (mac) {
+                char lease[CLI_CELL_MAX];
+                snprintf(lease, sizeof lease, "%s -> %s (DHCP)", mac, ip ? ip : "?");
+                cli_print_field("lease", lease);
+        }
         if (all || json_array_size(json_object_get(vm, "hostnames")) > 0)
                 cli_print_field("hostnames", strbuf_str(&names));
         if (all || json_object_size(json_object_get(vm, "labels")) > 0)
@@ -177,8 +183,10 @@ static enum cli_exit vm_request(const struct cli *cli, const char *id, json_t **
         if (!request)
                 return cli_out_of_memory();
         enum cli_exit x = cli_set_string(request, "id", id, "the VM ID");
-        if (x == CLI_EXIT_OK)
+        if (x == CLI_EXIT_OK && cli->ip)
                 x = cli_set_string(request, "ip", cli->ip, "option --ip");
+        if (x == CLI_EXIT_OK && cli->mac)
+                x = cli_set_string(request, "mac", cli->mac, "option --mac");
         /* Options left out are left to the daemon's defaults. */
         if (x == CLI_EXIT_OK && cli->proxy_protocol)
                 x = cli_set_string(request, "proxy_protocol", cli->proxy_protocol, "option --proxy-protocol");
@@ -246,6 +254,9 @@ static enum cli_exit vm_save(const struct cli *cli, const char *id, bool put) {
 }
 
 enum cli_exit cmd_vm_add(const struct cli *cli, const char *id) {
+        if (!cli->ip && !cli->mac)
+                return cli_usage_error("vm add: missing --ip IP or --mac MAC (the VM's address, or the MAC whose DHCP "
+                                       "lease gives it)");
         return vm_save(cli, id, false);
 }
 
@@ -342,6 +353,13 @@ enum cli_exit cmd_vm_rm(const struct cli *cli, const char *id) {
                 else
                         printf("VM %s removed (ports %u-%u released)\n", v.id, v.port_range_start,
                                v.port_range_end);
+                size_t i;
+                const json_t *lease;
+                json_array_foreach(json_object_get(root, "removed_leases"), i, lease) {
+                        const char *mac = cli_json_string(lease, "mac"), *ip = cli_json_string(lease, "ip");
+                        if (mac && ip)
+                                printf("lease %s -> %s removed with it\n", mac, ip);
+                }
         }
         cli_warn_if_rules_pending(root);
         return x;

@@ -41,7 +41,7 @@ struct dnssync {
         char db_path[PATH_MAX];
         int efd; /* eventfd: kicks and stop */
         pthread_t thread;
-        bool running;
+        bool running; /* written by the main thread; read by API threads (kick) atomically */
 
         pthread_mutex_t lock; /* guards everything below */
         bool stop;
@@ -553,7 +553,7 @@ static int start_thread(struct dnssync *d) {
         int r = pthread_create(&d->thread, NULL, thread_main, d);
         if (r != 0)
                 return -r;
-        d->running = true;
+        __atomic_store_n(&d->running, true, __ATOMIC_RELEASE);
         return 0;
 }
 
@@ -565,7 +565,7 @@ static void stop_thread(struct dnssync *d) {
         pthread_mutex_unlock(&d->lock);
         wake(d);
         pthread_join(d->thread, NULL);
-        d->running = false;
+        __atomic_store_n(&d->running, false, __ATOMIC_RELEASE);
         d->stop = false;
 }
 
@@ -661,7 +661,7 @@ int dnssync_set_config(struct dnssync *d, const struct config *cfg, char *err, s
 }
 
 void dnssync_kick(struct dnssync *d) {
-        if (!d || !d->running)
+        if (!d || !__atomic_load_n(&d->running, __ATOMIC_ACQUIRE))
                 return;
         pthread_mutex_lock(&d->lock);
         d->kicked = true;

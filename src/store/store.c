@@ -1056,15 +1056,35 @@ static const struct row_ops vm_ops = {
         .size = sizeof(struct vm),
 };
 
-int store_vm_create(struct store *s, const struct vm *vm, const struct vm_meta *meta, const char *actor,
-                    enum store_conflict *ret_conflict) {
+static int lease_insert(struct store *s, const struct lease *l, const char *actor, enum store_conflict *ret_conflict);
+static bool lease_storable(const struct lease *l);
+
+/* A lease that goes with VM vm in one transaction must be storable and hold vm's address. */
+static int vm_lease_check(struct store *s, const struct vm *vm, const struct lease *lease) {
+        if (!lease)
+                return 0;
+        uint32_t ip = 0;
+        if (vm->ip.family == AF_INET)
+                ip = (uint32_t)vm->ip.bytes[0] << 24 | (uint32_t)vm->ip.bytes[1] << 16 | (uint32_t)vm->ip.bytes[2] << 8 |
+                     vm->ip.bytes[3];
+        if (!lease_storable(lease) || ip != lease->ip) {
+                snprintf(s->errmsg, sizeof s->errmsg, "VM '%s': its lease is invalid or not at the VM's address",
+                         vm->id);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+int store_vm_create_leased(struct store *s, const struct vm *vm, const struct vm_meta *meta, const struct lease *lease,
+                           const char *actor, enum store_conflict *ret_conflict,
+                           enum store_conflict *ret_lease_conflict) {
         struct vm_meta none;
         if (!meta) {
                 vm_meta_init(&none);
                 meta = &none;
         }
         int r = vm_check(s, vm, meta);
-        if (r < 0)
+        if (r < 0 || (r = vm_lease_check(s, vm, lease)) < 0)
                 return r;
         char ip[IP_ADDR_STRLEN], allow[ALLOW_TEXT_MAX];
         allow_format(vm->allow, vm->n_allow, allow);
@@ -1102,23 +1122,31 @@ int store_vm_create(struct store *s, const struct vm *vm, const struct vm_meta *
                 return tx_abort(s, write_failed(s, r, ret_conflict));
         if ((r = record(s, actor, "create", "vm", vm_image_sql, vm->id, NULL, true)) < 0)
                 return tx_abort(s, r);
+        if (lease && (r = lease_insert(s, lease, actor, ret_lease_conflict)) < 0)
+                return tx_abort(s, r);
         return tx_commit(s);
+}
+
+int store_vm_create(struct store *s, const struct vm *vm, const struct vm_meta *meta, const char *actor,
+                    enum store_conflict *ret_conflict) {
+        return store_vm_create_leased(s, vm, meta, NULL, actor, ret_conflict, NULL);
 }
 
 int store_vm_insert(struct store *s, const struct vm *vm, enum store_conflict *ret_conflict) {
         return store_vm_create(s, vm, NULL, "internal", ret_conflict);
 }
 
-int store_vm_update(struct store *s, const struct vm *vm, const struct vm_meta *meta, int64_t if_version,
-                    const char *actor, enum store_conflict *ret_conflict, enum store_outcome *ret_outcome,
-                    int64_t *ret_version) {
+int store_vm_update_leased(struct store *s, const struct vm *vm, const struct vm_meta *meta, const struct lease *lease,
+                           int64_t if_version, const char *actor, enum store_conflict *ret_conflict,
+                           enum store_conflict *ret_lease_conflict, enum store_outcome *ret_outcome,
+                           int64_t *ret_version) {
         struct vm_meta none;
         if (!meta) {
                 vm_meta_init(&none);
                 meta = &none;
         }
         int r = vm_check(s, vm, meta);
-        if (r < 0)
+        if (r < 0 || (r = vm_lease_check(s, vm, lease)) < 0)
                 return r;
         char ip[IP_ADDR_STRLEN], allow[ALLOW_TEXT_MAX];
         allow_format(vm->allow, vm->n_allow, allow);
@@ -1147,9 +1175,15 @@ int store_vm_update(struct store *s, const struct vm *vm, const struct vm_meta *
                 return tx_abort(s, write_failed(s, r, ret_conflict));
         if ((r = image(s, vm_image_sql, vm->id, &after)) < 0)
                 return tx_abort(s, r);
+        if (lease && (r = lease_insert(s, lease, actor, ret_lease_conflict)) < 0)
+                return tx_abort(s, r);
         if (before && after && streq(before, after)) {
-                /* Nothing changed: keep the version, write no audit and no change log. */
-                tx_abort(s, 0);
+                /* The VM did not change: keep its version, write no audit and no change log
+                 * for it (only the new lease's, if there is one). */
+                if (lease && (r = tx_commit(s)) < 0)
+                        return r;
+                if (!lease)
+                        tx_abort(s, 0);
                 if (ret_outcome)
                         *ret_outcome = STORE_UNCHANGED;
                 if (ret_version)
@@ -1166,8 +1200,43 @@ int store_vm_update(struct store *s, const struct vm *vm, const struct vm_meta *
         return 0;
 }
 
+int store_vm_update(struct store *s, const struct vm *vm, const struct vm_meta *meta, int64_t if_version,
+                    const char *actor, enum store_conflict *ret_conflict, enum store_outcome *ret_outcome,
+                    int64_t *ret_version) {
+        return store_vm_update_leased(s, vm, meta, NULL, if_version, actor, ret_conflict, NULL, ret_outcome,
+                                      ret_version);
+}
+
+static int leases_of_vm_remove(struct store *s, const char *id, const char *actor, struct lease **ret,
+                               size_t *ret_n);
+
+int store_vm_remove_leased(struct store *s, const char *id, int64_t if_version, const char *actor,
+                           struct vm *ret_removed, struct lease **ret_leases, size_t *ret_n_leases) {
+        int r = tx_begin(s);
+        if (r < 0)
+                return r;
+        int64_t version;
+        struct vm old;
+        _cleanup_free_ char *before = NULL;
+        _cleanup_free_ struct lease *leases = NULL;
+        size_t n = 0;
+        if ((r = check_precondition(s, vm_ops.what, vm_ops.version_sql, id, if_version, &version)) < 0 ||
+            (ret_removed && (r = get_one(s, vm_ops.select_sql, id, vm_ops.read, &old)) < 0) ||
+            (r = image(s, vm_ops.image_sql, id, &before)) < 0 || (r = run_keyed(s, vm_ops.delete_sql, id)) < 0 ||
+            (r = record(s, actor, "delete", vm_ops.kind, vm_ops.image_sql, id, before, true)) < 0 ||
+            (r = leases_of_vm_remove(s, id, actor, &leases, &n)) < 0 || (r = tx_commit(s)) < 0)
+                return tx_abort(s, r);
+        if (ret_removed)
+                *ret_removed = old;
+        if (ret_leases) {
+                *ret_leases = TAKE_PTR(leases);
+                *ret_n_leases = n;
+        }
+        return 0;
+}
+
 int store_vm_remove(struct store *s, const char *id, int64_t if_version, const char *actor, struct vm *ret_removed) {
-        return remove_row(s, &vm_ops, id, if_version, actor, ret_removed);
+        return store_vm_remove_leased(s, id, if_version, actor, ret_removed, NULL, NULL);
 }
 
 int store_vm_delete(struct store *s, const char *id, struct vm *ret_removed) {
@@ -2435,29 +2504,131 @@ static bool lease_storable(const struct lease *l) {
                (!l->name[0] || lease_name_valid(l->name)) && TERMINATED(l->vm_id) && (!l->vm_id[0] || vm_id_valid(l->vm_id));
 }
 
-int store_lease_add(struct store *s, const struct lease *l, const char *actor, enum store_conflict *ret_conflict) {
-        if (!lease_storable(l)) {
-                snprintf(s->errmsg, sizeof s->errmsg, "lease: invalid field");
-                return -EINVAL;
-        }
+/* Inside an open transaction: inserts l, with its audit row and change-log entry. -EEXIST
+ * with *ret_conflict (optional) as store_lease_add(). */
+static int lease_insert(struct store *s, const struct lease *l, const char *actor, enum store_conflict *ret_conflict) {
         char mac[MAC_TEXT_LEN + 1];
         mac_format(l->mac, mac);
-        int r = tx_begin(s);
+        sqlite3_stmt *st;
+        int r = stmt(s, "INSERT INTO leases (" LEASE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?5)", &st);
         if (r < 0)
                 return r;
-        sqlite3_stmt *st;
-        r = stmt(s, "INSERT INTO leases (" LEASE_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?5)", &st);
-        if (r < 0)
-                return tx_abort(s, r);
         sqlite3_bind_text(st, 1, mac, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, l->ip);
         sqlite3_bind_text(st, 3, l->name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 4, l->vm_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 5, now_seconds());
         if ((r = step_done(s, st)) < 0)
-                return tx_abort(s, write_failed(s, r, ret_conflict));
-        if ((r = record(s, actor, "create", "lease", lease_image_sql, mac, NULL, true)) < 0 || (r = tx_commit(s)) < 0)
+                return write_failed(s, r, ret_conflict);
+        return record(s, actor, "create", "lease", lease_image_sql, mac, NULL, true);
+}
+
+int store_lease_add(struct store *s, const struct lease *l, const char *actor, enum store_conflict *ret_conflict) {
+        if (!lease_storable(l)) {
+                snprintf(s->errmsg, sizeof s->errmsg, "lease: invalid field");
+                return -EINVAL;
+        }
+        int r = tx_begin(s);
+        if (r < 0)
+                return r;
+        if ((r = lease_insert(s, l, actor, ret_conflict)) < 0 || (r = tx_commit(s)) < 0)
                 return tx_abort(s, r);
+        return 0;
+}
+
+/* The one lease sql selects with parameter 1 bound to the integer key. -ENOENT. */
+static int lease_get_by_int(struct store *s, const char *sql, int64_t key, struct lease *ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = stmt(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, key);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return lease_from_row(s, st, ret);
+        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+}
+
+int store_lease_find_ip(struct store *s, uint32_t ip, struct lease *ret) {
+        return lease_get_by_int(s, "SELECT " LEASE_COLUMNS " FROM leases WHERE ip = ?", ip, ret);
+}
+
+int store_lease_find_name(struct store *s, const char *name, struct lease *ret) {
+        if (!name[0])
+                return -ENOENT;
+        return get_one(s, "SELECT " LEASE_COLUMNS " FROM leases WHERE name = ?", name, lease_from_row, ret);
+}
+
+int store_lease_of_vm(struct store *s, const struct vm *vm, struct lease *ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = stmt(s,
+                     "SELECT " LEASE_COLUMNS " FROM leases WHERE ip = ?1 OR vm_id = ?2 ORDER BY ip = ?1 DESC, ip LIMIT 1",
+                     &st);
+        if (r < 0)
+                return r;
+        int64_t ip = -1; /* an IPv6 VM can only have a lease by vm_id */
+        if (vm->ip.family == AF_INET)
+                ip = (int64_t)vm->ip.bytes[0] << 24 | (int64_t)vm->ip.bytes[1] << 16 | (int64_t)vm->ip.bytes[2] << 8 |
+                     vm->ip.bytes[3];
+        sqlite3_bind_int64(st, 1, ip);
+        sqlite3_bind_text(st, 2, vm->id, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return lease_from_row(s, st, ret);
+        return rc == SQLITE_DONE ? -ENOENT : store_fail(s, rc);
+}
+
+int store_lease_list_page(struct store *s, const char *after, size_t limit, struct lease **ret, size_t *ret_n,
+                          bool *ret_more) {
+        if (limit < 1 || limit > 1000) {
+                snprintf(s->errmsg, sizeof s->errmsg, "invalid page request");
+                return -EINVAL;
+        }
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r = stmt(s, "SELECT " LEASE_COLUMNS " FROM leases WHERE mac > ?1 ORDER BY mac LIMIT ?2", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit + 1);
+        void *a = NULL;
+        size_t n = 0;
+        if ((r = collect(s, st, sizeof **ret, lease_from_row, &a, &n)) < 0)
+                return r;
+        *ret_more = n > limit;
+        *ret_n = n > limit ? limit : n;
+        *ret = a;
+        return 0;
+}
+
+/* Inside an open transaction: deletes every lease made with VM id (vm_id = id), each with
+ * its audit row and change-log entry; what they were into *ret (malloc'd, NULL when none). */
+static int leases_of_vm_remove(struct store *s, const char *id, const char *actor, struct lease **ret,
+                               size_t *ret_n) {
+        _cleanup_free_ struct lease *a = NULL;
+        size_t n = 0;
+        {
+                _cleanup_reset_ sqlite3_stmt *st = NULL;
+                int r = stmt(s, "SELECT " LEASE_COLUMNS " FROM leases WHERE vm_id = ? ORDER BY ip", &st);
+                if (r < 0)
+                        return r;
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+                void *found = NULL;
+                if ((r = collect(s, st, sizeof *a, lease_from_row, &found, &n)) < 0)
+                        return r;
+                a = found;
+        }
+        for (size_t i = 0; i < n; i++) {
+                char mac[MAC_TEXT_LEN + 1];
+                _cleanup_free_ char *before = NULL;
+                int r;
+                mac_format(a[i].mac, mac);
+                if ((r = image(s, lease_image_sql, mac, &before)) < 0 ||
+                    (r = run_keyed(s, "DELETE FROM leases WHERE mac = ?", mac)) < 0 ||
+                    (r = record(s, actor, "delete", "lease", lease_image_sql, mac, before, true)) < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(a);
+        *ret_n = n;
         return 0;
 }
 

@@ -118,7 +118,8 @@ int store_vm_create(struct store *s, const struct vm *vm, const struct vm_meta *
 int store_vm_update(struct store *s, const struct vm *vm, const struct vm_meta *meta, int64_t if_version,
                     const char *actor, enum store_conflict *ret_conflict, enum store_outcome *ret_outcome,
                     int64_t *ret_version);
-/* Deletes the VM (and its host names). -ENOENT, -ESTALE. */
+/* Deletes the VM (and its host names, and the leases made with it: vm_id = id, each audited
+ * and change-logged as a lease deletion). -ENOENT, -ESTALE. */
 int store_vm_remove(struct store *s, const char *id, int64_t if_version, const char *actor, struct vm *ret_removed);
 /* The VM's metadata. -ENOENT. */
 int store_vm_get_meta(struct store *s, const char *id, struct vm_meta *ret);
@@ -333,3 +334,32 @@ int store_lease_get(struct store *s, const uint8_t mac[static MAC_LEN], struct l
 int store_lease_list(struct store *s, struct lease **ret, size_t *ret_n);
 /* Deletes the MAC's lease (what it was into *ret_removed, optional). -ENOENT. */
 int store_lease_remove(struct store *s, const uint8_t mac[static MAC_LEN], const char *actor, struct lease *ret_removed);
+/* The lease at address ip / with host name name. -ENOENT. */
+int store_lease_find_ip(struct store *s, uint32_t ip, struct lease *ret);
+int store_lease_find_name(struct store *s, const char *name, struct lease *ret);
+/* VM vm's lease: the one at its (IPv4) address, else one made with it (vm_id). -ENOENT. */
+int store_lease_of_vm(struct store *s, const struct vm *vm, struct lease *ret);
+/* A page of leases by MAC text: MACs > after (NULL/"" = from the start; lower-case
+ * "aa:bb:cc:dd:ee:ff"), at most limit (1..1000, else -EINVAL); *ret malloc'd (NULL when
+ * none), *ret_more whether more follow. */
+int store_lease_list_page(struct store *s, const char *after, size_t limit, struct lease **ret, size_t *ret_n,
+                          bool *ret_more);
+
+/* `vm add --mac` (POST /v1/vms with "mac"): store_vm_create() and, in the same transaction,
+ * lease (NULL = none; its ip must be the VM's IPv4 address, its vm_id is normally vm->id).
+ * -EEXIST with either *ret_conflict (the VM's, as store_vm_create) or *ret_lease_conflict
+ * (the lease's, as store_lease_add) set; nothing is written then. */
+int store_vm_create_leased(struct store *s, const struct vm *vm, const struct vm_meta *meta, const struct lease *lease,
+                           const char *actor, enum store_conflict *ret_conflict,
+                           enum store_conflict *ret_lease_conflict);
+/* store_vm_update() plus a new lease in the same transaction, as store_vm_create_leased().
+ * A VM that did not change is STORE_UNCHANGED (its version stays) even when the lease was
+ * added. */
+int store_vm_update_leased(struct store *s, const struct vm *vm, const struct vm_meta *meta, const struct lease *lease,
+                           int64_t if_version, const char *actor, enum store_conflict *ret_conflict,
+                           enum store_conflict *ret_lease_conflict, enum store_outcome *ret_outcome,
+                           int64_t *ret_version);
+/* store_vm_remove(), also handing back the leases it removed with the VM (*ret_leases
+ * malloc'd, NULL when none; both optional together). */
+int store_vm_remove_leased(struct store *s, const char *id, int64_t if_version, const char *actor,
+                           struct vm *ret_removed, struct lease **ret_leases, size_t *ret_n_leases);

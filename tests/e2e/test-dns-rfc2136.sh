@@ -9,7 +9,7 @@
 #   record is adopted; a foreign record is never deleted.
 # - a reload with a new public_ip replaces every A record; public_ip6 = "auto" follows an
 #   IPv6 address change on public_interface (netlink) into every AAAA record.
-# - outage: knotd stopped, 50 VMs added (each add answers at once), knotd started: all 50
+# - outage: knotd stopped, edgegwd restarted (it starts without its provider), 50 VMs added (each add answers at once), knotd started: all 50
 #   resolve. Garbage answers (a server sending junk) leave the outbox in error, nothing lost.
 # - the TSIG secret never appears in the log.
 # e2e-timeout: 360
@@ -180,6 +180,10 @@ PUBLIC6=2001:db8:ff::100
 
 step "outage: knotd stopped, 50 VMs added, knotd back: all 50 resolve"
 knot_stop
+# Down at start: edgegwd restarts while the DNS server is gone, and starts all the same.
+daemon_stop
+daemon_start || die "edgegwd starts while the DNS server is down"
+check "edgegwd started while the DNS server is down (its API answers)" eq "$(api GET /health; echo "$STATUS")" 200
 slow=0
 for i in $(seq 1 50); do
         s=$(date +%s%N)

@@ -18,6 +18,7 @@
 
 #include "api/resjson.h"
 #include "api/vmjson.h"
+#include "model/lease.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -53,7 +54,22 @@ static void check_allow(const struct vm_request *req) {
         }
 }
 
-static void check_accepted(const struct vm_request *req) {
+static void check_accepted(const struct vm_request *accepted) {
+        /* "ip", "mac" or both; with both the address is IPv4 (the lease's). */
+        CHECK(accepted->has_ip || accepted->has_mac);
+        if (accepted->has_mac) {
+                uint8_t m[MAC_LEN];
+                char text[MAC_TEXT_LEN + 1];
+                CHECK(mac_parse(mac_format(accepted->mac, text), m) == 0 && memcmp(m, accepted->mac, MAC_LEN) == 0);
+                CHECK(!accepted->has_ip || accepted->ip.family == AF_INET);
+        }
+        static const struct ip_addr zero;
+        CHECK(accepted->has_ip || memcmp(&accepted->ip, &zero, sizeof zero) == 0);
+        /* The checks below encode the VM: a MAC-only request gets its address from the lease. */
+        struct vm_request copy = *accepted;
+        if (!copy.has_ip)
+                CHECK(ip_addr_parse("10.0.1.100", &copy.ip) == 0);
+        const struct vm_request *req = &copy;
         CHECK(memchr(req->id, '\0', sizeof req->id) != NULL);
         CHECK(vm_id_valid(req->id));
         CHECK(req->ip.family == AF_INET || req->ip.family == AF_INET6);

@@ -2738,6 +2738,118 @@ static void test_leases(void **state) {
         assert_int_equal(store_lease_add(f->s, &dup, "t", &cf), 0);
 }
 
+/* `vm add --mac`: VM and lease in one transaction, conflicts told apart, the lease of a
+ * VM, removal with the VM of the lease it made only; lookups and pages of leases. */
+static void test_vm_leases(void **state) {
+        struct fixture *f = *state;
+        count_path = f->path;
+        struct vm v = make_vm("vm-a", "k7m2p4", "10.15.3.30", 20000, 10);
+        struct lease l = make_lease("52:54:00:00:01:0a", "10.15.3.30", "");
+        strcpy(l.vm_id, "vm-a");
+        enum store_conflict cf = STORE_CONFLICT_NONE, lcf = STORE_CONFLICT_NONE;
+        int audit0 = count_rows(f, "audit");
+        assert_int_equal(store_vm_create_leased(f->s, &v, NULL, &l, "t", &cf, &lcf), 0);
+        assert_int_equal(count_rows(f, "audit"), audit0 + 2);
+        struct lease got;
+        assert_int_equal(store_lease_of_vm(f->s, &v, &got), 0);
+        assert_memory_equal(got.mac, l.mac, MAC_LEN);
+        assert_string_equal(got.vm_id, "vm-a");
+
+        /* The lease's MAC has a lease: the lease's conflict, nothing written. */
+        struct vm w = make_vm("vm-b", "a1b2c3", "10.15.3.31", 20010, 10);
+        struct lease m = make_lease("52:54:00:00:01:0a", "10.15.3.31", "");
+        strcpy(m.vm_id, "vm-b");
+        assert_int_equal(store_vm_create_leased(f->s, &w, NULL, &m, "t", &cf, &lcf), -EEXIST);
+        assert_int_equal(cf, STORE_CONFLICT_NONE);
+        assert_int_equal(lcf, STORE_CONFLICT_ID);
+        struct vm gv;
+        assert_int_equal(store_vm_get(f->s, "vm-b", &gv), -ENOENT);
+        /* An address another MAC holds (a lease made by lease add, no VM on it). */
+        struct lease fixed = make_lease("52:54:00:00:01:0c", "10.15.3.40", "web");
+        assert_int_equal(store_lease_add(f->s, &fixed, "t", NULL), 0);
+        w = make_vm("vm-b", "a1b2c3", "10.15.3.40", 20010, 10);
+        m = make_lease("52:54:00:00:01:0b", "10.15.3.40", "");
+        strcpy(m.vm_id, "vm-b");
+        cf = lcf = STORE_CONFLICT_NONE;
+        assert_int_equal(store_vm_create_leased(f->s, &w, NULL, &m, "t", &cf, &lcf), -EEXIST);
+        assert_int_equal(lcf, STORE_CONFLICT_IP);
+        assert_int_equal(store_vm_get(f->s, "vm-b", &gv), -ENOENT);
+        /* The VM's id exists: the VM's conflict. */
+        w = make_vm("vm-a", "a1b2c3", "10.15.3.41", 20010, 10);
+        m = make_lease("52:54:00:00:01:0b", "10.15.3.41", "");
+        cf = lcf = STORE_CONFLICT_NONE;
+        assert_int_equal(store_vm_create_leased(f->s, &w, NULL, &m, "t", &cf, &lcf), -EEXIST);
+        assert_int_equal(cf, STORE_CONFLICT_ID);
+        assert_int_equal(lcf, STORE_CONFLICT_NONE);
+        assert_int_equal(store_lease_get(f->s, m.mac, &got), -ENOENT);
+        /* A lease not at the VM's address is refused. */
+        w = make_vm("vm-c", "d4e5f6", "10.15.3.42", 20020, 10);
+        m = make_lease("52:54:00:00:01:0d", "10.15.3.43", "");
+        assert_int_equal(store_vm_create_leased(f->s, &w, NULL, &m, "t", &cf, &lcf), -EINVAL);
+
+        /* A VM on the fixed lease's address: its lease is that one (no vm_id). */
+        struct vm onfixed = make_vm("vm-f", "f1f2f3", "10.15.3.40", 20030, 10);
+        assert_int_equal(store_vm_create(f->s, &onfixed, NULL, "t", NULL), 0);
+        assert_int_equal(store_lease_of_vm(f->s, &onfixed, &got), 0);
+        assert_string_equal(got.name, "web");
+        /* An update that adds a lease but leaves the VM as it was keeps its version. */
+        struct vm plain = make_vm("vm-p", "p1p2p3", "10.15.3.50", 20040, 10);
+        assert_int_equal(store_vm_create(f->s, &plain, NULL, "t", NULL), 0);
+        assert_int_equal(store_lease_of_vm(f->s, &plain, &got), -ENOENT);
+        struct lease pl = make_lease("52:54:00:00:01:0e", "10.15.3.50", "");
+        strcpy(pl.vm_id, "vm-p");
+        enum store_outcome out;
+        int64_t version = 0;
+        assert_int_equal(store_vm_update_leased(f->s, &plain, NULL, &pl, 0, "t", &cf, &lcf, &out, &version), 0);
+        assert_int_equal(out, STORE_UNCHANGED);
+        assert_int_equal(version, 1);
+        assert_int_equal(store_lease_of_vm(f->s, &plain, &got), 0);
+        assert_memory_equal(got.mac, pl.mac, MAC_LEN);
+
+        /* Lookups. */
+        assert_int_equal(store_lease_find_ip(f->s, fixed.ip, &got), 0);
+        assert_memory_equal(got.mac, fixed.mac, MAC_LEN);
+        assert_int_equal(store_lease_find_ip(f->s, fixed.ip + 100, &got), -ENOENT);
+        assert_int_equal(store_lease_find_name(f->s, "web", &got), 0);
+        assert_memory_equal(got.mac, fixed.mac, MAC_LEN);
+        assert_int_equal(store_lease_find_name(f->s, "", &got), -ENOENT);
+        assert_int_equal(store_lease_find_name(f->s, "nope", &got), -ENOENT);
+
+        /* Pages by MAC. */
+        struct lease *page = NULL;
+        size_t n = 0;
+        bool more = false;
+        assert_int_equal(store_lease_list_page(f->s, NULL, 2, &page, &n, &more), 0);
+        assert_int_equal(n, 2);
+        assert_true(more);
+        char mac[MAC_TEXT_LEN + 1];
+        assert_string_equal(mac_format(page[1].mac, mac), "52:54:00:00:01:0c");
+        free(page);
+        assert_int_equal(store_lease_list_page(f->s, "52:54:00:00:01:0c", 2, &page, &n, &more), 0);
+        assert_int_equal(n, 1);
+        assert_false(more);
+        assert_string_equal(mac_format(page[0].mac, mac), "52:54:00:00:01:0e");
+        free(page);
+        assert_int_equal(store_lease_list_page(f->s, NULL, 0, &page, &n, &more), -EINVAL);
+
+        /* Removal: the lease the VM made goes with it (audited), the fixed one stays. */
+        struct lease *gone = NULL;
+        audit0 = count_rows(f, "audit");
+        assert_int_equal(store_vm_remove_leased(f->s, "vm-a", 0, "t", &gv, &gone, &n), 0);
+        assert_int_equal(n, 1);
+        assert_memory_equal(gone[0].mac, l.mac, MAC_LEN);
+        free(gone);
+        assert_int_equal(count_rows(f, "audit"), audit0 + 2);
+        assert_int_equal(store_lease_get(f->s, l.mac, &got), -ENOENT);
+        assert_int_equal(store_vm_remove_leased(f->s, "vm-f", 0, "t", &gv, &gone, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(gone);
+        assert_int_equal(store_lease_get(f->s, fixed.mac, &got), 0);
+        /* store_vm_remove() (expiry, the internal callers) removes the VM's lease too. */
+        assert_int_equal(store_vm_remove(f->s, "vm-p", 0, "expiry", NULL), 0);
+        assert_int_equal(store_lease_get(f->s, pl.mac, &got), -ENOENT);
+}
+
 static void test_dns_migration_from_v3(void **state) {
         struct fixture *f = *state;
         /* A schema-3 file: the fixture's store, rolled back to version 3 by hand with data in it. */
@@ -3036,6 +3148,7 @@ int main(void) {
                 T(test_dns_due),
                 T(test_dns_mark_seen_and_owner),
                 T(test_leases),
+                T(test_vm_leases),
                 T(test_dns_migration_from_v3),
                 T(test_token_datacenter),
                 T(test_dns_remote_put),
