@@ -304,7 +304,7 @@ static int put_port(struct batch *b, const struct nft_port *p, bool add) {
 
         if (!s)
                 return -ENOMEM;
-        strncpy(key, p->name, sizeof key - 1);
+        memcpy(key, p->name, strnlen(p->name, sizeof key - 1));
         if ((r = element_add(s, key, sizeof key, NULL, 0, NULL)) < 0)
                 return r;
         return put_set_message(b, &set, s, 1, add, &owner);
