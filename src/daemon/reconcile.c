@@ -8,7 +8,10 @@
  * applied VMs (their generated and extra names) and the store's routes: when VM or route
  * changes come through the log, only the names of those owners are replaced (a delta of
  * the published table); a start, a full run or a configuration change rebuilds it whole.
- * Each part ("nft"/"forwards", "routes") keeps its own counters for the status.
+ * Each part ("nft"/"forwards", "routes", "vmnet") keeps its own counters for the status. The
+ * VM network (issue 6): SNAT and the anti-spoofing bridge table in the full render, lease
+ * and port elements in the incremental batch, the default route and the bridge's ports
+ * read through rtnl.c.
  */
 #include "reconcile.h"
 
