@@ -1022,6 +1022,7 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
                         failed = true;
                         r->bridge_refused = true;
                         net.bridge[0] = '\0';
+                        n_leases = n_ports = 0; /* nothing of the bridge table is applied */
                         net_log_once(r, problem);
                 }
                 free(counters);
