@@ -42,7 +42,7 @@ add_vm OTHER other --ip 10.0.1.6
 run cli --json vm show web-1
 check "vm show --json of a VM without records has \"dns\": []" eq "$(json 'd["dns"]' <<<"$OUT")" "[]"
 check "...and every field it had before (docs/api.md)" eq "$(json 'sorted(d)' <<<"$OUT")" \
-        "['allow', 'bytes_in', 'bytes_out', 'created_at', 'dns', 'expires_at', 'hostnames', 'http_passthrough', 'id', 'ip', 'labels', 'port_range_end', 'port_range_start', 'ports', 'proxy_protocol', 'slug', 'ssh_command', 'ssh_port', 'subdomain', 'updated_at', 'version', 'web_url']"
+        "['allow', 'bytes_in', 'bytes_out', 'created_at', 'dns', 'expires_at', 'hostnames', 'http_passthrough', 'id', 'ip', 'labels', 'mac', 'port_range_end', 'port_range_start', 'ports', 'proxy_protocol', 'slug', 'ssh_command', 'ssh_port', 'subdomain', 'updated_at', 'version', 'web_url']"
 run cli vm show web-1
 check "vm show prints 'dns:       none'" grep -qx "dns:       none" <<<"$OUT"
 
