@@ -377,8 +377,8 @@ static void parse_any(const char *json, size_t *ok, size_t *rejected) {
 
 /* Every prefix of a real listing, and each of its structural bytes overwritten: each
  * result is either parsed or rejected, never a crash or a leak (the sanitizers watch). */
-static void test_live_mutations(void **state) {
-        char *json = read_fixture("nft-live-3vms.json");
+static void mutate_fixture(const char *name) {
+        char *json = read_fixture(name);
         size_t len = strlen(json), ok = 0, rejected = 0;
         char *copy = malloc(len + 1);
         assert_non_null(copy);
@@ -406,6 +406,13 @@ static void test_live_mutations(void **state) {
         assert_true(ok > 0);
         free(copy);
         free(json);
+}
+
+/* Both tables' listings: the inet one, and the bridge one of issue 6 (concatenated set
+ * elements, interface names). */
+static void test_live_mutations(void **state) {
+        mutate_fixture("nft-live-3vms.json");
+        mutate_fixture("nft-live-vmnet-bridge.json");
 }
 
 
