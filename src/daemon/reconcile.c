@@ -8,7 +8,10 @@
  * applied VMs (their generated and extra names) and the store's routes: when VM or route
  * changes come through the log, only the names of those owners are replaced (a delta of
  * the published table); a start, a full run or a configuration change rebuilds it whole.
- * Each part ("nft"/"forwards", "routes") keeps its own counters for the status.
+ * Each part ("nft"/"forwards", "routes", "vmnet") keeps its own counters for the status. The
+ * VM network (issue 6): SNAT and the anti-spoofing bridge table in the full render, lease
+ * and port elements in the incremental batch, the default route and the bridge's ports
+ * read through rtnl.c.
  */
 #include "reconcile.h"
 
@@ -18,11 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
 
 #include "core/hashmap.h"
 #include "core/log.h"
+#include "daemon/rtnl.h"
 #include "nft/nft.h"
 #include "proxy/forwards.h"
 #include "proxy/proxy.h"
@@ -34,8 +39,9 @@
 #define BACKOFF_MAX_MS 30000
 #define ROUTES_DELTA_MAX 256 /* owners changed since the last publish; more: rebuild the route table */
 
-/* The parts of a run, as indexes into status.parts. */
-enum { PART_DATA, PART_ROUTES, N_PARTS };
+/* The parts of a run, as indexes into status.parts. PART_VMNET is shown only when the
+ * configuration has a VM network ([dhcp] interface or subnet, [outbound]). */
+enum { PART_DATA, PART_ROUTES, PART_VMNET, N_PARTS };
 _Static_assert(N_PARTS <= RECONCILER_PARTS_MAX, "the status has room for every part");
 
 struct reconciler {
@@ -68,7 +74,22 @@ struct reconciler {
         bool forwards_dirty; /* userspace: the applied VMs or forwards changed since the last publish */
         int backoff_ms;
         struct timespec retry_at;
+        /* The VM network (issue 6, kernel mode): outbound SNAT and the bridge table. */
+        struct nft_vmnet net; /* what the last full run rendered */
+        struct hashmap *applied_leases; /* MAC text -> struct lease (owned): the lease sets */
+        struct nft_port *ports; /* the port set, sorted (malloc'd, NULL when empty) */
+        size_t n_ports;
+        bool ports_dirty; /* a link changed since the port set was read */
+        int link_fd; /* rtnl link watch, -1 when it could not be opened */
+        int pfd; /* epoll over efd and link_fd: reconciler_fd() */
+        bool bridge_refused; /* the kernel refused the bridge table: left out until a reload */
+        char net_logged[256]; /* the last VM-network problem or note logged, so it is logged once */
 };
+
+/* What the last full run resolved the VM network to, for reconcile_check() on API threads
+ * (which has no configuration and no reconciler); one reconciler per process. */
+static pthread_mutex_t check_net_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nft_vmnet check_net;
 
 /* What one part did during a run, recorded into the status at its end. */
 struct part_run {
@@ -98,12 +119,15 @@ int reconciler_new(const char *db_path, struct reconciler **ret, char *err, size
         if (!r)
                 return -ENOMEM;
         r->efd = -1;
+        r->link_fd = -1;
+        r->pfd = -1;
         pthread_mutex_init(&r->lock, NULL);
         pthread_cond_init(&r->cond, NULL);
         r->need_full = true;
         r->status.n_parts = N_PARTS;
         snprintf(r->status.parts[PART_DATA].name, sizeof r->status.parts[PART_DATA].name, "nft");
         snprintf(r->status.parts[PART_ROUTES].name, sizeof r->status.parts[PART_ROUTES].name, "routes");
+        snprintf(r->status.parts[PART_VMNET].name, sizeof r->status.parts[PART_VMNET].name, "vmnet");
         int k = store_open(db_path, &r->store, err, err_size);
         if (k < 0)
                 goto fail;
@@ -112,7 +136,8 @@ int reconciler_new(const char *db_path, struct reconciler **ret, char *err, size
                 goto fail;
         }
         if ((k = hashmap_new(&r->applied)) < 0 || (k = hashmap_new(&r->applied_fwds)) < 0 ||
-            (k = hashmap_new(&r->routes_touched)) < 0 || (k = hashmap_new(&r->route_owners)) < 0)
+            (k = hashmap_new(&r->routes_touched)) < 0 || (k = hashmap_new(&r->route_owners)) < 0 ||
+            (k = hashmap_new(&r->applied_leases)) < 0)
                 goto fail;
         r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (r->efd < 0) {
@@ -120,6 +145,22 @@ int reconciler_new(const char *db_path, struct reconciler **ret, char *err, size
                 snprintf(err, err_size, "eventfd: %s", strerror(errno));
                 goto fail;
         }
+        /* The main loop polls one fd: readable when a run was asked for or a link changed. */
+        r->pfd = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event ev = { .events = EPOLLIN };
+        if (r->pfd < 0 || epoll_ctl(r->pfd, EPOLL_CTL_ADD, r->efd, &ev) < 0) {
+                k = -errno;
+                snprintf(err, err_size, "epoll: %s", strerror(errno));
+                goto fail;
+        }
+        r->link_fd = rtnl_link_watch_open();
+        if (r->link_fd >= 0 && epoll_ctl(r->pfd, EPOLL_CTL_ADD, r->link_fd, &ev) < 0) {
+                close(r->link_fd);
+                r->link_fd = -errno;
+        }
+        if (r->link_fd < 0)
+                log_warning_errno(r->link_fd, "reconcile: cannot watch links (%m): the anti-spoofing port set follows "
+                                              "bridge changes only at resyncs");
         *ret = r;
         return 0;
 fail:
@@ -133,11 +174,17 @@ struct reconciler *reconciler_free(struct reconciler *r) {
         index_free(r->applied);
         index_free(r->applied_fwds);
         index_free(r->route_owners);
+        index_free(r->applied_leases);
+        free(r->ports);
         hashmap_free(r->routes_touched);
         nft_apply_free(r->nft);
         store_close(r->store);
         if (r->efd >= 0)
                 close(r->efd);
+        if (r->link_fd >= 0)
+                close(r->link_fd);
+        if (r->pfd >= 0)
+                close(r->pfd);
         pthread_cond_destroy(&r->cond);
         pthread_mutex_destroy(&r->lock);
         free(r);
@@ -149,6 +196,13 @@ static void wake(struct reconciler *r) {
         (void)!write(r->efd, &one, sizeof one);
 }
 
+/* Whether cfg asks for a VM network (SNAT or anti-spoofing). */
+static bool vmnet_configured(const struct config *cfg) {
+        return cfg->dhcp_interface[0] || cfg->dhcp_subnet[0] || cfg->outbound_ip[0] || cfg->outbound_interface[0];
+}
+
+static void part_record(struct reconciler *r, size_t index, const struct part_run *run);
+
 void reconciler_set_config(struct reconciler *r, const struct config *cfg) {
         if (!r->configured) {
                 r->userspace = streq(cfg->forward_mode, "userspace");
@@ -156,11 +210,23 @@ void reconciler_set_config(struct reconciler *r, const struct config *cfg) {
         }
         r->config = *cfg;
         r->routes_dirty = true;
+        r->bridge_refused = false; /* a reload tries the bridge table again */
+        bool vmnet = vmnet_configured(cfg);
         pthread_mutex_lock(&r->lock);
         r->status.userspace = r->userspace;
         snprintf(r->status.parts[PART_DATA].name, sizeof r->status.parts[PART_DATA].name, "%s",
                  r->userspace ? "forwards" : "nft");
+        r->status.n_parts = vmnet ? N_PARTS : PART_VMNET;
         pthread_mutex_unlock(&r->lock);
+        /* SNAT and the bridge table are nft rules: nothing does them in userspace mode. */
+        if (vmnet && r->userspace) {
+                struct part_run run = { .ran = true, .ok = false };
+                snprintf(run.error, sizeof run.error,
+                         "outbound SNAT and anti-spoofing need forward_mode = kernel: [outbound] and the [dhcp] "
+                         "subnet and interface have no effect in userspace mode");
+                log_warning("reconcile: %s", run.error);
+                part_record(r, PART_VMNET, &run);
+        }
 }
 
 /* A copy of the applied VMs as an array (malloc'd; the caller frees it). */
@@ -712,7 +778,7 @@ bool reconciler_wait(struct reconciler *r, uint64_t gen, int timeout_ms) {
 }
 
 int reconciler_fd(const struct reconciler *r) {
-        return r->efd;
+        return r->pfd;
 }
 
 static bool vm_same(const struct vm *a, const struct vm *b) {
@@ -767,6 +833,126 @@ static int index_build(const void *items, size_t n, size_t size, struct hashmap 
 _Static_assert(offsetof(struct vm, id) == 0 && offsetof(struct forward_def, id) == 0,
                "index_build() finds the id at the start of an item");
 
+/* ---- the VM network (issue 6) ---- */
+
+/* Logs text as a warning unless it is what was logged last (a full run repeats itself). */
+static void net_log_once(struct reconciler *r, const char *text) {
+        if (streq(text, r->net_logged))
+                return;
+        strcpy_bounded(r->net_logged, sizeof r->net_logged, text);
+        if (text[0])
+                log_warning("reconcile: %s", text);
+}
+
+/* The VM network the configuration asks for now: the default route's interface is read from
+ * the kernel when SNAT needs it. problem (size > 0) says what cannot be done; true when that
+ * is a failure (nft_vmnet_derive). */
+static bool vmnet_resolve(const struct reconciler *r, struct nft_vmnet *ret, char *problem, size_t size) {
+        char ifname[NFT_IFNAME_MAX] = "";
+        const struct config *c = &r->config;
+        if (c->dhcp_subnet[0] && !c->outbound_interface[0]) {
+                int k = rtnl_default_route_ifname(ifname);
+                if (k < 0 && k != -ENOENT)
+                        log_warning_errno(k, "reconcile: cannot read the default route: %m");
+        }
+        bool failed = nft_vmnet_derive(c, ifname, ret, problem, size);
+        if (r->bridge_refused && ret->bridge[0]) {
+                size_t len = strnlen(problem, size);
+                ret->bridge[0] = '\0';
+                if (len + 1 < size)
+                        snprintf(problem + len, size - len, "%santi-spoofing: the kernel refused the bridge table "
+                                 "(see the log); no port is guarded until a reload", len ? "; " : "");
+                failed = true;
+        }
+        return failed;
+}
+
+/* The bridge's ports into *ret (sorted, malloc'd). A bridge that is missing or not a bridge
+ * has none (noted in *note); a failure to ask is an error. */
+static int vmnet_ports(const char *bridge, struct nft_port **ret, size_t *ret_n, char *note, size_t note_size) {
+        int k = rtnl_bridge_ports(bridge, ret, ret_n);
+        note[0] = '\0';
+        if (k == -ENOENT || k == -ENOTDIR) {
+                snprintf(note, note_size,
+                         "anti-spoofing: %s is %s in this network namespace: no port is guarded until it is one",
+                         bridge, k == -ENOENT ? "no interface" : "not a bridge");
+                return 0;
+        }
+        return k;
+}
+
+/* Whether the port lists a and b are equal (both sorted). */
+static bool ports_equal(const struct nft_port *a, size_t na, const struct nft_port *b, size_t nb) {
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (!streq(a[i].name, b[i].name))
+                        return false;
+        return true;
+}
+
+/* Leaves out (with a warning) the ports whose names nft cannot take, so one odd interface name
+ * does not stop the whole table. */
+static void ports_filter(struct nft_port *p, size_t *n) {
+        size_t k = 0;
+        for (size_t i = 0; i < *n; i++) {
+                if (nft_ifname_renderable(p[i].name))
+                        p[k++] = p[i];
+                else
+                        log_warning("reconcile: anti-spoofing: the bridge port name \"%s\" cannot be used in nft rules; "
+                                    "it is not guarded",
+                                    p[i].name);
+        }
+        *n = k;
+}
+
+/* A new lease index (MAC text -> a copy of the lease) of l[0..n). */
+static int lease_index_build(const struct lease *l, size_t n, struct hashmap **ret) {
+        struct hashmap *m = NULL;
+        int k = hashmap_new(&m);
+        for (size_t i = 0; i < n && k >= 0; i++) {
+                char mac[MAC_TEXT_LEN + 1];
+                struct lease *v = malloc(sizeof *v);
+                if (!v) {
+                        k = -ENOMEM;
+                        break;
+                }
+                *v = l[i];
+                if ((k = hashmap_put(m, mac_format(l[i].mac, mac), v)) < 0)
+                        free(v);
+        }
+        if (k < 0) {
+                index_free(m);
+                return k;
+        }
+        *ret = m;
+        return 0;
+}
+
+/* The applied leases as an array (malloc'd). */
+static int applied_lease_array(struct reconciler *r, struct lease **ret, size_t *ret_n) {
+        size_t n = hashmap_size(r->applied_leases), i = 0, j = 0;
+        struct lease *l = calloc(n ? n : 1, sizeof *l);
+        void *v;
+        if (!l)
+                return -ENOMEM;
+        while (hashmap_next(r->applied_leases, &i, NULL, &v))
+                l[j++] = *(struct lease *)v;
+        *ret = l;
+        *ret_n = j;
+        return 0;
+}
+
+/* Records the VM-network part: whether what the configuration asks for could be done. */
+static void vmnet_record(struct reconciler *r, bool failed, const char *problem, double ms) {
+        struct part_run run = { .ran = true, .ok = !failed, .ms = ms };
+        if (!vmnet_configured(&r->config))
+                return;
+        if (failed)
+                snprintf(run.error, sizeof run.error, "%s", problem);
+        part_record(r, PART_VMNET, &run);
+}
+
 static int run_full(struct reconciler *r, char *err, size_t err_size) {
         struct vm *vms = NULL;
         struct forward_def *fwds = NULL;
@@ -777,37 +963,108 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
                 snprintf(err, err_size, "store: %s", store_errmsg(r->store));
                 return k;
         }
+        struct nft_vmnet net = {0};
+        struct lease *leases = NULL;
+        struct nft_port *ports = NULL;
+        size_t n_leases = 0, n_ports = 0;
         if (!r->userspace) {
+                double net_start = now_ms();
+                char problem[256], note[160] = "";
+                bool failed = vmnet_resolve(r, &net, problem, sizeof problem);
+                /* After the snapshot: a lease changed in between is in the change log as well,
+                 * and replaying it against this list is harmless. */
+                if (net.bridge[0] && (k = store_lease_list(r->store, &leases, &n_leases)) < 0) {
+                        snprintf(err, err_size, "store: %s", store_errmsg(r->store));
+                        goto out;
+                }
+                if (net.bridge[0] && (k = vmnet_ports(net.bridge, &ports, &n_ports, note, sizeof note)) < 0) {
+                        snprintf(err, err_size, "anti-spoofing: cannot list the ports of %s: %s", net.bridge,
+                                 strerror(-k));
+                        goto out;
+                }
+                ports_filter(ports, &n_ports);
+                char both[sizeof problem + sizeof note + 2];
+                snprintf(both, sizeof both, "%s%s%s", problem, problem[0] && note[0] && net.bridge[0] ? "; " : "",
+                         net.bridge[0] ? note : "");
+                net_log_once(r, both);
+
                 struct nft_counter_value *counters;
                 size_t n_counters;
                 live_counters(&counters, &n_counters);
 
-                _cleanup_strbuf_ struct strbuf script = {0};
-                k = nft_render_full(vms, n, fwds, n_fwds, counters, n_counters, &script);
-                free(counters);
-                if (k < 0) {
-                        snprintf(err, err_size, "render: %s",
-                                 k == -EINVAL ? "a VM or forward in the store cannot be rendered" : "out of memory");
-                        goto out;
-                }
-                _cleanup_free_ char *nft_err = NULL;
-                k = nft_apply_run(r->nft, strbuf_str(&script), &nft_err);
-                if (k < 0) {
+                for (;;) {
+                        const struct nft_desired d = {
+                                .vms = vms, .n_vms = n, .fwds = fwds, .n_fwds = n_fwds, .net = &net,
+                                .leases = leases, .n_leases = n_leases, .ports = ports, .n_ports = n_ports,
+                        };
+                        _cleanup_strbuf_ struct strbuf script = {0};
+                        k = nft_render_desired(&d, counters, n_counters, &script);
+                        if (k < 0) {
+                                snprintf(err, err_size, "render: %s",
+                                         k == -EINVAL ? "a VM, forward or lease in the store cannot be rendered"
+                                                      : "out of memory");
+                                break;
+                        }
+                        _cleanup_free_ char *nft_err = NULL;
+                        k = nft_apply_run(r->nft, strbuf_str(&script), &nft_err);
+                        if (k >= 0)
+                                break;
                         snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
+                        if (!net.bridge[0])
+                                break;
+                        /* A kernel without the bridge family (or refusing something in it) must
+                         * not take the VMs' forwards down: once more without the bridge table,
+                         * which stays off until a reload. */
+                        const char *why = nft_err ? nft_err : "apply failed";
+                        snprintf(problem, sizeof problem,
+                                 "anti-spoofing: the kernel refused the bridge table (%.*s): no port is guarded",
+                                 (int)strcspn(why, "\n") < 160 ? (int)strcspn(why, "\n") : 160, why);
+                        failed = true;
+                        r->bridge_refused = true;
+                        net.bridge[0] = '\0';
+                        n_leases = n_ports = 0; /* nothing of the bridge table is applied */
+                        net_log_once(r, problem);
+                }
+                free(counters);
+                vmnet_record(r, failed, problem, now_ms() - net_start);
+                if (k < 0)
                         goto out;
+                /* A bridge table no longer wanted (DHCP turned off, or left by an earlier run):
+                 * deleted apart, so a kernel without the bridge family never fails a run that
+                 * does not need it. */
+                if (!net.bridge[0]) {
+                        _cleanup_strbuf_ struct strbuf del = {0};
+                        _cleanup_free_ char *del_err = NULL;
+                        if (nft_render_bridge_delete(&del) >= 0 &&
+                            nft_apply_run(r->nft, strbuf_str(&del), &del_err) >= 0)
+                                log_info("reconcile: the anti-spoofing bridge table is no longer wanted: deleted");
                 }
         }
 
-        struct hashmap *m = NULL, *mf = NULL;
-        if ((k = index_build(vms, n, sizeof *vms, &m)) < 0 || (k = index_build(fwds, n_fwds, sizeof *fwds, &mf)) < 0) {
+        struct hashmap *m = NULL, *mf = NULL, *ml = NULL;
+        if ((k = index_build(vms, n, sizeof *vms, &m)) < 0 || (k = index_build(fwds, n_fwds, sizeof *fwds, &mf)) < 0 ||
+            (k = lease_index_build(leases, n_leases, &ml)) < 0) {
                 index_free(m);
+                index_free(mf);
                 snprintf(err, err_size, "out of memory");
                 goto out; /* need_full stays set: the next run rebuilds the index */
         }
         index_free(r->applied);
         index_free(r->applied_fwds);
+        index_free(r->applied_leases);
         r->applied = m;
         r->applied_fwds = mf;
+        r->applied_leases = ml;
+        free(r->ports);
+        r->ports = TAKE_PTR(ports);
+        r->n_ports = n_ports;
+        r->ports_dirty = false;
+        if (!r->userspace) {
+                r->net = net;
+                pthread_mutex_lock(&check_net_lock);
+                check_net = net;
+                pthread_mutex_unlock(&check_net_lock);
+        }
         r->cursor = seq;
         r->need_full = false;
         r->routes_dirty = true;
@@ -817,6 +1074,8 @@ static int run_full(struct reconciler *r, char *err, size_t err_size) {
 out:
         free(vms);
         free(fwds);
+        free(leases);
+        free(ports);
         return k;
 }
 
@@ -832,6 +1091,13 @@ struct pending_fwd {
         bool has_new;
 };
 
+struct pending_lease {
+        struct lease *old; /* borrowed from applied_leases, or NULL */
+        struct lease new;
+        bool has_new;
+        char mac[MAC_TEXT_LEN + 1]; /* the index key */
+};
+
 /* Replaces id's entry of index m by a copy of item (size bytes), or removes it when item is
  * NULL. Returns 0 or -ENOMEM (the entry is then gone). */
 static int index_set(struct hashmap *m, const char *id, const void *item, size_t size) {
@@ -842,14 +1108,14 @@ static int index_set(struct hashmap *m, const char *id, const void *item, size_t
         if (!v)
                 return -ENOMEM;
         memcpy(v, item, size);
-        if (hashmap_put(m, (const char *)v, v) < 0) {
+        if (hashmap_put(m, id, v) < 0) {
                 free(v);
                 return -ENOMEM;
         }
         return 0;
 }
 
-/* One batch of the change log: the touched VMs and forwards compared with what was applied,
+/* One batch of the change log: the touched VMs, forwards and leases compared with what was applied,
  * the differences sent as one transaction, the indexes updated. Sets *ret_work when the data
  * plane changed. Returns the number of entries read (0 = caught up). */
 static int run_batch(struct reconciler *r, bool *ret_work, char *err, size_t err_size) {
@@ -867,12 +1133,15 @@ static int run_batch(struct reconciler *r, bool *ret_work, char *err, size_t err
 
         struct pending_vm *pv = calloc(n, sizeof *pv);
         struct pending_fwd *pf = calloc(n, sizeof *pf);
+        struct pending_lease *pl = calloc(n, sizeof *pl);
         const struct vm **del_vms = calloc(n, sizeof *del_vms), **add_vms = calloc(n, sizeof *add_vms);
         const struct forward_def **del_fwds = calloc(n, sizeof *del_fwds), **add_fwds = calloc(n, sizeof *add_fwds);
+        const struct lease **del_leases = calloc(n, sizeof *del_leases), **add_leases = calloc(n, sizeof *add_leases);
         struct hashmap *seen = NULL;
         struct nft_changes c = {0};
-        size_t n_pv = 0, n_pf = 0;
-        if (!pv || !pf || !del_vms || !add_vms || !del_fwds || !add_fwds || hashmap_new(&seen) < 0) {
+        size_t n_pv = 0, n_pf = 0, n_pl = 0;
+        if (!pv || !pf || !pl || !del_vms || !add_vms || !del_fwds || !add_fwds || !del_leases || !add_leases ||
+            hashmap_new(&seen) < 0) {
                 k = -ENOMEM;
                 snprintf(err, err_size, "out of memory");
                 goto out;
@@ -916,6 +1185,28 @@ static int run_batch(struct reconciler *r, bool *ret_work, char *err, size_t err
                         if ((q->old && q->has_new && forward_same(q->old, &q->new)) || (!q->old && !q->has_new))
                                 continue;
                         n_pf++;
+                } else if (streq(ch[i].kind, "lease") && r->net.bridge[0] && !r->userspace) {
+                        /* Only the lease sets of the bridge table; without one the next full
+                         * run that makes it reads every lease. */
+                        struct pending_lease *q = &pl[n_pl];
+                        uint8_t mac[MAC_LEN];
+                        if (mac_parse(ch[i].key, mac) < 0) {
+                                log_warning("reconcile: a lease change names \"%s\", which is no MAC; ignored",
+                                            ch[i].key);
+                                continue;
+                        }
+                        *q = (struct pending_lease){0};
+                        mac_format(mac, q->mac);
+                        q->old = hashmap_get(r->applied_leases, q->mac);
+                        k = store_lease_get(r->store, mac, &q->new);
+                        if (k < 0 && k != -ENOENT) {
+                                snprintf(err, err_size, "store: %s", store_errmsg(r->store));
+                                goto out;
+                        }
+                        q->has_new = k == 0;
+                        if ((q->old && q->has_new && q->old->ip == q->new.ip) || (!q->old && !q->has_new))
+                                continue;
+                        n_pl++;
                 }
                 /* other kinds have nothing in the data plane or the route table */
         }
@@ -933,11 +1224,19 @@ static int run_batch(struct reconciler *r, bool *ret_work, char *err, size_t err
                 if (pf[i].has_new)
                         add_fwds[c.n_add_fwds++] = &pf[i].new;
         }
+        for (size_t i = 0; i < n_pl; i++) {
+                if (pl[i].old)
+                        del_leases[c.n_del_leases++] = pl[i].old;
+                if (pl[i].has_new)
+                        add_leases[c.n_add_leases++] = &pl[i].new;
+        }
         c.del_vms = del_vms;
         c.add_vms = add_vms;
         c.del_fwds = del_fwds;
         c.add_fwds = add_fwds;
-        if (!r->userspace && (n_pv > 0 || n_pf > 0)) {
+        c.del_leases = del_leases;
+        c.add_leases = add_leases;
+        if (!r->userspace && (n_pv > 0 || n_pf > 0 || n_pl > 0)) {
                 _cleanup_free_ char *nft_err = NULL;
                 k = nft_apply_changes(r->nft, &c, &nft_err);
                 if (k < 0) {
@@ -956,15 +1255,17 @@ static int run_batch(struct reconciler *r, bool *ret_work, char *err, size_t err
                 strcpy_bounded(id, sizeof id, pf[i].old ? pf[i].old->id : pf[i].new.id);
                 k = index_set(r->applied_fwds, id, pf[i].has_new ? &pf[i].new : NULL, sizeof pf[i].new);
         }
+        for (size_t i = 0; i < n_pl && k >= 0; i++)
+                k = index_set(r->applied_leases, pl[i].mac, pl[i].has_new ? &pl[i].new : NULL, sizeof pl[i].new);
         if (k < 0) {
                 r->need_full = true; /* the index is incomplete: rebuild */
                 snprintf(err, err_size, "out of memory");
                 goto out;
         }
-        if (n_pv > 0 || n_pf > 0) {
-                *ret_work = true;
+        if (n_pv > 0 || n_pf > 0)
                 r->forwards_dirty = true;
-        }
+        if (n_pv > 0 || n_pf > 0 || n_pl > 0)
+                *ret_work = true;
         r->cursor = ch[n - 1].seq;
         /* Prune in batches: one DELETE per thousand changes, not one per change. */
         if (r->cursor - r->pruned >= CHANGES_BATCH && store_changes_prune(r->store, r->cursor) >= 0)
@@ -972,6 +1273,9 @@ static int run_batch(struct reconciler *r, bool *ret_work, char *err, size_t err
         k = (int)n;
 out:
         hashmap_free(seen);
+        free(add_leases);
+        free(del_leases);
+        free(pl);
         free(add_fwds);
         free(del_fwds);
         free(add_vms);
@@ -982,14 +1286,73 @@ out:
         return k;
 }
 
+/* The bridge's ports read again after a link changed, and the port set brought to them by
+ * one transaction of removals and additions. */
+static int ports_update(struct reconciler *r, bool *ret_work, char *err, size_t err_size) {
+        struct nft_port *now = NULL;
+        size_t n_now = 0;
+        char note[160];
+        int k = vmnet_ports(r->net.bridge, &now, &n_now, note, sizeof note);
+        if (k < 0) {
+                snprintf(err, err_size, "anti-spoofing: cannot list the ports of %s: %s", r->net.bridge, strerror(-k));
+                return k;
+        }
+        ports_filter(now, &n_now);
+        net_log_once(r, note);
+        r->ports_dirty = false;
+        if (ports_equal(now, n_now, r->ports, r->n_ports)) {
+                free(now);
+                return 0;
+        }
+        /* Both lists are sorted: one merge finds what left and what joined. */
+        const struct nft_port **del = calloc(r->n_ports ? r->n_ports : 1, sizeof *del);
+        const struct nft_port **add = calloc(n_now ? n_now : 1, sizeof *add);
+        struct nft_changes c = { .del_ports = del, .add_ports = add };
+        size_t i = 0, j = 0;
+        if (!del || !add) {
+                k = -ENOMEM;
+                snprintf(err, err_size, "out of memory");
+                goto out;
+        }
+        while (i < r->n_ports || j < n_now) {
+                int cmp = i == r->n_ports ? 1 : j == n_now ? -1 : strcmp(r->ports[i].name, now[j].name);
+                if (cmp < 0)
+                        del[c.n_del_ports++] = &r->ports[i++];
+                else if (cmp > 0)
+                        add[c.n_add_ports++] = &now[j++];
+                else
+                        i++, j++;
+        }
+        _cleanup_free_ char *nft_err = NULL;
+        k = nft_apply_changes(r->nft, &c, &nft_err);
+        if (k < 0) {
+                snprintf(err, err_size, "nft: %s", nft_err ? nft_err : "apply failed");
+                goto out;
+        }
+        log_info("reconcile: anti-spoofing: %zu ports of %s guarded (%zu joined, %zu left)", n_now, r->net.bridge,
+                 c.n_add_ports, c.n_del_ports);
+        free(r->ports);
+        r->ports = TAKE_PTR(now);
+        r->n_ports = n_now;
+        *ret_work = true;
+out:
+        free(del);
+        free(add);
+        free(now);
+        return k;
+}
+
 static int run_incremental(struct reconciler *r, bool *ret_work, char *err, size_t err_size) {
         for (;;) {
                 int k = run_batch(r, ret_work, err, err_size);
                 if (k < 0)
                         return k;
                 if (k < CHANGES_BATCH)
-                        return 0;
+                        break;
         }
+        if (r->ports_dirty && !r->userspace && r->net.bridge[0])
+                return ports_update(r, ret_work, err, err_size);
+        return 0;
 }
 
 /* The data-plane part of a run: the nft table (or, in userspace mode, the index and the
@@ -1025,6 +1388,9 @@ static int data_part(struct reconciler *r, bool *ret_full, struct part_run *run)
 int reconciler_run(struct reconciler *r) {
         uint64_t drained;
         (void)!read(r->efd, &drained, sizeof drained);
+        /* A port may have joined or left the VM bridge. */
+        if (r->link_fd >= 0 && rtnl_link_watch_drain(r->link_fd) && r->net.bridge[0])
+                r->ports_dirty = true;
 
         pthread_mutex_lock(&r->lock);
         uint64_t target = r->desired_gen;
@@ -1102,30 +1468,52 @@ int reconciler_retry_ms(const struct reconciler *r) {
 static int applied_items(struct reconciler *r, struct nft_items *ret) {
         struct vm *vms = NULL;
         struct forward_def *fwds = NULL;
-        size_t n, n_fwds;
+        struct lease *leases = NULL;
+        size_t n, n_fwds, n_leases;
         int k = -ENOMEM;
-        if (applied_array(r, &vms, &n) >= 0 && applied_fwd_array(r, &fwds, &n_fwds) >= 0)
-                k = r->userspace ? forward_expected_items(vms, n, fwds, n_fwds, ret)
-                                 : nft_expected_items(vms, n, fwds, n_fwds, ret);
+        if (applied_array(r, &vms, &n) >= 0 && applied_fwd_array(r, &fwds, &n_fwds) >= 0 &&
+            applied_lease_array(r, &leases, &n_leases) >= 0) {
+                const struct nft_desired d = {
+                        .vms = vms, .n_vms = n, .fwds = fwds, .n_fwds = n_fwds, .net = &r->net,
+                        .leases = leases, .n_leases = n_leases, .ports = r->ports, .n_ports = r->n_ports,
+                };
+                k = r->userspace ? forward_expected_items(vms, n, fwds, n_fwds, ret) : nft_expected_desired(&d, ret);
+        }
         free(vms);
         free(fwds);
+        free(leases);
         return k;
 }
 
-static int live_items(struct nft_apply *nft, struct nft_items *ret, struct strbuf *report) {
+/* The items of one of our live tables (none when it does not exist). */
+static int live_table_items(struct nft_apply *nft, const char *family, struct nft_items *ret, struct strbuf *report) {
         _cleanup_free_ char *json = NULL;
-        int k = nft_apply_list_json(nft, &json);
-        if (k == -ENOENT) {
-                *ret = (struct nft_items){0};
+        int k = nft_apply_list_json(nft, family, &json);
+        *ret = (struct nft_items){0};
+        if (k == -ENOENT)
                 return 0;
-        }
         if (k < 0) {
-                strbuf_printf(report, "cannot list the nft table: %s\n", strerror(-k));
+                strbuf_printf(report, "cannot list the nft table %s " NFT_TABLE_NAME ": %s\n", family, strerror(-k));
                 return k;
         }
         k = nft_live_parse_json(json, ret, NULL, NULL);
         if (k < 0)
                 strbuf_append(report, "cannot understand nft's JSON listing\n");
+        return k;
+}
+
+/* The items of both live tables, inet and bridge. Listing the bridge table costs its elements
+ * (three per lease): drift checks only, never per change. */
+static int live_items(struct nft_apply *nft, struct nft_items *ret, struct strbuf *report) {
+        struct nft_items bridge = {0};
+        int k = live_table_items(nft, NFT_TABLE_FAMILY, ret, report);
+        if (k >= 0)
+                k = live_table_items(nft, NFT_BRIDGE_FAMILY, &bridge, report);
+        if (k >= 0 && (k = nft_items_merge(ret, &bridge)) < 0)
+                strbuf_append(report, "out of memory\n");
+        nft_items_done(&bridge);
+        if (k < 0)
+                nft_items_done(ret);
         return k;
 }
 
@@ -1151,11 +1539,49 @@ static int resync_forwards(struct reconciler *r) {
         return k;
 }
 
+/* Whether the VM network is still what was applied: the default route may have moved to
+ * another interface, or a port joined or left the bridge unnoticed. The first asks for a
+ * full run (returns true), the second for a run that updates the port set. */
+static bool resync_vmnet(struct reconciler *r) {
+        struct nft_vmnet now;
+        char problem[256];
+        pthread_mutex_lock(&r->lock);
+        bool full_pending = r->full_requested; /* a reload: that run resolves it anyway */
+        pthread_mutex_unlock(&r->lock);
+        if (full_pending)
+                return true;
+        vmnet_resolve(r, &now, problem, sizeof problem);
+        if (!nft_vmnet_equal(&now, &r->net)) {
+                /* The configuration changes only with a reload: it is the default route. */
+                log_info("reconcile: outbound: the default route's interface is now \"%s\" (was \"%s\"): replacing "
+                         "the tables",
+                         now.snat_ifname, r->net.snat_ifname);
+                reconciler_request_full(r);
+                return true;
+        }
+        if (!r->net.bridge[0] || r->ports_dirty)
+                return false;
+        struct nft_port *ports = NULL;
+        size_t n = 0;
+        char note[160];
+        if (vmnet_ports(r->net.bridge, &ports, &n, note, sizeof note) >= 0) {
+                ports_filter(ports, &n);
+                if (!ports_equal(ports, n, r->ports, r->n_ports)) {
+                        r->ports_dirty = true;
+                        reconciler_request(r);
+                }
+        }
+        free(ports);
+        return false;
+}
+
 int reconciler_resync(struct reconciler *r) {
         if (r->need_full)
                 return reconciler_run(r);
         if (r->userspace)
                 return resync_forwards(r);
+        if (resync_vmnet(r))
+                return 1;
         struct nft_items want = {0}, have = {0};
         _cleanup_strbuf_ struct strbuf report = {0};
         int k = applied_items(r, &want);
@@ -1197,16 +1623,52 @@ static int check_snapshot(const char *db_path, struct vm **ret, size_t *ret_n, s
         return k;
 }
 
+/* The store's leases, through a connection of its own. */
+static int check_leases(const char *db_path, struct lease **ret, size_t *ret_n, struct strbuf *report) {
+        struct store *s = NULL;
+        char err[256];
+        int k = store_open(db_path, &s, err, sizeof err);
+        if (k < 0) {
+                strbuf_printf(report, "cannot open the store: %s\n", err);
+                return k;
+        }
+        if ((k = store_lease_list(s, ret, ret_n)) < 0)
+                strbuf_printf(report, "cannot read the leases: %s\n", store_errmsg(s));
+        store_close(s);
+        return k;
+}
+
 int reconcile_check(const char *db_path, struct strbuf *report) {
         struct nft_apply *nft = NULL;
         struct vm *vms = NULL;
         struct forward_def *fwds = NULL;
-        size_t n = 0, n_fwds = 0;
+        struct lease *leases = NULL;
+        struct nft_port *ports = NULL;
+        size_t n = 0, n_fwds = 0, n_leases = 0, n_ports = 0;
         struct nft_items want = {0}, have = {0};
+        struct nft_vmnet net;
+        char note[160];
         int k = check_snapshot(db_path, &vms, &n, &fwds, &n_fwds, report);
         if (k < 0)
                 return k;
-        if ((k = nft_expected_items(vms, n, fwds, n_fwds, &want)) < 0) {
+        /* The VM network as the reconciler resolved it last (configuration, default route). */
+        pthread_mutex_lock(&check_net_lock);
+        net = check_net;
+        pthread_mutex_unlock(&check_net_lock);
+        if (net.bridge[0]) {
+                if ((k = check_leases(db_path, &leases, &n_leases, report)) < 0)
+                        goto out;
+                if ((k = vmnet_ports(net.bridge, &ports, &n_ports, note, sizeof note)) < 0) {
+                        strbuf_printf(report, "cannot list the ports of %s: %s\n", net.bridge, strerror(-k));
+                        goto out;
+                }
+                ports_filter(ports, &n_ports);
+        }
+        const struct nft_desired d = {
+                .vms = vms, .n_vms = n, .fwds = fwds, .n_fwds = n_fwds, .net = &net,
+                .leases = leases, .n_leases = n_leases, .ports = ports, .n_ports = n_ports,
+        };
+        if ((k = nft_expected_desired(&d, &want)) < 0) {
                 strbuf_printf(report, "cannot compute the expected table: %s\n", strerror(-k));
                 goto out;
         }
@@ -1218,6 +1680,8 @@ out:
         nft_items_done(&have);
         free(vms);
         free(fwds);
+        free(leases);
+        free(ports);
         nft_apply_free(nft);
         return k;
 }

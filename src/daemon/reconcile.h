@@ -19,6 +19,13 @@
  * indexes and publish them to the proxy as a forwards table instead (the standalone forwards,
  * then whole VMs, within the open-files limit; the rest are refused with an error in the
  * status and the log).
+ *
+ * The VM network (issue 6, kernel mode only): the full render adds outbound SNAT (from
+ * [dhcp]/[outbound] and the default route's interface) to the inet table, and the bridge
+ * table guarding [dhcp] interface's ports; lease changes in the log become element changes
+ * of its lease sets, link changes (an rtnetlink socket) of its port set, both in the same
+ * kind of netlink batch. Resyncs also notice a moved default route (full run) and a missed
+ * port change.
  */
 #pragma once
 
@@ -32,9 +39,12 @@
 struct reconciler;
 struct proxy;
 
-/* One part of a run: "nft" (kernel mode) or "forwards" (userspace mode), and "routes" (the
- * proxy's route table), in this order (n_parts = 2). A part's run counts only when it had
- * work to do; the top-level fields sum up every run (last_error: the first failing part's). */
+/* One part of a run: "nft" (kernel mode) or "forwards" (userspace mode), "routes" (the
+ * proxy's route table), and, when the configuration has a VM network, "vmnet" (whether the
+ * SNAT and anti-spoofing it asks for could be rendered; fails in userspace mode), in this
+ * order (n_parts = 2 or 3). A part's run counts only when it had work to do; the top-level
+ * fields sum up every run (last_error: the first failing part's; vmnet's failures are its
+ * own and retry nothing). */
 #define RECONCILER_PARTS_MAX 4
 struct reconciler_part_status {
         char name[16];
@@ -78,23 +88,28 @@ uint64_t reconciler_request(struct reconciler *r);
 uint64_t reconciler_request_full(struct reconciler *r);
 /* Any thread: waits up to timeout_ms for generation gen to be applied. True if it was. */
 bool reconciler_wait(struct reconciler *r, uint64_t gen, int timeout_ms);
-/* The fd (eventfd) the main loop polls; readable when a run was requested. */
+/* The fd the main loop polls (an epoll over the request eventfd and the link watch): readable
+ * when a run was requested or a link changed; reconciler_run() drains both. */
 int reconciler_fd(const struct reconciler *r);
 /* Main thread: drains the eventfd and converges. Returns 0, or a negative errno when a part
  * failed (the run is then retried after reconciler_retry_ms()). */
 int reconciler_run(struct reconciler *r);
 /* Milliseconds until a failed run should be retried (exponential backoff, 0 = none due). */
 int reconciler_retry_ms(const struct reconciler *r);
-/* Main thread: compares the live table with what was applied (VMs and forwards); requests a
- * full run when they differ (userspace mode: the proxy's forward listeners, only reported).
- * Returns the number of differences or a negative errno. */
+/* Main thread: compares the live tables with what was applied (VMs and forwards; the SNAT
+ * chain, leases and ports); requests a full run when they differ or the default route's
+ * interface moved, a run when the bridge's ports changed unnoticed (userspace mode: the
+ * proxy's forward listeners, only reported). Returns the number of differences or a
+ * negative errno. */
 int reconciler_resync(struct reconciler *r);
 /* Any thread: a copy of the status. */
 void reconciler_get_status(struct reconciler *r, struct reconciler_status *ret);
 
-/* Any thread: compares the live table with the store's desired state (VMs and forwards)
- * using its own store and nft connections (db_path). Appends a line per difference to
- * report; returns the count or a negative errno (report then holds the reason). */
+/* Any thread: compares the live tables with the store's desired state (VMs, forwards, leases;
+ * the VM network as the running reconciler resolved it last, the bridge's ports as the kernel
+ * has them now) using its own store and nft connections (db_path). Appends a line per
+ * difference to report; returns the count or a negative errno (report then holds the
+ * reason). */
 int reconcile_check(const char *db_path, struct strbuf *report);
 /* The same for forward_mode = userspace: the store's VMs and forwards against the proxy's
  * live forward listeners ("missing: listener tcp 20000"). */

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The edge of the nft module: one libnftables context, owned by the daemon's reconcile
- * code, that runs rendered scripts as single kernel transactions and lists the live table
- * as JSON for live.c. Output and errors are buffered in memory (never printed), so the
+ * code, that runs rendered scripts as single kernel transactions and lists the live tables
+ * (inet, and the bridge one of issue 6) as JSON for live.c. Output and errors are buffered in memory (never printed), so the
  * caller gets nft's error text back and logs it once. The same struct nft_apply also keeps
  * batch.c's netlink socket for incremental changes (apply-internal.h). Not thread-safe: one
  * thread uses a given struct nft_apply at a time.
@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <nftables/libnftables.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,12 +90,16 @@ int nft_apply_run(struct nft_apply *a, const char *script, char **ret_error) {
         return run(a, script, ret_error);
 }
 
-int nft_apply_list_json(struct nft_apply *a, char **ret_json) {
+int nft_apply_list_json(struct nft_apply *a, const char *family, char **ret_json) {
         unsigned int flags = nft_ctx_output_get_flags(a->ctx);
+        char cmd[64];
         int r;
 
+        if (!streq(family, NFT_TABLE_FAMILY) && !streq(family, NFT_BRIDGE_FAMILY))
+                return -EINVAL;
+        snprintf(cmd, sizeof cmd, "list table %s " NFT_TABLE_NAME, family);
         nft_ctx_output_set_flags(a->ctx, flags | NFT_CTX_OUTPUT_JSON);
-        r = run(a, "list table " NFT_TABLE_FAMILY " " NFT_TABLE_NAME, NULL);
+        r = run(a, cmd, NULL);
         nft_ctx_output_set_flags(a->ctx, flags);
         if (r < 0)
                 return r;

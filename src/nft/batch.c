@@ -11,7 +11,9 @@
  * identical element or counter is not an error), so the table ends up the same. The map
  * layout is render.c's nft_maps[]; the unit test decodes built batches and compares them with
  * nft_expected_items(). Every message asks for an ack, and extended acks point at the element
- * that failed, so an error names the VM or forward, the map and the element. Not thread-safe:
+ * that failed, so an error names the VM or forward, the map and the element. The bridge
+ * table's lease and port elements (issue 6) travel in the same batch, as NFPROTO_BRIDGE
+ * messages. Not thread-safe:
  * one thread uses a given struct nft_apply at a time.
  */
 #include "nft.h"
@@ -47,11 +49,22 @@
 #define ACK_RCVBUF_PER_MSG 1024
 #define ACK_READ_SIZE 65536
 
-/* Whose change a message carries, to name it in an error: "VM web-1", "forward f1". */
+/* Whose change a message carries, to name it in an error: "VM web-1", "forward f1",
+ * "lease 52:54:00:00:00:01", "port tap100i0"; and the family of its table. */
 struct batch_owner {
-        const char *kind; /* "VM" or "forward" (static) */
-        const char *id; /* borrowed from the VM or forward */
+        const char *kind; /* "VM", "forward", "lease" or "port" (static) */
+        const char *id; /* borrowed from the VM, forward or port; NULL: own_id */
+        char own_id[MAC_TEXT_LEN + 1]; /* a lease's MAC, which has no text of its own */
+        uint8_t family; /* NFPROTO_BRIDGE for the bridge table's elements; 0 = NFPROTO_INET */
 };
+
+static const char *owner_id(const struct batch_owner *o) {
+        return o->id ? o->id : o->own_id;
+}
+
+static uint8_t owner_family(const struct batch_owner *o) {
+        return o && o->family ? o->family : NFPROTO_INET;
+}
 
 /* What one message of the batch does, to name it when the kernel refuses it. */
 struct batch_msg {
@@ -123,7 +136,7 @@ static int msg_start(struct batch *b, uint16_t type, uint16_t flags, size_t room
         else if (type == NFNL_MSG_BATCH_END)
                 nlh = nftnl_batch_end(at, seq);
         else
-                nlh = nftnl_nlmsg_build_hdr(at, type, NFPROTO_INET, NLM_F_ACK | flags, seq);
+                nlh = nftnl_nlmsg_build_hdr(at, type, owner_family(owner), NLM_F_ACK | flags, seq);
 
         struct batch_msg *m = &b->msgs[b->n_msgs++];
         *m = (struct batch_msg){ .offset = b->len, .type = owner ? type : 0 };
@@ -202,7 +215,7 @@ static int put_set_message(struct batch *b, const struct nft_map_def *m, struct 
 static int put_vm_elements(struct batch *b, const struct nft_map_def *m, const struct vm *vm, bool add,
                            const struct port_map_entry *pm, size_t n_pm) {
         _cleanup_(nftnl_set_freep) struct nftnl_set *s = NULL;
-        const struct batch_owner owner = { "VM", vm->id };
+        const struct batch_owner owner = { .kind = "VM", .id = vm->id };
         size_t n = 0;
         int r;
 
@@ -232,7 +245,7 @@ static int put_vm_elements(struct batch *b, const struct nft_map_def *m, const s
 
 /* A forward's one message: its element in the port map of its proto and family. */
 static int put_forward(struct batch *b, const struct forward_def *f, bool add) {
-        const struct batch_owner owner = { "forward", f->id };
+        const struct batch_owner owner = { .kind = "forward", .id = f->id };
 
         for (size_t m = 0; m < NFT_MAPS; m++) {
                 const struct nft_map_def *map = &nft_maps[m];
@@ -249,9 +262,57 @@ static int put_forward(struct batch *b, const struct forward_def *f, bool add) {
         return -EINVAL; /* not renderable: refused before building */
 }
 
+/* The bridge table's set of a lease's pair, MAC or address. */
+static const char *const lease_sets[] = { "leases", "lease_macs", "lease_ips" };
+
+/* A lease's three messages: its element in each lease set (keys only, so a removal and an
+ * addition look alike). A MAC is 6 bytes; in the concatenation it takes 8 (two 4-byte
+ * registers), the address following in network order. */
+static int put_lease(struct batch *b, const struct lease *l, bool add) {
+        struct batch_owner owner = { .kind = "lease", .family = NFPROTO_BRIDGE };
+        uint32_t ip = htonl(l->ip);
+        uint8_t pair[8 + 4] = {0};
+
+        mac_format(l->mac, owner.own_id);
+        memcpy(pair, l->mac, MAC_LEN);
+        memcpy(pair + 8, &ip, sizeof ip);
+        for (size_t k = 0; k < ELEMENTSOF(lease_sets); k++) {
+                const struct nft_map_def set = { .name = lease_sets[k] };
+                _cleanup_(nftnl_set_freep) struct nftnl_set *s = set_new(set.name);
+                int r;
+                if (!s)
+                        return -ENOMEM;
+                if (k == 0)
+                        r = element_add(s, pair, sizeof pair, NULL, 0, NULL);
+                else if (k == 1)
+                        r = element_add(s, l->mac, MAC_LEN, NULL, 0, NULL);
+                else
+                        r = element_add(s, &ip, sizeof ip, NULL, 0, NULL);
+                if (r < 0 || (r = put_set_message(b, &set, s, 1, add, &owner)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A port's message: its name, zero-padded to IFNAMSIZ as the kernel compares it. */
+static int put_port(struct batch *b, const struct nft_port *p, bool add) {
+        const struct batch_owner owner = { .kind = "port", .id = p->name, .family = NFPROTO_BRIDGE };
+        const struct nft_map_def set = { .name = "ports" };
+        _cleanup_(nftnl_set_freep) struct nftnl_set *s = set_new(set.name);
+        char key[NFT_IFNAME_MAX] = {0};
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        memcpy(key, p->name, strnlen(p->name, sizeof key - 1));
+        if ((r = element_add(s, key, sizeof key, NULL, 0, NULL)) < 0)
+                return r;
+        return put_set_message(b, &set, s, 1, add, &owner);
+}
+
 /* One NEWOBJ or DELOBJ message for a counter; a new one starts at zero, as `add counter`. */
 static int put_counter(struct batch *b, const struct vm *vm, const char *name, bool add) {
-        const struct batch_owner owner = { "VM", vm->id };
+        const struct batch_owner owner = { .kind = "VM", .id = vm->id };
         _cleanup_(nftnl_obj_freep) struct nftnl_obj *o = nftnl_obj_alloc();
         struct nlmsghdr *nlh;
         int r;
@@ -300,8 +361,8 @@ static int put_vm(struct batch *b, const struct vm *vm, bool add) {
         return 0;
 }
 
-/* Builds the whole batch into *b: begin, the removals (VMs, then forwards), the additions
- * (VMs, then forwards), end. Returns 0 or -ENOMEM. Everything in c is renderable. */
+/* Builds the whole batch into *b: begin, the removals (VMs, forwards, leases, ports), the
+ * additions (in the same order), end. Returns 0 or -ENOMEM. Everything in c is renderable. */
 static int batch_build(struct batch *b, uint32_t seq_first, const struct nft_changes *c) {
         struct nlmsghdr *nlh;
         int r;
@@ -316,11 +377,23 @@ static int batch_build(struct batch *b, uint32_t seq_first, const struct nft_cha
         for (size_t i = 0; i < c->n_del_fwds; i++)
                 if ((r = put_forward(b, c->del_fwds[i], false)) < 0)
                         goto fail;
+        for (size_t i = 0; i < c->n_del_leases; i++)
+                if ((r = put_lease(b, c->del_leases[i], false)) < 0)
+                        goto fail;
+        for (size_t i = 0; i < c->n_del_ports; i++)
+                if ((r = put_port(b, c->del_ports[i], false)) < 0)
+                        goto fail;
         for (size_t i = 0; i < c->n_add_vms; i++)
                 if ((r = put_vm(b, c->add_vms[i], true)) < 0)
                         goto fail;
         for (size_t i = 0; i < c->n_add_fwds; i++)
                 if ((r = put_forward(b, c->add_fwds[i], true)) < 0)
+                        goto fail;
+        for (size_t i = 0; i < c->n_add_leases; i++)
+                if ((r = put_lease(b, c->add_leases[i], true)) < 0)
+                        goto fail;
+        for (size_t i = 0; i < c->n_add_ports; i++)
+                if ((r = put_port(b, c->add_ports[i], true)) < 0)
                         goto fail;
         if ((r = msg_start(b, NFNL_MSG_BATCH_END, 0, MSG_ROOM_BASE, NULL, NULL, &nlh)) < 0)
                 goto fail;
@@ -331,10 +404,30 @@ fail:
         return r;
 }
 
+/* A key as nft prints it: a port, an address, a MAC, a MAC . address pair (bridge), or an
+ * interface name (a 16-byte key in the bridge table). */
+static void key_text(const uint8_t *p, uint16_t len, bool bridge, char *buf, size_t size) {
+        char ip[IP_ADDR_STRLEN], mac[MAC_TEXT_LEN + 1];
+        uint16_t port;
+
+        if (len == 2) {
+                memcpy(&port, p, sizeof port);
+                snprintf(buf, size, "%u", ntohs(port));
+        } else if (len == MAC_LEN)
+                snprintf(buf, size, "%s", mac_format(p, mac));
+        else if (len == 12 && bridge && inet_ntop(AF_INET, p + 8, ip, sizeof ip))
+                snprintf(buf, size, "%s . %s", mac_format(p, mac), ip);
+        else if (len == NFT_IFNAME_MAX && bridge)
+                snprintf(buf, size, "\"%.*s\"", (int)strnlen((const char *)p, len), (const char *)p);
+        else if ((len == 4 && inet_ntop(AF_INET, p, ip, sizeof ip)) ||
+                 (len == 16 && inet_ntop(AF_INET6, p, ip, sizeof ip)))
+                snprintf(buf, size, "%s", ip);
+}
+
 /* The key of the element of a set element message that holds byte offset bad_offset (from the
  * start of the message, as the kernel's extended ack gives it), as nft would print it; "" when
  * the offset falls on no element. */
-static void element_key_at(const struct nlmsghdr *nlh, uint32_t bad_offset, char *buf, size_t size) {
+static void element_key_at(const struct nlmsghdr *nlh, uint32_t bad_offset, bool bridge, char *buf, size_t size) {
         const struct nlattr *list, *elem, *attr, *value;
 
         buf[0] = '\0';
@@ -349,19 +442,10 @@ static void element_key_at(const struct nlmsghdr *nlh, uint32_t bad_offset, char
                                 if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_KEY)
                                         continue;
                                 mnl_attr_for_each_nested(value, attr) {
-                                        const uint8_t *p = mnl_attr_get_payload(value);
-                                        uint16_t len = mnl_attr_get_payload_len(value);
-                                        char ip[IP_ADDR_STRLEN];
-                                        uint16_t port;
-
                                         if (mnl_attr_get_type(value) != NFTA_DATA_VALUE)
                                                 continue;
-                                        if (len == 2) {
-                                                memcpy(&port, p, sizeof port);
-                                                snprintf(buf, size, "%u", ntohs(port));
-                                        } else if ((len == 4 && inet_ntop(AF_INET, p, ip, sizeof ip)) ||
-                                                   (len == 16 && inet_ntop(AF_INET6, p, ip, sizeof ip)))
-                                                snprintf(buf, size, "%s", ip);
+                                        key_text(mnl_attr_get_payload(value), mnl_attr_get_payload_len(value),
+                                                   bridge, buf, size);
                                         return;
                                 }
                         }
@@ -372,7 +456,8 @@ static void element_key_at(const struct nlmsghdr *nlh, uint32_t bad_offset, char
 
 /* The malloc'd description of the kernel's error for message b->msgs[index], e.g.
  *   "VM web-1: delete element inet edgegw tcp4 { 20001 }: No such file or directory",
- *   "forward f1: add element inet edgegw udp4 { 5353 }: File exists".
+ *   "forward f1: add element inet edgegw udp4 { 5353 }: File exists",
+ *   "lease 52:54:00:00:00:01: delete element bridge edgegw lease_ips { 10.0.1.5 }: ...".
  * bad_offset is the extended ack's offset of the failing attribute (0: none); kernel_msg the
  * kernel's own message (may be NULL). NULL when out of memory. */
 static char *describe_error(const struct batch *b, size_t index, int error, uint32_t bad_offset,
@@ -385,14 +470,16 @@ static char *describe_error(const struct batch *b, size_t index, int error, uint
         else {
                 const struct nlmsghdr *nlh = (const struct nlmsghdr *)(b->buf + m->offset);
                 bool adding = m->type == NFT_MSG_NEWOBJ || m->type == NFT_MSG_NEWSETELEM;
-                strbuf_printf(&s, "%s %s: %s ", m->owner.kind, m->owner.id, adding ? "add" : "delete");
+                bool bridge = owner_family(&m->owner) == NFPROTO_BRIDGE;
+                const char *table = bridge ? NFT_BRIDGE_FAMILY " " NFT_TABLE_NAME : TABLE;
+                strbuf_printf(&s, "%s %s: %s ", m->owner.kind, owner_id(&m->owner), adding ? "add" : "delete");
                 if (m->type == NFT_MSG_NEWOBJ || m->type == NFT_MSG_DELOBJ)
-                        strbuf_printf(&s, "counter " TABLE " %s", m->name);
+                        strbuf_printf(&s, "counter %s %s", table, m->name);
                 else {
-                        char key[IP_ADDR_STRLEN] = "";
+                        char key[64] = "";
                         if (bad_offset > 0 && bad_offset < nlh->nlmsg_len)
-                                element_key_at(nlh, bad_offset, key, sizeof key);
-                        strbuf_printf(&s, "element " TABLE " %s", m->name);
+                                element_key_at(nlh, bad_offset, bridge, key, sizeof key);
+                        strbuf_printf(&s, "element %s %s", table, m->name);
                         if (key[0])
                                 strbuf_printf(&s, " { %s }", key);
                 }
@@ -581,6 +668,18 @@ static int check_applicable(const struct nft_changes *c, char **ret_error) {
         for (size_t i = 0; i < c->n_add_fwds; i++)
                 if (!nft_forward_renderable(c->add_fwds[i]))
                         return refuse("forward", c->add_fwds[i]->id, fwd_why, ret_error);
+        for (size_t j = 0; j < 2; j++) {
+                const struct lease *const *l = j ? c->add_leases : c->del_leases;
+                const struct nft_port *const *p = j ? c->add_ports : c->del_ports;
+                for (size_t i = 0; i < (j ? c->n_add_leases : c->n_del_leases); i++)
+                        if (l[i]->ip == 0) {
+                                char mac[MAC_TEXT_LEN + 1];
+                                return refuse("lease", mac_format(l[i]->mac, mac), "no address", ret_error);
+                        }
+                for (size_t i = 0; i < (j ? c->n_add_ports : c->n_del_ports); i++)
+                        if (!nft_ifname_renderable(p[i]->name))
+                                return refuse("port", p[i]->name, "a name nft cannot take", ret_error);
+        }
         return 0;
 }
 
@@ -589,7 +688,8 @@ int nft_apply_changes(struct nft_apply *a, const struct nft_changes *c, char **r
         bool stale;
         int r;
 
-        if (c->n_del_vms == 0 && c->n_del_fwds == 0 && c->n_add_vms == 0 && c->n_add_fwds == 0)
+        if (c->n_del_vms == 0 && c->n_del_fwds == 0 && c->n_add_vms == 0 && c->n_add_fwds == 0 &&
+            c->n_del_leases == 0 && c->n_add_leases == 0 && c->n_del_ports == 0 && c->n_add_ports == 0)
                 return 0;
         if ((r = check_applicable(c, ret_error)) < 0)
                 return r;

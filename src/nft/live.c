@@ -5,7 +5,8 @@
  * render.c derives from the desired VMs, and collects the per-VM counter values so a full
  * re-render can carry them over. The input is untrusted text: kinds of objects this file
  * does not know are skipped, objects of other tables are skipped, and any structure it
- * cannot read is -EBADMSG, never a crash. Pure: no I/O, no logging.
+ * cannot read is -EBADMSG, never a crash. The `bridge edgegw` table (issue 6) is reduced the
+ * same way, its items prefixed with "bridge ". Pure: no I/O, no logging.
  */
 #include "nft.h"
 
@@ -33,6 +34,7 @@ struct parse_state {
         struct nft_counter_value *counters;
         size_t n_counters, cap_counters;
         bool want_counters;
+        const char *prefix; /* of the items of the object being parsed: "" or "bridge " */
         struct strbuf line; /* scratch for the item being built */
 };
 
@@ -57,8 +59,8 @@ static int push_line(struct parse_state *st) {
                 st->items = v;
                 st->cap_items = cap;
         }
-        char *s = strdup(strbuf_str(&st->line));
-        if (!s)
+        char *s = NULL;
+        if (asprintf(&s, "%s%s", st->prefix ? st->prefix : "", strbuf_str(&st->line)) < 0)
                 return -ENOMEM;
         for (char *p = s; *p; p++)
                 if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -249,14 +251,17 @@ static int parse_counter(struct parse_state *st, const json_t *o) {
         return push_counter(st, name, (uint64_t)json_integer_value(packets), (uint64_t)json_integer_value(bytes));
 }
 
-/* Whether o belongs to our table; -EBADMSG when it does not say which table it belongs to. */
+/* Which of our tables o belongs to: 1 the inet one, 2 the bridge one, 0 neither; -EBADMSG
+ * when it does not say which table it belongs to. */
 static int in_our_table(const char *kind, const json_t *o) {
         const char *family = get_string(o, "family");
         const char *table = get_string(o, streq(kind, "table") ? "name" : "table");
 
         if (!family || !table)
                 return -EBADMSG;
-        return streq(family, NFT_TABLE_FAMILY) && streq(table, NFT_TABLE_NAME);
+        if (!streq(table, NFT_TABLE_NAME))
+                return 0;
+        return streq(family, NFT_TABLE_FAMILY) ? 1 : streq(family, NFT_BRIDGE_FAMILY) ? 2 : 0;
 }
 
 static int parse_object(struct parse_state *st, const char *kind, const json_t *o) {
@@ -273,15 +278,23 @@ static int parse_object(struct parse_state *st, const char *kind, const json_t *
         r = in_our_table(kind, o);
         if (r <= 0)
                 return r;
+        bool bridge = r == 2;
+        st->prefix = bridge ? NFT_BRIDGE_FAMILY " " : "";
 
         if (streq(kind, "table"))
-                return push_item(st, "table " NFT_TABLE_FAMILY " " NFT_TABLE_NAME);
+                return push_item(st, "table %s " NFT_TABLE_NAME, bridge ? NFT_BRIDGE_FAMILY : NFT_TABLE_FAMILY);
         if (streq(kind, "chain"))
                 return parse_chain(st, o);
         if (streq(kind, "rule"))
                 return parse_rule(st, o);
-        if (streq(kind, "counter"))
-                return parse_counter(st, o);
+        if (streq(kind, "counter")) {
+                /* Counter values are carried over for the inet table's VMs only. */
+                bool want = st->want_counters;
+                st->want_counters = want && !bridge;
+                r = parse_counter(st, o);
+                st->want_counters = want;
+                return r;
+        }
 
         const char *name = get_string(o, "name");
         if (!name)

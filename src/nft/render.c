@@ -5,7 +5,10 @@
  * counters and map elements, or one forward's element, for an incremental change) and as the
  * sorted canonical item strings that drift detection compares with the live table parsed by
  * live.c. The layout of the table lives here, in nft_maps[] (shared with batch.c) and the two
- * tables below, so the script, the netlink batch and the expected items cannot disagree.
+ * tables below, so the script, the netlink batch and the expected items cannot disagree. The
+ * VM network (issue 6) adds the inet table's postrouting chain (outbound SNAT) and the whole
+ * `bridge edgegw` table (anti-spoofing: the lease sets, the port set, the guard chain), laid
+ * out by bridge_sets[] and bridge_rules[] below, again for the script and the items alike.
  * Pure: no I/O, no logging; costs grow with the number of VMs and ports (n log n at worst),
  * never with their square, so 10,000 VMs render in milliseconds.
  */
@@ -75,6 +78,52 @@ static const struct rule_def rule_defs[] = {
  * itself prints it. */
 #define ELEMENT_SEPARATOR ",\n\t\t\t     "
 
+#define BRIDGE NFT_BRIDGE_FAMILY " " NFT_TABLE_NAME
+
+/* The VM network's chain in the inet table: outbound SNAT, after routing decided the
+ * interface (kernel prio 100 = srcnat). */
+static const struct chain_def snat_chain = { "postrouting", "nat", "postrouting", "srcnat", 100 };
+
+/* The bridge table's sets, in the order they are rendered and their elements sent. */
+enum bridge_set { BRIDGE_SET_PORTS, BRIDGE_SET_LEASES, BRIDGE_SET_MACS, BRIDGE_SET_IPS, BRIDGE_SETS };
+static const struct {
+        const char *name;
+        const char *type;
+} bridge_sets[BRIDGE_SETS] = {
+        [BRIDGE_SET_PORTS] = { "ports", "ifname" },
+        [BRIDGE_SET_LEASES] = { "leases", "ether_addr . ipv4_addr" },
+        [BRIDGE_SET_MACS] = { "lease_macs", "ether_addr" },
+        [BRIDGE_SET_IPS] = { "lease_ips", "ipv4_addr" },
+};
+
+static const struct chain_def bridge_hook_chain = { "prerouting", "filter", "prerouting", "filter", -200 };
+#define BRIDGE_GUARD_CHAIN "guard"
+
+/* The guard chain, in order: every frame that entered through a port of the VM bridge. A
+ * leased MAC may send IPv4 and ARP only from its leased address (0.0.0.0 for a DHCP request
+ * or an ARP probe); any other MAC may use any address but a leased one or the gateway's; no
+ * port may answer DHCP. "%s" in a statement is the gateway's address; those rules exist only
+ * when it is known. */
+static const struct {
+        const char *statement;
+        const char *comment;
+        bool gateway;
+} bridge_rules[] = {
+        { "ether type ip udp sport 67 drop", "edgegw:dhcp-server4", false },
+        { "ether type ip6 udp sport 547 drop", "edgegw:dhcp-server6", false },
+        { "ether type ip ip saddr 0.0.0.0 udp sport 68 udp dport 67 accept", "edgegw:dhcp-client4", false },
+        { "ether type ip ether saddr . ip saddr @leases accept", "edgegw:leased4", false },
+        { "ether type ip ether saddr @lease_macs drop", "edgegw:spoof4", false },
+        { "ether type ip ip saddr @lease_ips drop", "edgegw:taken4", false },
+        { "ether type ip ip saddr %s drop", "edgegw:gateway4", true },
+        { "ether type arp arp saddr ip 0.0.0.0 accept", "edgegw:arp-probe", false },
+        { "ether type arp ether saddr . arp saddr ip @leases arp saddr ether . arp saddr ip @leases accept",
+          "edgegw:leased-arp", false },
+        { "ether type arp ether saddr @lease_macs drop", "edgegw:spoof-arp", false },
+        { "ether type arp arp saddr ip @lease_ips drop", "edgegw:taken-arp", false },
+        { "ether type arp arp saddr ip %s drop", "edgegw:gateway-arp", true },
+};
+
 void nft_counter_names(const struct vm *vm, char in[static NFT_COUNTER_NAME_MAX],
                        char out[static NFT_COUNTER_NAME_MAX]) {
         snprintf(in, NFT_COUNTER_NAME_MAX, "in_%.*s", SLUG_LEN, vm->slug);
@@ -100,6 +149,20 @@ bool nft_forward_renderable(const struct forward_def *f) {
                (f->proto == PROTO_TCP || f->proto == PROTO_UDP) && f->public_port > 0 && f->port > 0;
 }
 
+bool nft_ifname_renderable(const char *name) {
+        size_t len = strnlen(name, NFT_IFNAME_MAX);
+        if (len == 0 || len >= NFT_IFNAME_MAX)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char)name[i] <= ' ' || name[i] == '"' || name[i] == '\\' || name[i] == 0x7f)
+                        return false;
+        return true;
+}
+
+static bool lease_renderable(const struct lease *l) {
+        return l->ip != 0;
+}
+
 /* Whether every VM and forward may be rendered. */
 static bool all_renderable(const struct vm *vms, size_t n, const struct forward_def *fwds, size_t n_fwds) {
         for (size_t i = 0; i < n; i++)
@@ -109,6 +172,130 @@ static bool all_renderable(const struct vm *vms, size_t n, const struct forward_
                 if (!nft_forward_renderable(&fwds[i]))
                         return false;
         return true;
+}
+
+/* The bridge table is rendered when d has a VM network with a bridge. */
+static bool has_bridge(const struct nft_desired *d) {
+        return d->net && d->net->bridge[0];
+}
+
+static bool has_snat(const struct nft_desired *d) {
+        return d->net && d->net->snat_ifname[0] && d->net->mask != 0;
+}
+
+/* Whether everything of d may be rendered. */
+static bool desired_renderable(const struct nft_desired *d) {
+        if (!all_renderable(d->vms, d->n_vms, d->fwds, d->n_fwds))
+                return false;
+        if (has_snat(d) && !nft_ifname_renderable(d->net->snat_ifname))
+                return false;
+        if (!has_bridge(d))
+                return true;
+        if (!nft_ifname_renderable(d->net->bridge))
+                return false;
+        for (size_t i = 0; i < d->n_leases; i++)
+                if (!lease_renderable(&d->leases[i]))
+                        return false;
+        for (size_t i = 0; i < d->n_ports; i++)
+                if (!nft_ifname_renderable(d->ports[i].name))
+                        return false;
+        return true;
+}
+
+static unsigned prefix_len(uint32_t mask) {
+        unsigned n = 0;
+        while (n < 32 && (mask & (UINT32_C(1) << (31 - n))))
+                n++;
+        return n;
+}
+
+/* The SNAT rule's statement and comment: "ip saddr NET/LEN ip daddr != NET/LEN oifname "IF"
+ * snat ip to ADDR" (or masquerade). Traffic that stays inside the subnet is never NATed, nor
+ * is anything leaving by another interface (the VM bridge above all). */
+static void append_snat_rule(const struct nft_vmnet *net, struct strbuf *out) {
+        char subnet[16], to[16];
+        unsigned len = prefix_len(net->mask);
+        ipv4_format(net->subnet & net->mask, subnet);
+        strbuf_printf(out, "ip saddr %s/%u ip daddr != %s/%u oifname \"%s\" ", subnet, len, subnet, len,
+                      net->snat_ifname);
+        if (net->snat_ip)
+                strbuf_printf(out, "snat ip to %s comment \"edgegw:snat4\"", ipv4_format(net->snat_ip, to));
+        else
+                strbuf_append(out, "masquerade comment \"edgegw:masquerade4\"");
+}
+
+static const char *snat_comment(const struct nft_vmnet *net) {
+        return net->snat_ip ? "edgegw:snat4" : "edgegw:masquerade4";
+}
+
+/* One lease's element of bridge set which: "52:54:00:00:00:01 . 10.0.1.5", the MAC, or the
+ * address. */
+static void append_lease_key(enum bridge_set which, const struct lease *l, struct strbuf *out) {
+        char mac[MAC_TEXT_LEN + 1], ip[16];
+        mac_format(l->mac, mac);
+        ipv4_format(l->ip, ip);
+        if (which == BRIDGE_SET_LEASES)
+                strbuf_printf(out, "%s . %s", mac, ip);
+        else
+                strbuf_append(out, which == BRIDGE_SET_MACS ? mac : ip);
+}
+
+static void append_bridge_elements(enum bridge_set which, const struct nft_desired *d, struct strbuf *out) {
+        size_t count = 0;
+        const char *open = "\t\telements = { ";
+        if (which == BRIDGE_SET_PORTS)
+                for (size_t i = 0; i < d->n_ports; i++) {
+                        strbuf_append(out, count++ > 0 ? ELEMENT_SEPARATOR : open);
+                        strbuf_printf(out, "\"%s\"", d->ports[i].name);
+                }
+        else
+                for (size_t i = 0; i < d->n_leases; i++) {
+                        strbuf_append(out, count++ > 0 ? ELEMENT_SEPARATOR : open);
+                        append_lease_key(which, &d->leases[i], out);
+                }
+        if (count > 0)
+                strbuf_append(out, " }\n");
+}
+
+/* The statement of guard rule k, with the gateway's address in place of its "%s". */
+static void append_bridge_statement(size_t k, const struct nft_vmnet *net, struct strbuf *out) {
+        const char *st = bridge_rules[k].statement, *at = strstr(st, "%s");
+        char gw[16];
+        if (!bridge_rules[k].gateway || !at) {
+                strbuf_append(out, st);
+                return;
+        }
+        strbuf_appendn(out, st, (size_t)(at - st));
+        strbuf_append(out, ipv4_format(net->gateway_ip, gw));
+        strbuf_append(out, at + 2);
+}
+
+static bool bridge_rule_wanted(size_t k, const struct nft_vmnet *net) {
+        return !bridge_rules[k].gateway || net->gateway_ip != 0;
+}
+
+/* The whole bridge table, replacing whatever is there. */
+static void append_bridge_table(const struct nft_desired *d, struct strbuf *out) {
+        const struct chain_def *ch = &bridge_hook_chain;
+
+        strbuf_append(out, "table " BRIDGE "\ndelete table " BRIDGE "\ntable " BRIDGE " {\n");
+        for (size_t k = 0; k < BRIDGE_SETS; k++) {
+                strbuf_printf(out, "\tset %s {\n\t\ttype %s\n", bridge_sets[k].name, bridge_sets[k].type);
+                append_bridge_elements((enum bridge_set)k, d, out);
+                strbuf_append(out, "\t}\n");
+        }
+        strbuf_printf(out, "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n", ch->name, ch->type,
+                      ch->hook, ch->priority);
+        strbuf_append(out, "\t\tiifname @ports jump " BRIDGE_GUARD_CHAIN " comment \"edgegw:ports\"\n\t}\n");
+        strbuf_append(out, "\tchain " BRIDGE_GUARD_CHAIN " {\n");
+        for (size_t k = 0; k < ELEMENTSOF(bridge_rules); k++) {
+                if (!bridge_rule_wanted(k, d->net))
+                        continue;
+                strbuf_append(out, "\t\t");
+                append_bridge_statement(k, d->net, out);
+                strbuf_printf(out, " comment \"%s\"\n", bridge_rules[k].comment);
+        }
+        strbuf_append(out, "\t}\n}\n");
 }
 
 /* Room for the port map of the largest block among vms[0..n); -ENOMEM or 0. */
@@ -193,13 +380,16 @@ static void append_map_type(const struct nft_map_def *m, struct strbuf *out) {
                 strbuf_printf(out, "%s : counter", addr);
 }
 
-int nft_render_full(const struct vm *vms, size_t n, const struct forward_def *fwds, size_t n_fwds,
-                    const struct nft_counter_value *counters, size_t n_counters, struct strbuf *out) {
+int nft_render_desired(const struct nft_desired *d, const struct nft_counter_value *counters, size_t n_counters,
+                       struct strbuf *out) {
         _cleanup_free_ struct nft_counter_value *sorted = NULL;
         _cleanup_free_ struct port_map_entry *pm = NULL;
+        const struct vm *vms = d->vms;
+        const struct forward_def *fwds = d->fwds;
+        size_t n = d->n_vms, n_fwds = d->n_fwds;
         int r;
 
-        if (!all_renderable(vms, n, fwds, n_fwds))
+        if (!desired_renderable(d))
                 return -EINVAL;
         r = port_map_alloc(vms, n, &pm);
         if (r < 0)
@@ -252,9 +442,64 @@ int nft_render_full(const struct vm *vms, size_t n, const struct forward_def *fw
                                               rule_defs[k].comment);
                 strbuf_append(out, "\t}\n");
         }
+        if (has_snat(d)) {
+                const struct chain_def *ch = &snat_chain;
+                strbuf_printf(out, "\tchain %s {\n\t\ttype %s hook %s priority %s; policy accept;\n\t\t", ch->name,
+                              ch->type, ch->hook, ch->priority);
+                append_snat_rule(d->net, out);
+                strbuf_append(out, "\n\t}\n");
+        }
         strbuf_append(out, "}\n");
+        if (has_bridge(d))
+                append_bridge_table(d, out);
 
         return strbuf_status(out);
+}
+
+int nft_render_full(const struct vm *vms, size_t n, const struct forward_def *fwds, size_t n_fwds,
+                    const struct nft_counter_value *counters, size_t n_counters, struct strbuf *out) {
+        const struct nft_desired d = { .vms = vms, .n_vms = n, .fwds = fwds, .n_fwds = n_fwds };
+        return nft_render_desired(&d, counters, n_counters, out);
+}
+
+int nft_render_bridge_delete(struct strbuf *out) {
+        strbuf_append(out, "delete table " BRIDGE "\n");
+        return strbuf_status(out);
+}
+
+/* `add element` / `delete element` for one lease: its pair, its MAC, its address. */
+static int lease_commands(const struct lease *l, const char *verb, struct strbuf *out) {
+        if (!lease_renderable(l))
+                return -EINVAL;
+        for (size_t k = BRIDGE_SET_LEASES; k <= BRIDGE_SET_IPS; k++) {
+                strbuf_printf(out, "%s element " BRIDGE " %s { ", verb, bridge_sets[k].name);
+                append_lease_key((enum bridge_set)k, l, out);
+                strbuf_append(out, " }\n");
+        }
+        return strbuf_status(out);
+}
+
+int nft_render_lease_add(const struct lease *l, struct strbuf *out) {
+        return lease_commands(l, "add", out);
+}
+
+int nft_render_lease_del(const struct lease *l, struct strbuf *out) {
+        return lease_commands(l, "delete", out);
+}
+
+static int port_command(const char *name, const char *verb, struct strbuf *out) {
+        if (!nft_ifname_renderable(name))
+                return -EINVAL;
+        strbuf_printf(out, "%s element " BRIDGE " ports { \"%s\" }\n", verb, name);
+        return strbuf_status(out);
+}
+
+int nft_render_port_add(const char *name, struct strbuf *out) {
+        return port_command(name, "add", out);
+}
+
+int nft_render_port_del(const char *name, struct strbuf *out) {
+        return port_command(name, "delete", out);
 }
 
 /* One `add element` / `delete element` command for each map the VM has elements in (none for
@@ -412,13 +657,53 @@ static int expected_vm_items(const struct vm *vm, struct port_map_entry *pm, str
         return 0;
 }
 
-int nft_expected_items(const struct vm *vms, size_t n, const struct forward_def *fwds, size_t n_fwds,
-                       struct nft_items *ret) {
-        _cleanup_(item_vec_done) struct item_vec iv = {0};
-        _cleanup_free_ struct port_map_entry *pm = NULL;
+/* The bridge table's items, each with the "bridge " prefix live.c gives them. */
+static int expected_bridge_items(const struct nft_desired *d, struct item_vec *iv) {
+        const struct chain_def *ch = &bridge_hook_chain;
         int r;
 
-        if (!all_renderable(vms, n, fwds, n_fwds))
+        if ((r = item_push(iv, "bridge table " BRIDGE)) < 0 ||
+            (r = item_push(iv, "bridge chain %s %s %s %d", ch->name, ch->type, ch->hook, ch->prio)) < 0 ||
+            (r = item_push(iv, "bridge chain " BRIDGE_GUARD_CHAIN)) < 0 ||
+            (r = item_push(iv, "bridge rule %s edgegw:ports", ch->name)) < 0)
+                return r;
+        for (size_t k = 0; k < ELEMENTSOF(bridge_rules); k++)
+                if (bridge_rule_wanted(k, d->net) &&
+                    (r = item_push(iv, "bridge rule " BRIDGE_GUARD_CHAIN " %s", bridge_rules[k].comment)) < 0)
+                        return r;
+        for (size_t k = 0; k < BRIDGE_SETS; k++)
+                if ((r = item_push(iv, "bridge set %s", bridge_sets[k].name)) < 0)
+                        return r;
+        for (size_t i = 0; i < d->n_ports; i++)
+                if ((r = item_push(iv, "bridge elem ports %s", d->ports[i].name)) < 0)
+                        return r;
+        for (size_t i = 0; i < d->n_leases; i++) {
+                char mac[MAC_TEXT_LEN + 1], ip[16];
+                mac_format(d->leases[i].mac, mac);
+                ipv4_format(d->leases[i].ip, ip);
+                if ((r = item_push(iv, "bridge elem leases %s %s", mac, ip)) < 0 ||
+                    (r = item_push(iv, "bridge elem lease_macs %s", mac)) < 0 ||
+                    (r = item_push(iv, "bridge elem lease_ips %s", ip)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int nft_expected_items(const struct vm *vms, size_t n, const struct forward_def *fwds, size_t n_fwds,
+                       struct nft_items *ret) {
+        const struct nft_desired d = { .vms = vms, .n_vms = n, .fwds = fwds, .n_fwds = n_fwds };
+        return nft_expected_desired(&d, ret);
+}
+
+int nft_expected_desired(const struct nft_desired *d, struct nft_items *ret) {
+        _cleanup_(item_vec_done) struct item_vec iv = {0};
+        _cleanup_free_ struct port_map_entry *pm = NULL;
+        const struct vm *vms = d->vms;
+        const struct forward_def *fwds = d->fwds;
+        size_t n = d->n_vms, n_fwds = d->n_fwds;
+        int r;
+
+        if (!desired_renderable(d))
                 return -EINVAL;
         r = port_map_alloc(vms, n, &pm);
         if (r < 0)
@@ -449,8 +734,31 @@ int nft_expected_items(const struct vm *vms, size_t n, const struct forward_def 
                 if (r < 0)
                         return r;
         }
+        if (has_snat(d)) {
+                const struct chain_def *ch = &snat_chain;
+                if ((r = item_push(&iv, "chain %s %s %s %d", ch->name, ch->type, ch->hook, ch->prio)) < 0 ||
+                    (r = item_push(&iv, "rule %s %s", ch->name, snat_comment(d->net))) < 0)
+                        return r;
+        }
+        if (has_bridge(d) && (r = expected_bridge_items(d, &iv)) < 0)
+                return r;
 
         item_vec_finish(&iv, ret);
+        return 0;
+}
+
+int nft_items_merge(struct nft_items *into, struct nft_items *from) {
+        size_t n = into->n + from->n;
+        if (from->n == 0)
+                return 0;
+        char **v = reallocarray(into->items, n ? n : 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        memcpy(v + into->n, from->items, from->n * sizeof *v);
+        free(from->items);
+        *from = (struct nft_items){0};
+        struct item_vec iv = { .v = v, .n = n, .cap = n };
+        item_vec_finish(&iv, into);
         return 0;
 }
 

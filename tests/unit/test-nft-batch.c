@@ -101,10 +101,34 @@ static const uint8_t *data_value(const struct nlattr *nest, uint32_t *ret_len) {
         return value;
 }
 
+/* A bridge-table key as its item shows it: a MAC (6 bytes), "MAC ADDRESS" (12: the MAC padded
+ * to 8, the address), an interface name (16, zero-padded), an address (4). */
+static void format_bridge_key(const uint8_t *p, uint32_t len, char *buf, size_t size) {
+        char mac[MAC_TEXT_LEN + 1], ip[IP_ADDR_STRLEN];
+        if (len == MAC_LEN)
+                snprintf(buf, size, "%s", mac_format(p, mac));
+        else if (len == 12) {
+                assert_int_equal(p[6], 0);
+                assert_int_equal(p[7], 0);
+                assert_non_null(inet_ntop(AF_INET, p + 8, ip, sizeof ip));
+                snprintf(buf, size, "%s %s", mac_format(p, mac), ip);
+        } else if (len == NFT_IFNAME_MAX) {
+                assert_int_equal(p[len - 1], 0);
+                for (size_t i = strlen((const char *)p); i < len; i++)
+                        assert_int_equal(p[i], 0);
+                snprintf(buf, size, "%s", (const char *)p);
+        } else {
+                assert_int_equal(len, 4);
+                assert_non_null(inet_ntop(AF_INET, p, ip, sizeof ip));
+                snprintf(buf, size, "%s", ip);
+        }
+}
+
 /* Decoded by hand rather than with nftnl_set_elems_nlmsg_parse(), which wants every element
  * nest to be of type NFTA_LIST_ELEM while libnftnl's own builder numbers them (the kernel
- * ignores the type), and so that the test does not trust the library it checks. */
-static void decode_setelem(const struct nlmsghdr *nlh, bool add, struct decoded *d) {
+ * ignores the type), and so that the test does not trust the library it checks. Bridge
+ * messages become "add bridge elem SET KEY" / "delete bridge elem SET KEY". */
+static void decode_setelem(const struct nlmsghdr *nlh, bool add, bool bridge, struct decoded *d) {
         const struct nlattr *attr, *elem, *a;
         const char *table = NULL, *map = NULL;
         size_t n = 0;
@@ -123,7 +147,7 @@ static void decode_setelem(const struct nlmsghdr *nlh, bool add, struct decoded 
                                 const uint8_t *key = NULL, *data = NULL;
                                 uint32_t klen = 0, dlen = 0;
                                 const char *objref = NULL;
-                                char k[IP_ADDR_STRLEN], v[IP_ADDR_STRLEN];
+                                char k[64], v[IP_ADDR_STRLEN];
 
                                 mnl_attr_for_each_nested(a, elem) {
                                         switch (mnl_attr_get_type(a)) {
@@ -142,6 +166,14 @@ static void decode_setelem(const struct nlmsghdr *nlh, bool add, struct decoded 
                                 }
                                 n++;
                                 assert_non_null(key);
+                                if (bridge) {
+                                        /* sets, not maps: a key and nothing else */
+                                        assert_null(data);
+                                        assert_null(objref);
+                                        format_bridge_key(key, klen, k, sizeof k);
+                                        push(d, "%s bridge elem %s %s", add ? "add" : "delete", map, k);
+                                        continue;
+                                }
                                 format_key(key, klen, k, sizeof k);
                                 if (!add) {
                                         assert_null(data);
@@ -208,15 +240,17 @@ static void decode(const struct batch *b, struct decoded *d) {
                 uint16_t type = msg_type(nlh);
                 bool add = type == NFT_MSG_NEWOBJ || type == NFT_MSG_NEWSETELEM;
                 const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+                bool bridge = b->msgs[i].owner.kind &&
+                              (streq(b->msgs[i].owner.kind, "lease") || streq(b->msgs[i].owner.kind, "port"));
                 assert_int_equal(nlh->nlmsg_type >> 8, NFNL_SUBSYS_NFTABLES);
-                assert_int_equal(g->nfgen_family, NFPROTO_INET);
+                assert_int_equal(g->nfgen_family, bridge ? NFPROTO_BRIDGE : NFPROTO_INET);
                 /* as `nft add` / `nft delete`, plus an ack for each message */
                 assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE : 0));
                 assert_int_equal(b->msgs[i].type, type);
                 assert_non_null(b->msgs[i].owner.kind);
-                assert_non_null(b->msgs[i].owner.id);
+                assert_true(owner_id(&b->msgs[i].owner)[0] != '\0');
                 if (type == NFT_MSG_NEWSETELEM || type == NFT_MSG_DELSETELEM)
-                        decode_setelem(nlh, add, d);
+                        decode_setelem(nlh, add, bridge, d);
                 else {
                         assert_true(type == NFT_MSG_NEWOBJ || type == NFT_MSG_DELOBJ);
                         decode_counter(nlh, add, d);
@@ -507,6 +541,125 @@ static void test_ack_parsing(void **state) {
         batch_done(&b);
 }
 
+
+/* ---- the bridge table's elements (issue 6) ---- */
+
+static struct lease make_lease(const char *mac, const char *ip) {
+        struct lease l = {0};
+        assert_int_equal(mac_parse(mac, l.mac), 0);
+        assert_int_equal(ipv4_parse(ip, &l.ip), 0);
+        return l;
+}
+
+/* Leases and ports added put exactly the bridge elements render.c expects in the kernel. */
+static void test_bridge_matches_expected_items(void **state) {
+        struct lease l[] = { make_lease("52:54:00:00:00:01", "10.0.1.5"), make_lease("52:54:00:ab:cd:ef", "10.0.1.20") };
+        const struct nft_port ports[] = { { "tap100i0" }, { "fifteen-chars-x" } };
+        const struct lease *add_l[] = { &l[0], &l[1] };
+        const struct nft_port *add_p[] = { &ports[0], &ports[1] };
+        struct nft_vmnet net = { .bridge = "br0" };
+        const struct nft_desired want_d = { .net = &net, .leases = l, .n_leases = 2, .ports = ports, .n_ports = 2 };
+        struct batch b;
+        struct decoded d;
+        struct nft_items want;
+
+        assert_int_equal(batch_build(&b, 1, &(struct nft_changes){ .add_leases = add_l, .n_add_leases = 2,
+                                                                   .add_ports = add_p, .n_add_ports = 2 }),
+                         0);
+        decode(&b, &d);
+        assert_int_equal(b.n_msgs, 2 + 2 * 3 + 2); /* one message per lease set and per port */
+        assert_int_equal(nft_expected_desired(&want_d, &want), 0);
+        for (size_t i = 0; i < d.n; i++)
+                memmove(d.lines[i], d.lines[i] + 4, strlen(d.lines[i] + 4) + 1); /* drop "add " */
+        qsort(d.lines, d.n, sizeof *d.lines, line_compare);
+        size_t k = 0;
+        for (size_t i = 0; i < want.n; i++) {
+                if (strncmp(want.items[i], "bridge elem ", 12))
+                        continue;
+                assert_true(k < d.n);
+                assert_string_equal(d.lines[k], want.items[i]);
+                k++;
+        }
+        assert_int_equal(k, d.n);
+        nft_items_done(&want);
+        decoded_done(&d);
+        batch_done(&b);
+}
+
+/* Removals before additions across both tables; a moved lease is a removal and an addition. */
+static void test_bridge_message_order(void **state) {
+        struct vm v = make_vm("k7m2p4", "10.0.1.5", 20000, 1);
+        struct lease old = make_lease("52:54:00:00:00:02", "10.0.1.6"), moved = make_lease("52:54:00:00:00:02", "10.0.1.8");
+        const struct nft_port gone = { "vm2" }, joined = { "tap101i0" };
+        const struct vm *add_v[] = { &v };
+        const struct lease *del_l[] = { &old }, *add_l[] = { &moved };
+        const struct nft_port *del_p[] = { &gone }, *add_p[] = { &joined };
+        static const char *const expected[] = {
+                "delete bridge elem leases 52:54:00:00:00:02 10.0.1.6",
+                "delete bridge elem lease_macs 52:54:00:00:00:02",
+                "delete bridge elem lease_ips 10.0.1.6",
+                "delete bridge elem ports vm2",
+                "add counter in_k7m2p4", "add counter out_k7m2p4", "add elem tcp4 20000 10.0.1.5 22",
+                "add elem cin4 10.0.1.5 in_k7m2p4", "add elem cout4 10.0.1.5 out_k7m2p4",
+                "add bridge elem leases 52:54:00:00:00:02 10.0.1.8",
+                "add bridge elem lease_macs 52:54:00:00:00:02",
+                "add bridge elem lease_ips 10.0.1.8",
+                "add bridge elem ports tap101i0",
+        };
+        struct batch b;
+        struct decoded d;
+
+        assert_int_equal(batch_build(&b, 9, &(struct nft_changes){ .add_vms = add_v, .n_add_vms = 1,
+                                                                   .del_leases = del_l, .n_del_leases = 1,
+                                                                   .add_leases = add_l, .n_add_leases = 1,
+                                                                   .del_ports = del_p, .n_del_ports = 1,
+                                                                   .add_ports = add_p, .n_add_ports = 1 }),
+                         0);
+        decode(&b, &d);
+        assert_int_equal(d.n, ELEMENTSOF(expected));
+        for (size_t i = 0; i < d.n; i++)
+                assert_string_equal(d.lines[i], expected[i]);
+        assert_string_equal(b.msgs[1].owner.kind, "lease");
+        assert_string_equal(owner_id(&b.msgs[1].owner), "52:54:00:00:00:02");
+        assert_string_equal(b.msgs[3].name, "lease_ips");
+        assert_string_equal(b.msgs[4].owner.kind, "port");
+        assert_ptr_equal(b.msgs[4].owner.id, gone.name);
+
+        /* What the kernel would say about them. */
+        assert_description(&b, 1, -ENOENT, element_offset(msg_at(&b, 1), 0), NULL,
+                           "lease 52:54:00:00:00:02: delete element bridge edgegw leases { 52:54:00:00:00:02 . 10.0.1.6 }");
+        assert_description(&b, 2, -ENOENT, element_offset(msg_at(&b, 2), 0), NULL,
+                           "lease 52:54:00:00:00:02: delete element bridge edgegw lease_macs { 52:54:00:00:00:02 }");
+        assert_description(&b, 3, -ENOENT, element_offset(msg_at(&b, 3), 0), NULL,
+                           "lease 52:54:00:00:00:02: delete element bridge edgegw lease_ips { 10.0.1.6 }");
+        assert_description(&b, 4, -ENOENT, element_offset(msg_at(&b, 4), 0), "gone",
+                           "port vm2: delete element bridge edgegw ports { \"vm2\" }");
+        assert_description(&b, 13, -ENOENT, 0, NULL, "port tap101i0: add element bridge edgegw ports");
+        decoded_done(&d);
+        batch_done(&b);
+}
+
+static void test_bridge_refused(void **state) {
+        struct nft_apply a = {0};
+        struct lease none = make_lease("52:54:00:00:00:09", "10.0.1.9");
+        const struct nft_port bad = { "a\"b" };
+        const struct lease *l[] = { &none };
+        const struct nft_port *p[] = { &bad };
+        char *err = NULL;
+
+        none.ip = 0;
+        assert_int_equal(nft_apply_changes(&a, &(struct nft_changes){ .add_leases = l, .n_add_leases = 1 }, &err),
+                         -EINVAL);
+        assert_string_equal(err, "lease 52:54:00:00:00:09: no address");
+        free(err);
+        err = NULL;
+        assert_int_equal(nft_apply_changes(&a, &(struct nft_changes){ .del_ports = p, .n_del_ports = 1 }, &err),
+                         -EINVAL);
+        assert_string_equal(err, "port a\"b: a name nft cannot take");
+        free(err);
+        assert_null(a.nl);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add_matches_expected_items),
@@ -515,6 +668,9 @@ int main(void) {
                 cmocka_unit_test(test_refused_and_empty),
                 cmocka_unit_test(test_describe_error),
                 cmocka_unit_test(test_ack_parsing),
+                cmocka_unit_test(test_bridge_matches_expected_items),
+                cmocka_unit_test(test_bridge_message_order),
+                cmocka_unit_test(test_bridge_refused),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

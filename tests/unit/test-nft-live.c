@@ -4,7 +4,8 @@
  * items and counter values. The fixtures under tests/unit/data/ are real `nft -j list
  * table inet edgegw` output (nft 1.0.6, kernel 6.18), captured in a network namespace
  * after loading what render.c produced for the VMs named below; so "live items equal
- * expected items" here is the same check the daemon's drift detection makes. The parser
+ * expected items" here is the same check the daemon's drift detection makes. The VM network's
+ * fixtures (issue 6) are the listings of golden/nft-full-vmnet.nft, table by table. The parser
  * also gets malformed and mutated input, which it must reject without crashing.
  */
 #include <setjmp.h>
@@ -20,6 +21,7 @@
 
 #include "core/strbuf.h"
 #include "core/util.h"
+#include "model/lease.h"
 #include "model/vm.h"
 #include "nft/nft.h"
 
@@ -375,8 +377,8 @@ static void parse_any(const char *json, size_t *ok, size_t *rejected) {
 
 /* Every prefix of a real listing, and each of its structural bytes overwritten: each
  * result is either parsed or rejected, never a crash or a leak (the sanitizers watch). */
-static void test_live_mutations(void **state) {
-        char *json = read_fixture("nft-live-3vms.json");
+static void mutate_fixture(const char *name) {
+        char *json = read_fixture(name);
         size_t len = strlen(json), ok = 0, rejected = 0;
         char *copy = malloc(len + 1);
         assert_non_null(copy);
@@ -406,6 +408,108 @@ static void test_live_mutations(void **state) {
         free(json);
 }
 
+/* Both tables' listings: the inet one, and the bridge one of issue 6 (concatenated set
+ * elements, interface names). */
+static void test_live_mutations(void **state) {
+        mutate_fixture("nft-live-3vms.json");
+        mutate_fixture("nft-live-vmnet-bridge.json");
+}
+
+
+/* The VM network (issue 6): golden/nft-full-vmnet.nft loaded into a kernel and listed table by
+ * table (nft-live-vmnet-inet.json, nft-live-vmnet-bridge.json); the two listings, merged,
+ * are exactly what render.c expects; the bridge table's items carry the "bridge " prefix. */
+static void vmnet_desired(struct vm *v, struct lease l[static 2], struct nft_vmnet *net, struct nft_desired *d) {
+        static const struct nft_port ports[] = { { "tap100i0" }, { "vm1" } };
+        *v = make_vm("k7m2p4", "10.0.1.5", 20000, 2);
+        l[0] = (struct lease){0};
+        l[1] = (struct lease){0};
+        assert_int_equal(mac_parse("52:54:00:00:00:01", l[0].mac), 0);
+        assert_int_equal(ipv4_parse("10.0.1.5", &l[0].ip), 0);
+        assert_int_equal(mac_parse("52:54:00:ab:cd:ef", l[1].mac), 0);
+        assert_int_equal(ipv4_parse("10.0.1.20", &l[1].ip), 0);
+        *net = (struct nft_vmnet){ .subnet = 0x0a000100, .mask = 0xffffff00, .snat_ip = 0xcb00710a,
+                                   .gateway_ip = 0x0a000101 };
+        snprintf(net->snat_ifname, sizeof net->snat_ifname, "wan");
+        snprintf(net->bridge, sizeof net->bridge, "br0");
+        *d = (struct nft_desired){ .vms = v, .n_vms = 1, .net = net, .leases = l, .n_leases = 2, .ports = ports,
+                                   .n_ports = 2 };
+}
+
+static void test_live_vmnet(void **state) {
+        char *inet = read_fixture("nft-live-vmnet-inet.json"), *bridge = read_fixture("nft-live-vmnet-bridge.json");
+        struct nft_items have = {0}, have_bridge = {0}, want = {0};
+        struct nft_counter_value *c = NULL;
+        size_t n_c = 0;
+        _cleanup_strbuf_ struct strbuf report = {0};
+        struct vm v;
+        struct lease l[2];
+        struct nft_vmnet net;
+        struct nft_desired d;
+        vmnet_desired(&v, l, &net, &d);
+
+        assert_int_equal(nft_live_parse_json(inet, &have, NULL, NULL), 0);
+        assert_int_equal(nft_live_parse_json(bridge, &have_bridge, &c, &n_c), 0);
+        assert_null(c); /* the bridge table has no counters to carry over */
+        assert_int_equal(n_c, 0);
+        for (size_t i = 0; i < have_bridge.n; i++)
+                assert_true(strncmp(have_bridge.items[i], "bridge ", 7) == 0);
+        assert_int_equal(nft_items_merge(&have, &have_bridge), 0);
+        assert_int_equal(nft_expected_desired(&d, &want), 0);
+        size_t diffs = nft_items_diff(&want, &have, &report);
+        if (diffs)
+                print_error("%s", strbuf_str(&report));
+        assert_int_equal(diffs, 0);
+
+        /* A lease the kernel lacks, and a port it has too many, are told apart. */
+        nft_items_done(&want);
+        strbuf_reset(&report);
+        d.n_leases = 1;
+        d.n_ports = 1;
+        assert_int_equal(nft_expected_desired(&d, &want), 0);
+        assert_int_equal(nft_items_diff(&want, &have, &report), 3 + 1);
+        assert_non_null(strstr(strbuf_str(&report), "unexpected: bridge elem leases 52:54:00:ab:cd:ef 10.0.1.20\n"));
+        assert_non_null(strstr(strbuf_str(&report), "unexpected: bridge elem ports vm1\n"));
+
+        /* Without a VM network the bridge table is all unexpected; so is the SNAT chain. */
+        nft_items_done(&want);
+        strbuf_reset(&report);
+        d.net = NULL;
+        assert_int_equal(nft_expected_desired(&d, &want), 0);
+        assert_int_equal(nft_items_diff(&want, &have, &report), 2 + 28);
+        assert_non_null(strstr(strbuf_str(&report), "unexpected: bridge table bridge edgegw\n"));
+        assert_non_null(strstr(strbuf_str(&report), "unexpected: rule postrouting edgegw:snat4\n"));
+        nft_items_done(&want);
+        nft_items_done(&have);
+        nft_items_done(&have_bridge);
+        free(inet);
+        free(bridge);
+}
+
+/* A rule someone added to the guard chain by hand, and a table of another family. */
+static void test_live_vmnet_drift(void **state) {
+        static const char json[] =
+                "{\"nftables\": [{\"table\": {\"family\": \"bridge\", \"name\": \"edgegw\", \"handle\": 1}},"
+                "{\"chain\": {\"family\": \"bridge\", \"table\": \"edgegw\", \"name\": \"guard\", \"handle\": 2}},"
+                "{\"rule\": {\"family\": \"bridge\", \"table\": \"edgegw\", \"chain\": \"guard\", \"handle\": 3,"
+                " \"expr\": [{\"accept\": null}]}},"
+                "{\"set\": {\"family\": \"bridge\", \"name\": \"ports\", \"table\": \"edgegw\", \"type\": \"ifname\","
+                " \"handle\": 4, \"elem\": [\"vm9\"]}},"
+                "{\"table\": {\"family\": \"netdev\", \"name\": \"edgegw\", \"handle\": 5}},"
+                "{\"chain\": {\"family\": \"ip\", \"table\": \"edgegw\", \"name\": \"x\", \"handle\": 6}}]}";
+        struct nft_items it = {0};
+        static const char *const want[] = {
+                "bridge chain guard", "bridge elem ports vm9", "bridge rule guard (uncommented)",
+                "bridge set ports", "bridge table bridge edgegw",
+        };
+
+        assert_int_equal(nft_live_parse_json(json, &it, NULL, NULL), 0);
+        assert_int_equal(it.n, ELEMENTSOF(want));
+        for (size_t i = 0; i < it.n; i++)
+                assert_string_equal(it.items[i], want[i]);
+        nft_items_done(&it);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_live_3vms),
@@ -417,6 +521,8 @@ int main(void) {
                 cmocka_unit_test(test_live_object_kinds),
                 cmocka_unit_test(test_live_malformed),
                 cmocka_unit_test(test_live_mutations),
+                cmocka_unit_test(test_live_vmnet),
+                cmocka_unit_test(test_live_vmnet_drift),
         };
         return cmocka_run_group_tests(tests, setup, NULL);
 }

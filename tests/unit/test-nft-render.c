@@ -19,6 +19,7 @@
 
 #include "core/strbuf.h"
 #include "core/util.h"
+#include "model/lease.h"
 #include "model/vm.h"
 #include "nft/nft.h"
 
@@ -468,6 +469,234 @@ static void test_large(void **state) {
         free(cv);
 }
 
+
+/* ---- the VM network (issue 6): the SNAT chain and the bridge table ---- */
+
+static struct lease make_lease(const char *mac, const char *ip) {
+        struct lease l = {0};
+        assert_int_equal(mac_parse(mac, l.mac), 0);
+        assert_int_equal(ipv4_parse(ip, &l.ip), 0);
+        return l;
+}
+
+/* The VM network of golden/nft-full-vmnet.nft and data/nft-live-vmnet-*.json: 10.0.1.0/24
+ * NATed out of wan to 203.0.113.10, bridge br0 guarding the gateway's 10.0.1.1. */
+static struct nft_vmnet snat_net(void) {
+        struct nft_vmnet net = { .mask = 0xffffff00, .gateway_ip = 0x0a000101 };
+        assert_int_equal(ipv4_parse("10.0.1.0", &net.subnet), 0);
+        assert_int_equal(ipv4_parse("203.0.113.10", &net.snat_ip), 0);
+        snprintf(net.snat_ifname, sizeof net.snat_ifname, "wan");
+        snprintf(net.bridge, sizeof net.bridge, "br0");
+        return net;
+}
+
+static const struct nft_port two_ports[] = { { "tap100i0" }, { "vm1" } };
+
+static void two_leases(struct lease l[static 2]) {
+        l[0] = make_lease("52:54:00:00:00:01", "10.0.1.5");
+        l[1] = make_lease("52:54:00:ab:cd:ef", "10.0.1.20");
+}
+
+static void test_full_vmnet(void **state) {
+        struct vm v = make_vm("k7m2p4", "10.0.1.5", 20000, 2);
+        struct lease l[2];
+        struct nft_vmnet net = snat_net();
+        two_leases(l);
+        const struct nft_desired d = { .vms = &v, .n_vms = 1, .net = &net, .leases = l, .n_leases = 2,
+                                       .ports = two_ports, .n_ports = 2 };
+        _cleanup_strbuf_ struct strbuf b = {0};
+
+        assert_int_equal(nft_render_desired(&d, NULL, 0, &b), 0);
+        const char *s = strbuf_str(&b);
+        assert_golden(s, "nft-full-vmnet.nft");
+        /* One script, the inet table first, then the bridge table replaced the same way. */
+        assert_true(strncmp(s, "table inet edgegw\ndelete table inet edgegw\n", 42) == 0);
+        assert_non_null(strstr(s, "}\ntable bridge edgegw\ndelete table bridge edgegw\ntable bridge edgegw {\n"));
+        assert_non_null(strstr(s, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+                                  "\t\tip saddr 10.0.1.0/24 ip daddr != 10.0.1.0/24 oifname \"wan\" snat ip to "
+                                  "203.0.113.10 comment \"edgegw:snat4\"\n\t}\n"));
+        assert_non_null(strstr(s, "\t\telements = { 52:54:00:00:00:01 . 10.0.1.5,\n"
+                                  "\t\t\t     52:54:00:ab:cd:ef . 10.0.1.20 }\n"));
+        assert_non_null(strstr(s, "\t\telements = { \"tap100i0\",\n\t\t\t     \"vm1\" }\n"));
+        assert_non_null(strstr(s, "\t\tiifname @ports jump guard comment \"edgegw:ports\"\n"));
+        assert_non_null(strstr(s, "\t\tether type ip ip saddr 10.0.1.1 drop comment \"edgegw:gateway4\"\n"));
+        assert_non_null(strstr(s, "\t\tether type arp arp saddr ip 10.0.1.1 drop comment \"edgegw:gateway-arp\"\n"));
+        /* 13 rules of the inet table, the SNAT rule, the jump, 12 guard rules. */
+        assert_int_equal(count_occurrences(s, "comment \"edgegw:"), 13 + 1 + 1 + 12);
+        assert_int_equal(count_occurrences(s, "\tset "), 4);
+}
+
+/* Masquerade without an outbound IP; no bridge, no bridge table (the daemon deletes a
+ * leftover one apart); no gateway address, no gateway rules. */
+static void test_full_vmnet_variants(void **state) {
+        struct nft_vmnet net = snat_net();
+        _cleanup_strbuf_ struct strbuf b = {0};
+
+        net.snat_ip = 0;
+        net.bridge[0] = '\0';
+        const struct nft_desired masq = { .net = &net };
+        assert_int_equal(nft_render_desired(&masq, NULL, 0, &b), 0);
+        assert_non_null(strstr(strbuf_str(&b), "oifname \"wan\" masquerade comment \"edgegw:masquerade4\"\n"));
+        assert_null(strstr(strbuf_str(&b), "bridge"));
+        assert_null(strstr(strbuf_str(&b), "snat ip"));
+
+        /* Bridge only: no postrouting chain; no gateway address: 10 guard rules; empty sets. */
+        strbuf_reset(&b);
+        net = snat_net();
+        net.snat_ifname[0] = '\0';
+        net.gateway_ip = 0;
+        const struct nft_desired bridge = { .net = &net };
+        assert_int_equal(nft_render_desired(&bridge, NULL, 0, &b), 0);
+        const char *s = strbuf_str(&b);
+        assert_null(strstr(s, "postrouting"));
+        assert_null(strstr(s, "gateway"));
+        assert_null(strstr(s, "elements"));
+        assert_int_equal(count_occurrences(s, "comment \"edgegw:"), 13 + 1 + 10);
+
+        /* Without a VM network the script is the foundation's, byte for byte. */
+        strbuf_reset(&b);
+        const struct nft_desired none = {0};
+        _cleanup_strbuf_ struct strbuf plain = {0};
+        assert_int_equal(nft_render_desired(&none, NULL, 0, &b), 0);
+        assert_int_equal(nft_render_full(NULL, 0, NULL, 0, NULL, 0, &plain), 0);
+        assert_string_equal(strbuf_str(&b), strbuf_str(&plain));
+        assert_int_equal(nft_render_bridge_delete(&b), 0);
+        assert_non_null(strstr(strbuf_str(&b), "}\ndelete table bridge edgegw\n"));
+}
+
+static void test_lease_port_commands(void **state) {
+        struct lease l = make_lease("52:54:00:ab:cd:ef", "10.0.1.20");
+        _cleanup_strbuf_ struct strbuf b = {0};
+
+        assert_int_equal(nft_render_lease_add(&l, &b), 0);
+        assert_int_equal(nft_render_port_add("tap100i0", &b), 0);
+        assert_string_equal(strbuf_str(&b), "add element bridge edgegw leases { 52:54:00:ab:cd:ef . 10.0.1.20 }\n"
+                                            "add element bridge edgegw lease_macs { 52:54:00:ab:cd:ef }\n"
+                                            "add element bridge edgegw lease_ips { 10.0.1.20 }\n"
+                                            "add element bridge edgegw ports { \"tap100i0\" }\n");
+        strbuf_reset(&b);
+        assert_int_equal(nft_render_lease_del(&l, &b), 0);
+        assert_int_equal(nft_render_port_del("vm1", &b), 0);
+        assert_string_equal(strbuf_str(&b), "delete element bridge edgegw leases { 52:54:00:ab:cd:ef . 10.0.1.20 }\n"
+                                            "delete element bridge edgegw lease_macs { 52:54:00:ab:cd:ef }\n"
+                                            "delete element bridge edgegw lease_ips { 10.0.1.20 }\n"
+                                            "delete element bridge edgegw ports { \"vm1\" }\n");
+}
+
+/* Names go into the script between quotes: a quote, a backslash, a control character, an
+ * empty or too long name is refused, and so is a lease without an address. */
+static void test_vmnet_refused(void **state) {
+        static const char *const bad_names[] = { "", "a\"b", "a\\b", "tab\tx", "sixteen-chars-xx", "sp ace" };
+        struct lease zero = make_lease("52:54:00:00:00:01", "10.0.1.5");
+        struct nft_vmnet net = snat_net();
+        _cleanup_strbuf_ struct strbuf b = {0};
+        struct nft_items it = { .items = NULL, .n = 12345 };
+
+        strbuf_append(&b, "x");
+        zero.ip = 0;
+        for (size_t i = 0; i < ELEMENTSOF(bad_names); i++) {
+                assert_false(nft_ifname_renderable(bad_names[i]));
+                assert_int_equal(nft_render_port_add(bad_names[i], &b), -EINVAL);
+                struct nft_port p = {0};
+                snprintf(p.name, sizeof p.name, "%.15s", bad_names[i]);
+                if (strlen(bad_names[i]) >= NFT_IFNAME_MAX)
+                        continue; /* truncated to a fine name */
+                const struct nft_desired d = { .net = &net, .ports = &p, .n_ports = 1 };
+                assert_int_equal(nft_render_desired(&d, NULL, 0, &b), -EINVAL);
+                assert_int_equal(nft_expected_desired(&d, &it), -EINVAL);
+        }
+        assert_true(nft_ifname_renderable("tap100i0"));
+        assert_true(nft_ifname_renderable("fifteen-chars-x"));
+        assert_int_equal(nft_render_lease_add(&zero, &b), -EINVAL);
+        assert_int_equal(nft_render_lease_del(&zero, &b), -EINVAL);
+        const struct nft_desired d = { .net = &net, .leases = &zero, .n_leases = 1 };
+        assert_int_equal(nft_render_desired(&d, NULL, 0, &b), -EINVAL);
+        /* ... but only when there is a bridge table for them to go into. */
+        net.bridge[0] = '\0';
+        assert_int_equal(nft_expected_desired(&d, &it), 0);
+        nft_items_done(&it);
+        net = snat_net();
+        snprintf(net.snat_ifname, sizeof net.snat_ifname, "w\"an");
+        const struct nft_desired bad_if = { .net = &net };
+        assert_int_equal(nft_render_desired(&bad_if, NULL, 0, &b), -EINVAL);
+        assert_string_equal(strbuf_str(&b), "x");
+}
+
+static bool has_item(const struct nft_items *it, const char *item) {
+        for (size_t i = 0; i < it->n; i++)
+                if (streq(it->items[i], item))
+                        return true;
+        return false;
+}
+
+static void test_vmnet_items(void **state) {
+        struct lease l[2];
+        struct nft_vmnet net = snat_net();
+        struct nft_items it = {0}, plain = {0};
+        two_leases(l);
+        const struct nft_desired d = { .net = &net, .leases = l, .n_leases = 2, .ports = two_ports, .n_ports = 2 };
+
+        assert_int_equal(nft_expected_desired(&d, &it), 0);
+        assert_int_equal(nft_expected_items(NULL, 0, NULL, 0, &plain), 0);
+        static const char *const want[] = {
+                "chain postrouting nat postrouting 100",
+                "rule postrouting edgegw:snat4",
+                "bridge table bridge edgegw",
+                "bridge chain prerouting filter prerouting -200",
+                "bridge chain guard",
+                "bridge rule prerouting edgegw:ports",
+                "bridge rule guard edgegw:spoof4",
+                "bridge rule guard edgegw:gateway-arp",
+                "bridge set ports",
+                "bridge set leases",
+                "bridge set lease_macs",
+                "bridge set lease_ips",
+                "bridge elem ports tap100i0",
+                "bridge elem leases 52:54:00:ab:cd:ef 10.0.1.20",
+                "bridge elem lease_macs 52:54:00:00:00:01",
+                "bridge elem lease_ips 10.0.1.5",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(want); i++)
+                if (!has_item(&it, want[i]))
+                        fail_msg("missing item: %s", want[i]);
+        /* The foundation's 25, 2 for SNAT; the bridge table: table, 2 chains, 13 rules, 4 sets,
+         * 2 ports, 3 per lease. */
+        assert_int_equal(plain.n, 25);
+        assert_int_equal(it.n, 25 + 2 + 1 + 2 + 13 + 4 + 2 + 6);
+        for (size_t i = 1; i < it.n; i++)
+                assert_true(strcmp(it.items[i - 1], it.items[i]) < 0);
+
+        /* Masquerade is told apart from SNAT by the rule's comment. */
+        nft_items_done(&it);
+        net.snat_ip = 0;
+        assert_int_equal(nft_expected_desired(&d, &it), 0);
+        assert_true(has_item(&it, "rule postrouting edgegw:masquerade4"));
+        assert_false(has_item(&it, "rule postrouting edgegw:snat4"));
+        nft_items_done(&it);
+        nft_items_done(&plain);
+}
+
+static void test_items_merge(void **state) {
+        struct nft_items a = {0}, b = {0}, empty = {0};
+        struct vm v = make_vm("k7m2p4", "10.0.1.5", 20000, 1);
+        struct nft_vmnet net = snat_net();
+        const struct nft_desired d = { .net = &net };
+
+        assert_int_equal(nft_expected_items(&v, 1, NULL, 0, &a), 0);
+        assert_int_equal(nft_expected_desired(&d, &b), 0); /* shares the 25 table items with a */
+        size_t na = a.n, nb = b.n;
+        assert_int_equal(nft_items_merge(&a, &b), 0);
+        assert_int_equal(b.n, 0);
+        assert_null(b.items);
+        assert_int_equal(a.n, na + nb - 25);
+        for (size_t i = 1; i < a.n; i++)
+                assert_true(strcmp(a.items[i - 1], a.items[i]) < 0);
+        assert_int_equal(nft_items_merge(&a, &empty), 0);
+        assert_int_equal(nft_items_merge(&empty, &a), 0);
+        assert_int_equal(empty.n, na + nb - 25);
+        nft_items_done(&empty);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_counter_names),
@@ -485,6 +714,12 @@ int main(void) {
                 cmocka_unit_test(test_expected_items_sorted_unique),
                 cmocka_unit_test(test_items_diff),
                 cmocka_unit_test(test_large),
+                cmocka_unit_test(test_full_vmnet),
+                cmocka_unit_test(test_full_vmnet_variants),
+                cmocka_unit_test(test_lease_port_commands),
+                cmocka_unit_test(test_vmnet_refused),
+                cmocka_unit_test(test_vmnet_items),
+                cmocka_unit_test(test_items_merge),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
