@@ -18,6 +18,7 @@
 
 struct api_access;
 struct dnssync;
+struct dnsmasq;
 struct proxy;
 struct reconciler;
 struct store;
@@ -32,6 +33,7 @@ struct api_env {
         char db_path[PATH_MAX];
         struct api_access *access; /* token cache, rate limits, request counts (server.c); owned */
         struct dnssync *dns; /* borrowed; the DNS reconciler (status, kicks), may be NULL */
+        struct dnsmasq *dhcp; /* borrowed; the supervised dnsmasq (status only), may be NULL */
 
         pthread_mutex_t lock;
         struct store *store; /* the API's own connection, owned */

@@ -30,6 +30,7 @@
 #include "core/hashmap.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "daemon/dnsmasq.h"
 #include "daemon/dnssync.h"
 #include "daemon/reconcile.h"
 #include "metrics.h"
@@ -294,6 +295,18 @@ static void status_json(struct api_env *env, struct api_response *resp) {
                                           "last_error", ds.last_error[0] ? ds.last_error : NULL, "records",
                                           "pending", (json_int_t)ds.pending, "synced", (json_int_t)ds.synced, "error",
                                           (json_int_t)ds.error, "deleting", (json_int_t)ds.deleting);
+        /* DHCP: the supervised dnsmasq. Like DNS, reported beside the parts, not as one. */
+        struct dnsmasq_status hs = {0};
+        if (env->dhcp)
+                dnsmasq_get_status(env->dhcp, &hs);
+        json_t *dhcp = !hs.enabled ? json_pack("{s:b}", "enabled", false)
+                                   : json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:s?}", "enabled", true,
+                                               "state", dnsmasq_state_name(hs.state), "pid", (json_int_t)hs.pid,
+                                               "starts", (json_int_t)hs.starts, "restarts", (json_int_t)hs.restarts,
+                                               "reloads", (json_int_t)hs.reloads, "leases", (json_int_t)hs.leases,
+                                               "names", (json_int_t)hs.names, "last_exit",
+                                               hs.last_exit[0] ? hs.last_exit : NULL, "last_error",
+                                               hs.last_error[0] ? hs.last_error : NULL);
         resp->status = 200;
         if (st.userspace) {
                 /* No nft in this mode: the reconciler feeds the proxy's forward listeners. */
@@ -312,6 +325,7 @@ static void status_json(struct api_env *env, struct api_response *resp) {
                 }
                 status_add_parts(resp->body, &st);
                 json_object_set_new(resp->body, "dns", dns);
+                json_object_set_new(resp->body, "dhcp", dhcp);
                 return;
         }
         resp->body = json_pack("{s:s, s:{s:{s:I, s:I, s:s?, s:b, s:s?, s:f, s:s, s:I}}}", "version", EDGEGW_VERSION,
@@ -321,6 +335,7 @@ static void status_json(struct api_env *env, struct api_response *resp) {
                                st.last_full ? "full" : "incremental", "vms", (json_int_t)st.vms);
         status_add_parts(resp->body, &st);
         json_object_set_new(resp->body, "dns", dns);
+        json_object_set_new(resp->body, "dhcp", dhcp);
         if (resp->body && env->proxy) {
                 struct proxy_stats ps;
                 proxy_get_stats(env->proxy, &ps);

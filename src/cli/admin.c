@@ -284,6 +284,35 @@ static enum cli_exit print_dns_status(const json_t *root) {
         return CLI_EXIT_OK;
 }
 
+/* "dhcp:      running (pid 812), 12 leases, 1 restart (last: killed by signal 9)"; nothing
+ * from a daemon without DHCP. Like DNS, it does not change the exit code. */
+static void print_dhcp_status(const json_t *root) {
+        const json_t *h = json_object_get(root, "dhcp");
+        if (!json_is_object(h))
+                return;
+        if (!json_is_true(json_object_get(h, "enabled"))) {
+                cli_print_field("dhcp", "not configured");
+                return;
+        }
+        const char *state = cli_json_string(h, "state"), *last_exit = cli_json_string(h, "last_exit");
+        const char *error = cli_json_string(h, "last_error");
+        json_int_t pid = json_integer_value(json_object_get(h, "pid"));
+        json_int_t leases = json_integer_value(json_object_get(h, "leases"));
+        json_int_t restarts = json_integer_value(json_object_get(h, "restarts"));
+        _cleanup_strbuf_ struct strbuf line = {};
+        strbuf_printf(&line, "dnsmasq %s", state ? state : "?");
+        if (pid > 0)
+                strbuf_printf(&line, " (pid %lld)", (long long)pid);
+        strbuf_printf(&line, ", %lld lease%s", (long long)leases, leases == 1 ? "" : "s");
+        if (restarts > 0)
+                strbuf_printf(&line, ", %lld restart%s%s%s%s", (long long)restarts, restarts == 1 ? "" : "s",
+                              last_exit ? " (last: " : "", last_exit ? last_exit : "", last_exit ? ")" : "");
+        if (error)
+                strbuf_printf(&line, "; error: %s", error);
+        if (strbuf_status(&line) >= 0)
+                cli_print_field("dhcp", strbuf_str(&line));
+}
+
 enum cli_exit cmd_status(const struct cli *cli, const char *arg) {
         _cleanup_(json_decrefp) json_t *root = NULL;
         enum cli_exit x = cli_api_call(cli, "GET", "/v1/status", NULL, &root, NULL);
@@ -305,6 +334,8 @@ enum cli_exit cmd_status(const struct cli *cli, const char *arg) {
         x = cli->json ? cli_print_json(root) : print_status(root, parts);
         if (x == CLI_EXIT_OK && !cli->json)
                 x = print_dns_status(root);
+        if (x == CLI_EXIT_OK && !cli->json)
+                print_dhcp_status(root);
         if (x != CLI_EXIT_OK)
                 return x;
         if (n_failed > 0) {

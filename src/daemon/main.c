@@ -294,6 +294,7 @@ int main(int argc, char **argv) {
                 reconciler_free(rec);
                 return 1;
         }
+        env.dhcp = dhcp;
 
         struct api_server *server = NULL;
         if ((r = api_server_start(&env, sock_path, &server, err, sizeof err)) < 0) {

@@ -257,6 +257,12 @@ check "the new dnsmasq answers DNS: web1.vps.local" wait_for 5 resolves web1.vps
 check "d1 still gets 10.0.1.120" dhcp_gets "$NS_D1" 10.0.1.120
 check "d3 still gets 10.0.1.130" dhcp_gets "$NS_D3" 10.0.1.130
 check "the daemon logged the restart" grep -q "dhcp: dnsmasq (pid $pid1) killed by signal 9" "$DAEMON_LOG"
+api GET /v1/status
+check "/v1/status: dhcp running with the new pid, one restart, the last exit" \
+        eq "$(json '(d["dhcp"]["state"], d["dhcp"]["pid"], d["dhcp"]["restarts"], d["dhcp"]["last_exit"])' <<<"$OUT")" \
+        "('running', $pid2, 1, 'killed by signal 9 (Killed)')"
+run cli status
+check "edgegw status prints the dhcp line" grep -q "^dhcp: *dnsmasq running (pid $pid2), 2 leases, 1 restart (last: killed by signal 9 (Killed))" <<<"$OUT"
 
 # ---- unknown_clients = deny (reload: a new config restarts dnsmasq) ------------------------
 
