@@ -13,11 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "core/log.h"
 #include "handlers.h"
 #include "leasejson.h"
+#include "model/dnsmasqconf.h"
 #include "store/store.h"
 
 int api_leases_reload(struct api_env *env) {
@@ -51,6 +53,52 @@ static void dhcp_disabled(struct api_response *resp) {
                   "pool_end and gateway in the configuration (docs/config.md) and reload edgegwd");
 }
 
+static int cmp_u32(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+/* The pool addresses dnsmasq handed out by itself (to MACs without a lease, with
+ * unknown_clients = allow) that have not expired, read from its lease file ("EXPIRY MAC IP
+ * NAME CLIENT-ID" per line; expiry 0 = infinite), sorted. A new lease does not take such an
+ * address from under a running machine. No file, no addresses. */
+static void dynamic_leases(const struct api_env *env, uint32_t **ret, size_t *ret_n) {
+        *ret = NULL;
+        *ret_n = 0;
+        struct dnsmasq_paths paths;
+        if (dnsmasq_paths_init(&paths, env->config.state_dir) < 0)
+                return;
+        FILE *f = fopen(paths.leases, "re");
+        if (!f)
+                return;
+        char line[512];
+        int64_t now = (int64_t)time(NULL);
+        uint32_t *a = NULL;
+        size_t n = 0, cap = 0;
+        while (fgets(line, sizeof line, f)) {
+                long long expiry;
+                char mac[32], ip[32];
+                uint32_t v;
+                if (sscanf(line, "%lld %31s %31s", &expiry, mac, ip) != 3 || (expiry != 0 && expiry <= now) ||
+                    ipv4_parse(ip, &v) < 0 || !lease_pool_contains(&env->leases, v))
+                        continue;
+                if (n == cap) {
+                        size_t nc = cap ? cap * 2 : 64;
+                        uint32_t *na = realloc(a, nc * sizeof *na);
+                        if (!na)
+                                break;
+                        a = na;
+                        cap = nc;
+                }
+                a[n++] = v;
+        }
+        fclose(f);
+        if (n)
+                qsort(a, n, sizeof *a, cmp_u32);
+        *ret = a;
+        *ret_n = n;
+}
+
 int api_lease_pick(struct api_env *env, uint32_t want, uint32_t *ret_ip, struct api_response *resp) {
         struct lease_pool *p = &env->leases;
         char err[API_ERROR_MAX];
@@ -66,14 +114,29 @@ int api_lease_pick(struct api_env *env, uint32_t want, uint32_t *ret_ip, struct 
                 *ret_ip = want;
                 return 0;
         }
+        /* Addresses skipped for this pick only (dnsmasq's own leases expire): marked in the
+         * bitmap while looking, unmarked before returning. */
+        _cleanup_free_ uint32_t *dyn = NULL, *skipped = NULL;
+        size_t n_dyn = 0, n_skipped = 0;
+        dynamic_leases(env, &dyn, &n_dyn);
+        if (n_dyn && !(skipped = calloc(n_dyn, sizeof *skipped)))
+                n_dyn = 0;
+        int result;
         for (;;) {
                 uint32_t ip;
                 if (lease_pool_find(p, &ip) < 0) {
                         char start[16], end[16];
                         api_error(resp, 409, "pool_exhausted",
-                                  "DHCP pool %s-%s exhausted: every address is leased or the target of a VM",
+                                  "DHCP pool %s-%s exhausted: every address is leased, the target of a VM or "
+                                  "handed out by dnsmasq to a machine without a lease",
                                   ipv4_format(p->start, start), ipv4_format(p->end, end));
-                        return -ENOSPC;
+                        result = -ENOSPC;
+                        break;
+                }
+                if (n_dyn && bsearch(&ip, dyn, n_dyn, sizeof *dyn, cmp_u32)) {
+                        lease_pool_set(p, ip, true);
+                        skipped[n_skipped++] = ip;
+                        continue;
                 }
                 /* A VM added with --ip inside the pool, or a lease another process wrote: the
                  * address stays marked, so the next pick does not ask again. */
@@ -86,14 +149,19 @@ int api_lease_pick(struct api_env *env, uint32_t want, uint32_t *ret_ip, struct 
                         r = store_lease_find_ip(env->store, ip, &held) == -ENOENT ? -ENOENT : 0;
                 if (r == -ENOENT) {
                         *ret_ip = ip;
-                        return 0;
+                        result = 0;
+                        break;
                 }
                 if (r < 0) {
                         api_store_failed(resp, env, r, "cannot read the VMs' addresses");
-                        return r;
+                        result = r;
+                        break;
                 }
                 lease_pool_set(p, ip, true);
         }
+        for (size_t i = 0; i < n_skipped; i++)
+                lease_pool_set(p, skipped[i], false);
+        return result;
 }
 
 /* " (name web1, VM vm-1)", " (name web1)", " (VM vm-1)" or "" for lease l, into buf. */

@@ -5,7 +5,7 @@
 #
 # DHCP and the VMs' names through the dnsmasq edgegwd supervises (issue 6). VMs are
 # namespaces on gw's br0 with fixed MACs running busybox udhcpc. A VM whose MAC has a
-# lease gets exactly its address; an unknown MAC gets a pool address with unknown_clients =
+# lease gets exactly its address; an unknown MAC gets a pool address (which new leases then pass over) with unknown_clients =
 # allow and nothing with deny; `nslookup NAME[.vps.local] 10.0.1.1` answers the lease's
 # address and other names are forwarded to the upstream (a dnsmasq in the client
 # namespace); a lease added while running is served without restarting dnsmasq (SIGHUP);
@@ -238,6 +238,21 @@ check "an unknown name of the domain is answered NXDOMAIN here" nxdomain nobody.
 # ---- unknown_clients = allow ------------------------------------------------------------------
 
 check "d2 (unknown MAC) gets a pool address (unknown_clients = allow)" dhcp_gets_pool "$NS_D2" 10.0.1.120
+# The address dnsmasq gave d2 on its own is not handed to a new lease: leases added without
+# --ip, lowest free first, pass over it (then they are removed again).
+DYN=$(sed -n "s/^[0-9]* $MAC2 \([0-9.]*\) .*/\1/p" "$E2E_STATE/dnsmasq/dnsmasq.leases" | head -n 1)
+check "dnsmasq's lease file holds d2's dynamic address" test -n "$DYN"
+picked=()
+for i in $(seq 10 60); do
+        api POST /v1/leases "{\"mac\":\"52:54:00:99:00:$i\"}"
+        [[ $STATUS == 201 ]] || break
+        ip=$(json 'd["ip"]' <<<"$OUT")
+        picked+=("$ip")
+        (($(ip2int "$ip") > $(ip2int "${DYN:-10.0.1.255}"))) && break
+done
+check "new leases skip d2's dynamic address ${DYN:-?} (picked: ${picked[*]})" \
+        eval '[[ " ${picked[*]} " != *" $DYN "* && ${#picked[@]} -gt 0 ]]'
+for i in $(seq 10 60); do api DELETE "/v1/leases/52:54:00:99:00:$i"; done
 
 # ---- a lease added while running: SIGHUP, no restart ----------------------------------------
 
