@@ -39,32 +39,14 @@ exec > >(tee "$PARTIAL") 2>&1
 
 # lib.sh's gateway settings plus a [dhcp] section: the pool is the /16 10.64.0.0/16 (65,533
 # addresses to hand out) on bridge br-vms, gateway 10.64.0.1.
-write_config() {
-        mkdir -p "$GW_STATE"
-        cat >"$GW_CONF" <<EOF
-[gateway]
-datacenter = "bench"
-domain = "example.net"
-public_ip = "203.0.113.1"
-port_range_start = 1025
-port_range_end = 65535
-ports_per_vm = 6
-state_dir = "$GW_STATE"
-
-[daemon]
-log_level = "info"
-resync_interval = 0
-
-[dhcp]
+GW_CONFIG_EXTRA='[dhcp]
 interface = "br-vms"
 subnet = "10.64.0.0"
 subnet_mask = "255.255.0.0"
 pool_start = "10.64.0.2"
 pool_end = "10.64.255.254"
 gateway = "10.64.0.1"
-dns = "192.0.2.53"
-EOF
-}
+dns = "192.0.2.53"'
 
 # la ARGS...: one lease-alloc.py run inside the namespace; stops the bench on any error.
 la() {

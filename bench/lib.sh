@@ -109,6 +109,7 @@ GW_LOG=''
 
 
 # The same gateway settings as vm-add.py: 10,751 blocks of 6 ports, so 10,000 VMs fit.
+# GW_CONFIG_EXTRA (optional): more sections appended, e.g. lease-alloc.sh's [dhcp].
 write_config() {
         mkdir -p "$GW_STATE"
         cat >"$GW_CONF" <<EOF
@@ -124,6 +125,7 @@ state_dir = "$GW_STATE"
 [daemon]
 log_level = "info"
 resync_interval = 0
+${GW_CONFIG_EXTRA:-}
 EOF
 }
 
