@@ -248,18 +248,8 @@ static void record_error(struct worker *w, const char *text) {
 /* A new provider (or server, zone, key) has none of what the old one was given: every row
  * is published again (looking first, so what is already there costs a read). */
 static void republish_all(struct worker *w) {
-        struct store_dns_record *rows = NULL;
-        size_t n = 0;
-        if (store_dns_list(w->store, &rows, &n) < 0) {
-                log_warning("dns: cannot read the outbox: %s", store_errmsg(w->store));
-                return;
-        }
-        int64_t now = now_s();
-        for (size_t i = 0; i < n; i++)
-                if (rows[i].state == STORE_DNS_SYNCED || rows[i].state == STORE_DNS_ERROR)
-                        (void)store_dns_mark(w->store, rows[i].want.name, rows[i].want.type, STORE_DNS_PENDING, NULL,
-                                             now, NULL);
-        free(rows);
+        if (store_dns_republish(w->store, now_s()) < 0)
+                log_warning("dns: cannot mark the outbox for publishing again: %s", store_errmsg(w->store));
 }
 
 /* Whether the records in the outbox were published somewhere else than where this

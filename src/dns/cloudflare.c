@@ -597,6 +597,26 @@ static void outcome_ok(struct dns_provider_outcome *out, const char *ref, const 
         snprintf(out->note, sizeof out->note, "%s", note);
 }
 
+
+/* PATCHes record id to what w wants (our comment, content, ttl, proxied). Returns 0, or -1
+ * with out set; a record gone meanwhile (404/81044) is a lost race: RETRY for this row. */
+static int cf_patch(struct cf_provider *p, const char *what, const char *id, const struct dns_record_want *w,
+                    struct dns_provider_outcome *out) {
+        _cleanup_(json_decrefp) json_t *b = record_body(p, w, false);
+        struct cf_answer a = {0};
+        if (!b) {
+                dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "%s: out of memory", what);
+                return -1;
+        }
+        int r = cf_write_record(p, what, "PATCH", id, b, &a, out);
+        if (r < 0 && a.http == 404 && first_error_code(a.env) == 81044) {
+                dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "%s: %s went away meanwhile", what, id);
+                out->row_only = true;
+        }
+        cf_answer_done(&a);
+        return r < 0 ? -1 : 0;
+}
+
 static void cf_publish_do(struct cf_provider *p, const struct dns_record_want *w, const char *ref,
                           struct dns_provider_outcome *out) {
         const char *type = dns_type_to_string(w->type);
@@ -648,20 +668,10 @@ static void cf_publish_do(struct cf_provider *p, const struct dns_record_want *w
         if (adopt) {
                 /* Someone published what we want: take it over (our comment, our ttl and
                  * proxied flag), and drop ours, which then only differ from it. */
-                _cleanup_(json_decrefp) json_t *b = record_body(p, w, false);
-                if (!b || cf_write_record(p, "adopt record", "PATCH", adopt->id, b, &a, out) < 0) {
-                        if (!b)
-                                dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "adopt record: out of memory");
-                        else if (a.http == 404 && first_error_code(a.env) == 81044) {
-                                dns_provider_outcome_set(out, DNS_PROVIDER_RETRY,
-                                                         "adopt record: %s went away meanwhile", adopt->id);
-                                out->row_only = true;
-                        }
-                        cf_answer_done(&a);
+                if (cf_patch(p, "adopt record", adopt->id, w, out) < 0) {
                         cf_list_done(&l);
                         return;
                 }
-                cf_answer_done(&a);
                 snprintf(id, sizeof id, "%s", adopt->id);
                 snprintf(note, sizeof note, "adopted record %s", adopt->id);
                 if (!record_equal(adopt, w))
@@ -670,20 +680,10 @@ static void cf_publish_do(struct cf_provider *p, const struct dns_record_want *w
         } else if (keep) {
                 snprintf(id, sizeof id, "%s", keep->id);
                 if (!record_equal(keep, w)) {
-                        _cleanup_(json_decrefp) json_t *b = record_body(p, w, false);
-                        if (!b || cf_write_record(p, "fix record", "PATCH", keep->id, b, &a, out) < 0) {
-                                if (!b)
-                                        dns_provider_outcome_set(out, DNS_PROVIDER_RETRY, "fix record: out of memory");
-                                else if (a.http == 404 && first_error_code(a.env) == 81044) {
-                                        dns_provider_outcome_set(out, DNS_PROVIDER_RETRY,
-                                                                 "fix record: %s went away meanwhile", keep->id);
-                                        out->row_only = true;
-                                }
-                                cf_answer_done(&a);
+                        if (cf_patch(p, "fix record", keep->id, w, out) < 0) {
                                 cf_list_done(&l);
                                 return;
                         }
-                        cf_answer_done(&a);
                         snprintf(note, sizeof note, "fixed record %s (was %s)", keep->id, keep->content);
                 }
         } else {

@@ -2171,25 +2171,20 @@ int store_dns_due(struct store *s, int64_t now, size_t max, struct store_dns_rec
         return r;
 }
 
-int store_dns_mark(struct store *s, const char *name, uint16_t type, enum store_dns_state state, const char *error,
-                   int64_t next_retry_at, const char *provider_ref) {
-        if (!store_dns_state_to_string(state) || state == STORE_DNS_DELETING)
-                return -EINVAL;
-        sqlite3_stmt *st;
-        /* A deleting row stays deleting through errors (the intent must survive a failed
-         * attempt) and disappears once the provider confirms. */
-        int r = stmt(s,
-                     "UPDATE dns_records SET "
-                     "  state = CASE WHEN state = 'deleting' THEN 'deleting' ELSE ?3 END,"
-                     "  last_error = ?4,"
-                     "  attempts = CASE WHEN ?3 = 'error' THEN attempts + 1 ELSE 0 END,"
-                     "  next_retry_at = ?5,"
-                     "  provider_ref = COALESCE(?6, provider_ref),"
-                     "  updated_at = ?7 "
-                     "WHERE name = ?1 AND type = ?2 AND NOT (state = 'deleting' AND ?3 = 'synced')",
-                     &st);
-        if (r < 0)
-                return r;
+/* The SET part both marks share (?3 state, ?4 error, ?5 next retry, ?6 provider ref or
+ * NULL to keep it, ?7 now): a deleting row stays deleting through errors (the intent must
+ * survive a failed attempt). */
+#define DNS_MARK_SET                                                                                               \
+        "UPDATE dns_records SET"                                                                                   \
+        "  state = CASE WHEN state = 'deleting' THEN 'deleting' ELSE ?3 END,"                                      \
+        "  last_error = ?4,"                                                                                       \
+        "  attempts = CASE WHEN ?3 = 'error' THEN attempts + 1 ELSE 0 END,"                                        \
+        "  next_retry_at = ?5,"                                                                                    \
+        "  provider_ref = COALESCE(?6, provider_ref),"                                                             \
+        "  updated_at = ?7 "
+
+static void dns_mark_bind(sqlite3_stmt *st, const char *name, uint16_t type, enum store_dns_state state,
+                          const char *error, int64_t next_retry_at, const char *provider_ref) {
         sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int(st, 2, type);
         sqlite3_bind_text(st, 3, store_dns_state_to_string(state), -1, SQLITE_STATIC);
@@ -2200,6 +2195,33 @@ int store_dns_mark(struct store *s, const char *name, uint16_t type, enum store_
         else
                 sqlite3_bind_null(st, 6);
         sqlite3_bind_int64(st, 7, now_seconds());
+}
+
+int store_dns_republish(struct store *s, int64_t now) {
+        sqlite3_stmt *st;
+        int r = stmt(s,
+                     "UPDATE dns_records SET state = 'pending', last_error = '', attempts = 0, next_retry_at = ?1,"
+                     " updated_at = ?1 WHERE state IN ('synced', 'error')",
+                     &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, now);
+        return step_done(s, st);
+}
+
+int store_dns_mark(struct store *s, const char *name, uint16_t type, enum store_dns_state state, const char *error,
+                   int64_t next_retry_at, const char *provider_ref) {
+        if (!store_dns_state_to_string(state) || state == STORE_DNS_DELETING)
+                return -EINVAL;
+        sqlite3_stmt *st;
+        /* A deleting row stays deleting through errors (the intent must survive a failed
+         * attempt) and disappears once the provider confirms. */
+        int r = stmt(s,
+                     DNS_MARK_SET "WHERE name = ?1 AND type = ?2 AND NOT (state = 'deleting' AND ?3 = 'synced')",
+                     &st);
+        if (r < 0)
+                return r;
+        dns_mark_bind(st, name, type, state, error, next_retry_at, provider_ref);
         r = step_done(s, st);
         if (r < 0)
                 return r;
@@ -2235,30 +2257,14 @@ int store_dns_mark_seen(struct store *s, const struct store_dns_record *seen, en
                 sqlite3_bind_int(st, 2, w->type);
         } else {
                 r = stmt(s,
-                         "UPDATE dns_records SET "
-                         "  state = CASE WHEN state = 'deleting' THEN 'deleting' ELSE ?3 END,"
-                         "  last_error = ?4,"
-                         "  attempts = CASE WHEN ?3 = 'error' THEN attempts + 1 ELSE 0 END,"
-                         "  next_retry_at = ?5,"
-                         "  provider_ref = COALESCE(?6, provider_ref),"
-                         "  updated_at = ?7 "
-                         "WHERE name = ?1 AND type = ?2 AND "
+                         DNS_MARK_SET "WHERE name = ?1 AND type = ?2 AND "
                          "  ((?8 AND state = 'deleting') OR"
                          "   (NOT ?8 AND state IN ('pending','error') AND content = ?9 AND ttl = ?10 AND "
                          "    proxied = ?11 AND owner_kind = ?12 AND owner_id = ?13))",
                          &st);
                 if (r < 0)
                         return r;
-                sqlite3_bind_text(st, 1, w->name, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int(st, 2, w->type);
-                sqlite3_bind_text(st, 3, store_dns_state_to_string(state), -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 4, state == STORE_DNS_ERROR && error ? error : "", -1, SQLITE_TRANSIENT);
-                sqlite3_bind_int64(st, 5, next_retry_at);
-                if (provider_ref)
-                        sqlite3_bind_text(st, 6, provider_ref, -1, SQLITE_TRANSIENT);
-                else
-                        sqlite3_bind_null(st, 6);
-                sqlite3_bind_int64(st, 7, now_seconds());
+                dns_mark_bind(st, w->name, w->type, state, error, next_retry_at, provider_ref);
                 sqlite3_bind_int(st, 8, seen->state == STORE_DNS_DELETING);
                 sqlite3_bind_text(st, 9, w->content, -1, SQLITE_TRANSIENT);
                 sqlite3_bind_int64(st, 10, w->ttl);

@@ -273,6 +273,9 @@ int store_dns_due(struct store *s, int64_t now, size_t max, struct store_dns_rec
  * it 'deleting' with the error. -ENOENT when there is no such row. */
 int store_dns_mark(struct store *s, const char *name, uint16_t type, enum store_dns_state state, const char *error,
                    int64_t next_retry_at, const char *provider_ref);
+/* Every synced or erroring row back to pending, due at now (a new provider gets everything
+ * again), in one statement. */
+int store_dns_republish(struct store *s, int64_t now);
 /* The same, guarded: seen is the row as store_dns_due() returned it. The result is stored
  * only if the row still asks for what was pushed: a 'deleting' row still deleting, a
  * pending/error row still pending/error with the same content, ttl, proxied and owner.

@@ -31,26 +31,10 @@ same.dc-test    A   203.0.113.1' || die "knot set up"
 q() { in_ns "$NS_GW" kdig +short +timeout=2 +retry=0 -p "$DNS_PORT" @127.0.0.1 "$1" "$2" 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//'; }
 rcode() { in_ns "$NS_GW" kdig +timeout=2 +retry=0 -p "$DNS_PORT" @127.0.0.1 "$1" "${2:-A}" 2>/dev/null | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
 # wait_q NAME TYPE WANT [SECONDS]: until knotd serves exactly WANT (default 15 s).
-wait_q() {
-        local i got
-        for ((i = 0; i < ${4:-15} * 5; i++)); do
-                got=$(q "$1" "$2")
-                [[ $got == "$3" ]] && return 0
-                sleep 0.2
-        done
-        echo "$1 $2: expected '$3', knotd serves '$got'"
-        return 1
-}
-wait_rcode() {
-        local i got
-        for ((i = 0; i < ${3:-15} * 5; i++)); do
-                got=$(rcode "$1")
-                [[ $got == "$2" ]] && return 0
-                sleep 0.2
-        done
-        echo "$1: expected $2, got $got"
-        return 1
-}
+q_is() { eq "$(q "$1" "$2")" "$3"; }
+wait_q() { wait_for "${4:-15}" q_is "$1" "$2" "$3"; }
+rcode_is() { eq "$(rcode "$1")" "$2"; }
+wait_rcode() { wait_for "${3:-15}" rcode_is "$1" "$2"; }
 # outbox NAME TYPE: "state|last_error" of the outbox row, read from the store.
 outbox() {
         python3 -c 'import sqlite3, sys
@@ -65,16 +49,12 @@ one_of() {
         echo "expected one of: $*; got '$v'"
         return 1
 }
-wait_outbox_state() {
-        local i got
-        for ((i = 0; i < ${4:-15} * 5; i++)); do
-                got=$(outbox "$1" "$2")
-                [[ ${got%%|*} == "$3" ]] && return 0
-                sleep 0.2
-        done
-        echo "$1 type $2: expected state $3, outbox has '$got'"
-        return 1
+outbox_state_is() {
+        local got
+        got=$(outbox "$1" "$2")
+        eq "${got%%|*}" "$3"
 }
+wait_outbox_state() { wait_for "${4:-15}" outbox_state_is "$1" "$2" "$3"; }
 
 GW_EXTRA="" # more [gateway] lines
 dns_config() {
@@ -161,15 +141,7 @@ PUBLIC6=auto
 GW_EXTRA='public_interface = "wan"'
 dns_config
 daemon_reload || die "reload with public_ip6 = auto"
-wait_log() {
-        local i
-        for ((i = 0; i < 50; i++)); do
-                grep -qF "$1" "$DAEMON_LOG" && return 0
-                sleep 0.2
-        done
-        echo "no '$1' in the daemon log"
-        return 1
-}
+wait_log() { wait_for 10 grep -qF "$1" "$DAEMON_LOG"; }
 check "after the reload the daemon reads wan's address" wait_log "public IPv6 address of wan: $CFG_PUBLIC6_SAVE"
 check "vm1's AAAA is still that address" wait_q "$N1" AAAA "$CFG_PUBLIC6_SAVE"
 ip -n "$NS_GW" addr add 2001:db8:ff::100/64 dev wan nodad
@@ -194,15 +166,7 @@ check "all 50 vm adds succeed, none waits for DNS (> 5 s)" eq "$slow" 0
 waiting_rows() {
         python3 -c 'import sqlite3, sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("SELECT count(*) FROM dns_records WHERE owner_id LIKE ? AND state IN (?, ?)", ("o%", "pending", "error")).fetchone()[0])' "$E2E_STATE/edgegw.db"
 }
-wait_waiting_rows() {
-        local i
-        for ((i = 0; i < 150; i++)); do
-                (($(waiting_rows) == 100)) && return 0
-                sleep 0.2
-        done
-        echo "expected 100 rows waiting, the outbox has $(waiting_rows)"
-        return 1
-}
+wait_waiting_rows() { wait_for 30 eval '(($(waiting_rows) == 100))'; }
 check "the outbox holds all 100 records (A, AAAA) as pending or error: nothing lost" wait_waiting_rows
 check "none of them resolves while knotd is down" eq "$(rcode "$(cli --json vm show o1 | json 'd["subdomain"]')")" ""
 knot_start "$NS_GW" "$KNOT_DIR" "$DNS_PORT" || die "knotd restarts"
@@ -213,16 +177,7 @@ unresolved() {
         for n in "${names[@]}"; do [[ $(q "$n" A) == "$PUBLIC4" ]] || c=$((c + 1)); done
         echo "$c"
 }
-wait_all() {
-        local i u
-        for ((i = 0; i < 90; i++)); do
-                u=$(unresolved)
-                ((u == 0)) && return 0
-                sleep 1
-        done
-        echo "$u of 50 names still do not resolve after 90 s"
-        return 1
-}
+wait_all() { wait_for 90 eval '(($(unresolved) == 0))'; }
 check "after knotd is back all 50 names resolve (within 90 s: the backoff is at most that)" wait_all
 
 step "garbage from the server: rows wait in error, then drain"
@@ -247,15 +202,7 @@ add_vm NJ junk1 --ip 10.0.1.200
 junk_errors() {
         python3 -c 'import sqlite3, sys; print(sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True).execute("SELECT count(*) FROM dns_records WHERE state = ? AND last_error LIKE ?", ("error", "%malformed%")).fetchone()[0])' "$E2E_STATE/edgegw.db"
 }
-wait_junk() {
-        local i
-        for ((i = 0; i < 100; i++)); do
-                (($(junk_errors) > 0)) && return 0
-                sleep 0.2
-        done
-        echo "no row in error with 'malformed'"
-        return 1
-}
+wait_junk() { wait_for 20 eval '(($(junk_errors) > 0))'; }
 check "junk answers put the row tried in error, saying 'malformed'" wait_junk
 check "junk1's row is not synced (it waits: pending or error)" \
         one_of "$(outbox "$NJ" 1 | cut -d'|' -f1)" pending error

@@ -2665,6 +2665,18 @@ static void test_dns_mark_seen_and_owner(void **state) {
         assert_int_equal(store_dns_list_owner(f->s, "vm", "db", &d, &n), 0);
         assert_int_equal(n, 0);
         assert_null(d);
+
+        /* A new provider: the erroring row (a) is due again at once, pending, attempts reset. */
+        assert_int_equal(store_dns_due(f->s, 1005, 10, &d, &n), 0);
+        assert_int_equal(n, 0); /* a waits for its retry at 2000 */
+        free(d);
+        assert_int_equal(store_dns_republish(f->s, 1005), 0);
+        assert_int_equal(store_dns_due(f->s, 1005, 10, &d, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(d[0].state, STORE_DNS_PENDING);
+        assert_int_equal(d[0].attempts, 0);
+        assert_string_equal(d[0].last_error, "");
+        free(d);
 }
 
 /* ---- schema 7: leases ---- */
